@@ -1,0 +1,32 @@
+# One image for wallet, gifting, payout and the coinlog CLI. It runs `coinlog --help` by default;
+# docker-compose.yml gives each container its command (`python -m services.wallet`, ...).
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+FROM ${PYTHON_IMAGE} AS build
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/coinlog
+WORKDIR /src
+# Dependencies first, from pyproject.toml alone, so a source change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && /opt/coinlog/bin/pip install -r /tmp/requirements.txt
+COPY . .
+RUN /opt/coinlog/bin/pip install .
+
+FROM ${PYTHON_IMAGE}
+# The venv links to the base image's interpreter, which is at the same path in both stages.
+COPY --from=build /opt/coinlog /opt/coinlog
+ENV PATH=/opt/coinlog/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    COINLOG_HTTP_HOST=0.0.0.0 \
+    COINLOG_HTTP_PORT=8080
+RUN useradd --create-home --uid 10001 --user-group coinlog
+USER coinlog
+# No sources here: the code runs from the installed package.
+WORKDIR /home/coinlog
+EXPOSE 8080
+CMD ["coinlog", "--help"]

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Creates one login role and one schema per service, plus a read-only auditor.
+#
+# The postgres image runs this once, when it initialises an empty data volume
+# (/docker-entrypoint-initdb.d). Changing a password later needs ALTER ROLE, or a fresh volume.
+# Passwords come from the environment; psql quotes them (:'var'), so no value is spliced into SQL.
+set -Eeo pipefail
+
+: "${POSTGRES_USER:?}" "${POSTGRES_DB:?}"
+: "${WALLET_DB_PASSWORD:?WALLET_DB_PASSWORD must be set}"
+: "${GIFTING_DB_PASSWORD:?GIFTING_DB_PASSWORD must be set}"
+: "${PAYOUT_DB_PASSWORD:?PAYOUT_DB_PASSWORD must be set}"
+: "${AUDITOR_DB_PASSWORD:?AUDITOR_DB_PASSWORD must be set}"
+
+coinlog_psql() {
+    psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
+        -v db="$POSTGRES_DB" "$@"
+}
+
+# Nobody but the roles below (and the superuser) may connect or create temporary tables.
+coinlog_psql <<'SQL'
+REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
+SQL
+
+# A service role owns its schema and nothing else, so only the owning service can write it; it
+# cannot even read another service's schema. CREATE on the database is needed by the migrations'
+# CREATE SCHEMA IF NOT EXISTS and lets a projection rebuild make a fresh schema beside the live
+# one; a schema a role creates belongs to that role, so the rule still holds.
+coinlog_create_service_role() {
+    coinlog_psql -v role="$1" -v password="$2" <<'SQL'
+CREATE ROLE :"role" LOGIN PASSWORD :'password';
+GRANT CONNECT, TEMPORARY, CREATE ON DATABASE :"db" TO :"role";
+CREATE SCHEMA :"role" AUTHORIZATION :"role";
+SQL
+}
+
+coinlog_create_service_role wallet "$WALLET_DB_PASSWORD"
+coinlog_create_service_role gifting "$GIFTING_DB_PASSWORD"
+coinlog_create_service_role payout "$PAYOUT_DB_PASSWORD"
+
+# The auditor reads every schema, including ones created after this script (pg_read_all_data
+# covers future tables and schemas), and its sessions are read-only by default.
+coinlog_psql -v password="$AUDITOR_DB_PASSWORD" <<'SQL'
+CREATE ROLE auditor LOGIN PASSWORD :'password';
+GRANT CONNECT ON DATABASE :"db" TO auditor;
+GRANT pg_read_all_data TO auditor;
+ALTER ROLE auditor SET default_transaction_read_only = on;
+SQL

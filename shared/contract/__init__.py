@@ -1,0 +1,1 @@
+"""The public event contract: envelope, event models, topics and their encoding."""

@@ -1,0 +1,1 @@
+"""Event models grouped by the system that publishes them."""

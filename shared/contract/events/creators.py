@@ -1,0 +1,41 @@
+"""Published by the creator app and the creator-payments provider."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import StrictInt, Field
+
+from shared.contract.envelope import Event
+from shared.contract.types import Currency, Identifier
+
+
+class CreatorPayoutEvent(Event):
+    key_field = "creator_id"
+    creator_id: Identifier
+    payout_id: Identifier
+
+
+class PayoutRequested(CreatorPayoutEvent):
+    """A creator asks to convert diamonds to cash and withdraw it."""
+
+    type: Literal["creators.payout_requested"] = "creators.payout_requested"
+    schema_version: Literal[1] = 1
+    producer: Identifier = "creator-app"
+    diamonds: StrictInt = Field(gt=0, le=10**15)
+    currency: Currency
+    method: Identifier
+
+
+class PayoutSucceeded(CreatorPayoutEvent):
+    type: Literal["provider.payout_succeeded"] = "provider.payout_succeeded"
+    schema_version: Literal[1] = 1
+    producer: Identifier = "payout-provider"
+    provider_reference: Identifier
+
+
+class PayoutFailed(CreatorPayoutEvent):
+    type: Literal["provider.payout_failed"] = "provider.payout_failed"
+    schema_version: Literal[1] = 1
+    producer: Identifier = "payout-provider"
+    reason: str = Field(max_length=500)

@@ -1,0 +1,43 @@
+"""Published by every consumer for input it cannot accept, with the reason."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import StrictInt
+
+from shared.contract.envelope import Event
+from shared.contract.types import Identifier
+
+
+class DeadLetterReason(StrEnum):
+    """Values are part of the contract; never reuse one."""
+
+    malformed = "malformed"
+    """Not JSON, not an object, or no recognisable type."""
+    schema_invalid = "schema_invalid"
+    """JSON of a known type that fails validation."""
+    unknown_type = "unknown_type"
+    """A type this topic does not carry."""
+    duplicate_conflict = "duplicate_conflict"
+    """An event id seen before with different content."""
+    handler_error = "handler_error"
+    """The event crashed its handler even when applied alone."""
+
+
+class EventDeadLettered(Event):
+    key_field = "consumer"
+    type: Literal["runtime.event_dead_lettered"] = "runtime.event_dead_lettered"
+    schema_version: Literal[1] = 1
+    consumer: Identifier
+    source_topic: str
+    source_partition: StrictInt
+    source_offset: StrictInt
+    source_key: str | None
+    source_event_id: str | None
+    payload: str
+    """The original bytes as UTF-8 (undecodable bytes replaced), for people to read."""
+    payload_sha256: str
+    reason: DeadLetterReason
+    detail: str

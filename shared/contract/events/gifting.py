@@ -1,0 +1,69 @@
+"""Published by the gifting service: priced gift orders and their outcomes."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import StrictInt, Field
+
+from shared.contract.envelope import Event
+from shared.contract.types import Coins, Identifier, Multiplier, PositiveCoins
+
+
+class GiftRejection(StrEnum):
+    """Why gifting refused a request. Values are part of the contract; never reuse one."""
+
+    stream_not_live = "stream_not_live"
+    unknown_gift = "unknown_gift"
+    gift_retired = "gift_retired"
+    self_gift = "self_gift"
+    bad_quantity = "bad_quantity"
+
+
+class GiftingEvent(Event):
+    key_field = "sender_id"
+    producer: Identifier = "gifting"
+    request_id: Identifier
+    sender_id: Identifier
+    stream_id: Identifier
+
+
+class GiftPriced(GiftingEvent):
+    """A valid request with its price fixed by the catalog version in effect: the wallet's
+    debit order."""
+
+    type: Literal["gifting.gift_priced"] = "gifting.gift_priced"
+    schema_version: Literal[1] = 1
+    creator_id: Identifier
+    gift_id: Identifier
+    quantity: StrictInt = Field(ge=1, le=9999)
+    unit_coins: PositiveCoins
+    coins: PositiveCoins
+    catalog_version: StrictInt = Field(ge=1)
+    campaign_id: Identifier | None = None
+    points_multiplier: Multiplier
+    points: Coins
+    """Leaderboard points: coins times the campaign multiplier, rounded down."""
+
+
+class GiftRejected(GiftingEvent):
+    type: Literal["gifting.gift_rejected"] = "gifting.gift_rejected"
+    schema_version: Literal[1] = 1
+    reason: GiftRejection
+
+
+class GiftSent(GiftingEvent):
+    """The wallet debited the sender: the gift is delivered and counts on leaderboards."""
+
+    type: Literal["gifting.gift_sent"] = "gifting.gift_sent"
+    schema_version: Literal[1] = 1
+    creator_id: Identifier
+    coins: PositiveCoins
+    points: Coins
+
+
+class GiftFailed(GiftingEvent):
+    type: Literal["gifting.gift_failed"] = "gifting.gift_failed"
+    schema_version: Literal[1] = 1
+    reason: str

@@ -1,0 +1,24 @@
+"""Published by the promotions service: free coins for activities and campaigns."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime
+
+from shared.contract.envelope import Event
+from shared.contract.types import Identifier, PositiveCoins
+
+
+class PromoCoinsGranted(Event):
+    """Promotional coins, spendable until `expires_at` (judged by event time, never a clock)."""
+
+    key_field = "user_id"
+    type: Literal["promotions.promo_coins_granted"] = "promotions.promo_coins_granted"
+    schema_version: Literal[1] = 1
+    producer: Identifier = "promotions"
+    user_id: Identifier
+    grant_id: Identifier
+    campaign_id: Identifier
+    coins: PositiveCoins
+    expires_at: AwareDatetime

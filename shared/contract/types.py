@@ -1,0 +1,52 @@
+"""Field types shared by every event. Money is never a float: see the validators below."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Strict, StringConstraints
+
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
+"""Ids minted by other systems (users, streams, purchases). Opaque, bounded, printable."""
+
+Coins = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+PositiveCoins = Annotated[int, Strict(), Field(gt=0, le=10**15)]
+Diamonds = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+AmountMinor = Annotated[int, Strict(), Field(ge=0, le=10**15)]
+"""Cash in the currency's minor unit (cents for USD)."""
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+"""ISO 4217 alphabetic code."""
+
+RateVersion = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+
+
+def _decimal_from_text(value: Any) -> Any:
+    # JSON numbers arrive as binary floats and have already lost precision; only text is exact.
+    if isinstance(value, float):
+        raise ValueError("rates are decimal strings, never floats")
+    if isinstance(value, bool):
+        raise ValueError("rates are decimal strings")
+    if isinstance(value, int):
+        return Decimal(value)
+    return value
+
+
+def _finite(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError("rate must be finite")
+    return value
+
+
+ExactDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_from_text),
+    AfterValidator(_finite),
+    PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
+]
+"""A Decimal that travels as a string ("0.5"), so every reader computes with the same digits."""
+
+Rate = Annotated[ExactDecimal, Field(gt=0, le=10**9)]
+Share = Annotated[ExactDecimal, Field(gt=0, le=1)]
+Multiplier = Annotated[ExactDecimal, Field(ge=1, le=1000)]

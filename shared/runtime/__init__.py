@@ -1,0 +1,1 @@
+"""The exactly-once consumer runtime every service runs on."""

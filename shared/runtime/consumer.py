@@ -1,0 +1,141 @@
+"""A FastStream batch subscriber whose progress lives in PostgreSQL, not in Kafka.
+
+Kafka's committed offsets are only a hint for lag monitoring. On every partition assignment the
+consumer seeks to the offsets recorded in the tracking table, which moved in the same
+transaction as the state; so whatever Kafka redelivers, each record is applied once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.middlewares import AckPolicy
+
+from shared.contract.topics import Topic
+from shared.runtime import metrics
+from shared.runtime.processor import BatchProcessor, BatchResult
+from shared.runtime.relay import notify_channel
+from shared.runtime.unit import BatchHandler, Record
+
+log = logging.getLogger(__name__)
+
+OFFSET_HINT_INTERVAL_S = 5.0
+
+
+class ConsumerRuntime:
+    def __init__(self, *, broker: KafkaBroker, consumer: str, topics: Sequence[Topic],
+                 handler: BatchHandler, pool: asyncpg.Pool, schema: str,
+                 dead_letter_topic: Topic, max_records: int = 500, batch_timeout_ms: int = 50,
+                 description: str | None = None):
+        self.consumer = consumer
+        self.pool = pool
+        self.processor = BatchProcessor(
+            consumer=consumer, topics=topics, handler=handler, pool=pool,
+            dead_letter_topic=dead_letter_topic, notify_channel=notify_channel(schema),
+        )
+        self.batches = 0
+        self.last_result: BatchResult | None = None
+        self._last_hint = 0.0
+        self.subscriber = broker.subscriber(
+            *[topic.name for topic in topics],
+            group_id=consumer,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=batch_timeout_ms,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            listener=SeekToTracking(self),
+            title=consumer,
+            description=description,
+        )
+        self.subscriber(self._on_batch, decoder=_no_decoding)
+
+    @property
+    def kafka_consumer(self) -> AIOKafkaConsumer | None:
+        return self.subscriber.consumer
+
+    async def _on_batch(self, body: Any, message: KafkaMessage) -> None:
+        raw = message.raw_message
+        records = [
+            Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
+            for r in (raw if isinstance(raw, tuple) else (raw,))
+        ]
+        if not records:
+            return
+        self.last_result = await self.processor.process(records)
+        self.batches += 1
+        await self._commit_hint()
+
+    async def _commit_hint(self) -> None:
+        """Commit positions to Kafka now and then, so standard tools can show the lag."""
+        now = time.monotonic()
+        consumer = self.kafka_consumer
+        if consumer is None or now - self._last_hint < OFFSET_HINT_INTERVAL_S:
+            return
+        self._last_hint = now
+        try:
+            await consumer.commit()
+            for partition in consumer.assignment():
+                end = consumer.highwater(partition)
+                position = await consumer.position(partition)
+                if end is not None:
+                    metrics.CONSUMER_LAG.labels(self.consumer, partition.topic,
+                                                str(partition.partition)).set(end - position)
+        except KafkaError as error:
+            log.debug("%s: offset hint not committed: %r", self.consumer, error)
+
+    async def tracked_offsets(self, partitions: Sequence[TopicPartition]) -> dict[
+            TopicPartition, int]:
+        rows = await self.pool.fetch(
+            """SELECT topic, partition, next_offset FROM tracking
+               WHERE consumer = $1
+                 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))""",
+            self.consumer, [p.topic for p in partitions], [p.partition for p in partitions],
+        )
+        return {TopicPartition(row["topic"], row["partition"]): row["next_offset"]
+                for row in rows}
+
+
+class SeekToTracking(ConsumerRebalanceListener):
+    def __init__(self, runtime: ConsumerRuntime):
+        self.runtime = runtime
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        consumer = self.runtime.kafka_consumer
+        partitions = list(assigned)
+        if consumer is None or not partitions:
+            return
+        delay_s = 0.2
+        while True:
+            try:
+                tracked = await self.runtime.tracked_offsets(partitions)
+                break
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                # Consuming from Kafka's guess would be safe but wasteful; wait for the truth.
+                log.warning("%s: cannot read tracking offsets: %r", self.runtime.consumer, error)
+                await asyncio.sleep(delay_s)
+                delay_s = min(delay_s * 2, 5.0)
+        untracked = [p for p in partitions if p not in tracked]
+        for partition, offset in tracked.items():
+            consumer.seek(partition, offset)
+        if untracked:
+            await consumer.seek_to_beginning(*untracked)
+        log.info("%s: assigned %s", self.runtime.consumer,
+                 ", ".join(f"{p.topic}[{p.partition}]@{tracked.get(p, 0)}" for p in partitions))
+
+
+async def _no_decoding(message: Any) -> None:
+    """Records are decoded per topic by the processor, which knows the contract."""
+    return None

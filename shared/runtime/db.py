@@ -1,0 +1,33 @@
+"""Connections and pools bound to one service schema."""
+
+from __future__ import annotations
+
+import asyncpg
+import orjson
+
+from shared.runtime.migrate import quote_schema
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(),
+                              decoder=orjson.loads, schema="pg_catalog")
+
+
+def _server_settings(schema: str, instance: str) -> dict[str, str]:
+    quote_schema(schema)
+    # The instance in application_name makes every session traceable in pg_stat_activity.
+    return {"search_path": schema, "application_name": f"coinlog/{schema}/{instance}"[:63]}
+
+
+async def create_pool(database_url: str, schema: str, *, size: int = 4,
+                      instance: str = "") -> asyncpg.Pool:
+    return await asyncpg.create_pool(database_url, min_size=1, max_size=size,
+                                     server_settings=_server_settings(schema, instance),
+                                     init=_init_connection)
+
+
+async def connect(database_url: str, schema: str, *, instance: str = "") -> asyncpg.Connection:
+    conn = await asyncpg.connect(database_url,
+                                 server_settings=_server_settings(schema, instance))
+    await _init_connection(conn)
+    return conn

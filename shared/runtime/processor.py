@@ -1,0 +1,305 @@
+"""Applies one batch of records in one PostgreSQL transaction, exactly once.
+
+The transaction locks the consumer's tracking rows for the batch's partitions, drops records
+below the recorded offsets (redeliveries), drops producer duplicates by event id (a changed
+payload under a known id is dead-lettered), runs the handler, writes the handler's events and
+the dead letters to the outbox, and moves the tracking offsets, all or nothing. The row lock on
+tracking is the fence: a stale instance that still holds a batch after a rebalance waits for the
+new owner's commit, then finds the offsets already applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from shared.contract.codec import InvalidEvent, decode, encode
+from shared.contract.envelope import derive_event_id
+from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
+from shared.contract.topics import Topic
+from shared.runtime import metrics
+from shared.runtime.unit import BatchHandler, Inbound, Outgoing, Record, Unit
+
+log = logging.getLogger(__name__)
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+)
+"""Outages and lost races: the batch is retried whole; nothing is dead-lettered for them."""
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    redelivered: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    published: list[Outgoing] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rejected:
+    record: Record
+    reason: DeadLetterReason
+    detail: str
+    event_id: str | None
+    content_sha256: bytes | None = None
+
+
+class BatchProcessor:
+    def __init__(self, *, consumer: str, topics: Sequence[Topic], handler: BatchHandler,
+                 pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox"):
+        self.consumer = consumer
+        self.topics = {topic.name: topic for topic in topics}
+        self.handler = handler
+        self.pool = pool
+        self.dead_letter_topic = dead_letter_topic
+        self.notify_channel = notify_channel
+        self.retry_delay_s = 0.2
+        self.max_retry_delay_s = 5.0
+
+    async def process(self, records: Sequence[Record]) -> BatchResult:
+        """Retry until the batch is applied: an outage must delay events, never drop them."""
+        delay_s = self.retry_delay_s
+        isolate = False
+        while True:
+            started = time.perf_counter()
+            try:
+                result = await self._process_once(records, isolate=isolate)
+            except TRANSIENT_ERRORS as error:
+                metrics.BATCH_RETRIES.labels(self.consumer, "transient").inc()
+                log.warning("%s: batch retried after %r", self.consumer, error)
+            except Exception:
+                metrics.BATCH_RETRIES.labels(self.consumer, "handler_error").inc()
+                if isolate:
+                    log.exception("%s: batch failed outside the handler; retrying", self.consumer)
+                else:
+                    log.exception("%s: handler failed; applying the batch event by event",
+                                  self.consumer)
+                    isolate = True
+                    continue
+            else:
+                metrics.BATCH_SECONDS.labels(self.consumer).observe(time.perf_counter() - started)
+                return result
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, self.max_retry_delay_s)
+
+    async def _process_once(self, records: Sequence[Record], *, isolate: bool) -> BatchResult:
+        result = BatchResult()
+        async with self.pool.acquire() as conn, conn.transaction():
+            positions = await self._lock_positions(conn, records)
+            fresh = [r for r in records if r.offset >= positions[(r.topic, r.partition)]]
+            result.redelivered = len(records) - len(fresh)
+            if not fresh:
+                return result
+            accepted, rejected = self._decode(fresh)
+            accepted, result.duplicates = await self._deduplicate(conn, accepted, rejected)
+            unit = Unit(conn)
+            if isolate:
+                await self._apply_one_by_one(unit, accepted, rejected)
+            elif accepted:
+                await self.handler(unit, accepted)
+            unit.outgoing.extend(self._dead_letter(rejected))
+            await self._write_outbox(conn, unit.outgoing)
+            await self._advance(conn, fresh)
+            if unit.outgoing:
+                await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
+        result.applied = len(accepted) - sum(1 for r in rejected if r.reason is
+                                             DeadLetterReason.handler_error)
+        result.dead_lettered = len(rejected)
+        result.published = unit.outgoing
+        self._count(result, rejected)
+        return result
+
+    async def _lock_positions(self, conn: asyncpg.Connection,
+                              records: Sequence[Record]) -> dict[tuple[str, int], int]:
+        partitions = sorted({(r.topic, r.partition) for r in records})
+        topics = [topic for topic, _ in partitions]
+        numbers = [number for _, number in partitions]
+        await conn.execute(
+            """INSERT INTO tracking (consumer, topic, partition, next_offset)
+               SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)
+               ON CONFLICT DO NOTHING""",
+            self.consumer, topics, numbers,
+        )
+        rows = await conn.fetch(
+            """SELECT topic, partition, next_offset FROM tracking
+               WHERE consumer = $1
+                 AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
+               ORDER BY topic, partition
+               FOR UPDATE""",
+            self.consumer, topics, numbers,
+        )
+        return {(row["topic"], row["partition"]): row["next_offset"] for row in rows}
+
+    def _decode(self, records: list[Record]) -> tuple[list[tuple[Inbound, bytes]], list[_Rejected]]:
+        accepted: list[tuple[Inbound, bytes]] = []
+        rejected: list[_Rejected] = []
+        for record in records:
+            topic = self.topics.get(record.topic)
+            if topic is None:
+                rejected.append(_Rejected(record, DeadLetterReason.unknown_type,
+                                          f"{self.consumer} does not read {record.topic}", None))
+                continue
+            try:
+                decoded = decode(topic, record.value)
+            except InvalidEvent as error:
+                rejected.append(_Rejected(record, error.reason, error.detail, error.event_id))
+                continue
+            accepted.append((Inbound(decoded.event, record), decoded.content_sha256))
+        return accepted, rejected
+
+    async def _deduplicate(self, conn: asyncpg.Connection,
+                           candidates: list[tuple[Inbound, bytes]],
+                           rejected: list[_Rejected]) -> tuple[list[Inbound], int]:
+        if not candidates:
+            return [], 0
+        first_seen: dict[UUID, tuple[Inbound, bytes]] = {}
+        repeats: list[tuple[Inbound, bytes]] = []
+        for inbound, digest in candidates:
+            event_id = inbound.event.event_id
+            if event_id in first_seen:
+                repeats.append((inbound, digest))
+            else:
+                first_seen[event_id] = (inbound, digest)
+        rows = await conn.fetch(
+            """INSERT INTO inbox (consumer, event_id, content_sha256, topic, partition, "offset")
+               SELECT $1, * FROM unnest($2::uuid[], $3::bytea[], $4::text[], $5::int[],
+                                        $6::bigint[])
+               ON CONFLICT DO NOTHING
+               RETURNING event_id""",
+            self.consumer,
+            list(first_seen),
+            [digest for _, digest in first_seen.values()],
+            [inbound.record.topic for inbound, _ in first_seen.values()],
+            [inbound.record.partition for inbound, _ in first_seen.values()],
+            [inbound.record.offset for inbound, _ in first_seen.values()],
+        )
+        inserted = {row["event_id"] for row in rows}
+        known = {event_id: digest for event_id, (_, digest) in first_seen.items()
+                 if event_id in inserted}
+        seen_before = [pair for event_id, pair in first_seen.items() if event_id not in inserted]
+        if seen_before:
+            stored = await conn.fetch(
+                "SELECT event_id, content_sha256 FROM inbox WHERE consumer = $1"
+                " AND event_id = ANY($2::uuid[])",
+                self.consumer, [inbound.event.event_id for inbound, _ in seen_before],
+            )
+            known.update({row["event_id"]: bytes(row["content_sha256"]) for row in stored})
+        duplicates = 0
+        for inbound, digest in seen_before + repeats:
+            if known[inbound.event.event_id] == digest:
+                duplicates += 1
+            else:
+                rejected.append(_Rejected(
+                    inbound.record, DeadLetterReason.duplicate_conflict,
+                    f"event {inbound.event.event_id} was seen before with different content",
+                    str(inbound.event.event_id), digest,
+                ))
+        fresh = [inbound for event_id, (inbound, _) in first_seen.items() if event_id in inserted]
+        return fresh, duplicates
+
+    async def _apply_one_by_one(self, unit: Unit, accepted: list[Inbound],
+                                rejected: list[_Rejected]) -> None:
+        """The slow path after a handler crash: each event in its own savepoint, so one poison
+        event is dead-lettered and the rest are applied."""
+        for inbound in accepted:
+            alone = Unit(unit.conn)
+            try:
+                async with unit.conn.transaction():
+                    await self.handler(alone, [inbound])
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as error:
+                detail = "".join(traceback.format_exception_only(error)).strip()[:2000]
+                rejected.append(_Rejected(inbound.record, DeadLetterReason.handler_error, detail,
+                                          str(inbound.event.event_id)))
+                await unit.conn.execute(
+                    "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
+                    self.consumer, inbound.event.event_id,
+                )
+            else:
+                unit.outgoing.extend(alone.outgoing)
+
+    def _dead_letter(self, rejected: list[_Rejected]) -> list[Outgoing]:
+        letters = []
+        for item in rejected:
+            record = item.record
+            source = f"{record.topic}/{record.partition}/{record.offset}"
+            value = record.value or b""
+            letter = EventDeadLettered(
+                event_id=derive_event_id(source, "dead-letter"),
+                occurred_at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
+                producer=self.consumer,
+                consumer=self.consumer,
+                source_topic=record.topic,
+                source_partition=record.partition,
+                source_offset=record.offset,
+                source_key=record.key.decode("utf-8", "replace") if record.key else None,
+                source_event_id=item.event_id,
+                payload=value[:65536].decode("utf-8", "replace"),
+                payload_sha256=(item.content_sha256 or b"").hex(),
+                reason=item.reason,
+                detail=item.detail[:2000],
+            )
+            letters.append(Outgoing(letter.event_id, self.dead_letter_topic.name,
+                                    letter.key.encode(), encode(letter), record.headers))
+            log.warning("%s: dead-lettered %s: %s %s", self.consumer, source, item.reason,
+                        item.detail)
+        return letters
+
+    async def _write_outbox(self, conn: asyncpg.Connection, outgoing: list[Outgoing]) -> None:
+        if not outgoing:
+            return
+        await conn.execute(
+            """INSERT INTO outbox (event_id, topic, key, value, headers)
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[],
+                                    $5::jsonb[])""",
+            [item.event_id for item in outgoing],
+            [item.topic for item in outgoing],
+            [item.key for item in outgoing],
+            [item.value for item in outgoing],
+            [[[name, value.decode("latin-1")] for name, value in item.headers]
+             for item in outgoing],
+        )
+
+    async def _advance(self, conn: asyncpg.Connection, fresh: list[Record]) -> None:
+        next_offsets: dict[tuple[str, int], int] = {}
+        for record in fresh:
+            position = (record.topic, record.partition)
+            next_offsets[position] = max(next_offsets.get(position, 0), record.offset + 1)
+        await conn.execute(
+            """UPDATE tracking AS t SET next_offset = x.o, updated_at = now()
+               FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(tp, p, o)
+               WHERE t.consumer = $1 AND t.topic = x.tp AND t.partition = x.p""",
+            self.consumer,
+            [topic for topic, _ in next_offsets],
+            [partition for _, partition in next_offsets],
+            list(next_offsets.values()),
+        )
+
+    def _count(self, result: BatchResult, rejected: list[_Rejected]) -> None:
+        metrics.EVENTS_APPLIED.labels(self.consumer).inc(result.applied)
+        if result.redelivered:
+            metrics.EVENTS_SKIPPED.labels(self.consumer, "redelivered").inc(result.redelivered)
+        if result.duplicates:
+            metrics.EVENTS_SKIPPED.labels(self.consumer, "duplicate").inc(result.duplicates)
+        for item in rejected:
+            metrics.DEAD_LETTERS.labels(self.consumer, item.reason.value).inc()
+

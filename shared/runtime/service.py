@@ -1,0 +1,158 @@
+"""One process of one service: pool, migrations, topics, consumers, outbox relay, HTTP.
+
+Every service is composed the same way; only its consumers, migrations and routes differ.
+Shutdown is graceful: consumers stop taking batches and finish the one in hand (its transaction
+commits or rolls back whole), the relay stops between publishes, then connections close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+import uvicorn
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+
+from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
+from shared.runtime import db
+from shared.runtime.consumer import ConsumerRuntime
+from shared.runtime.http import health_routes
+from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
+from shared.runtime.relay import OutboxRelay
+from shared.runtime.unit import BatchHandler
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    name: str
+    topics: Sequence[Topic]
+    handler: BatchHandler
+    description: str = ""
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    consumers: Sequence[ConsumerSpec]
+    migrations: Sequence[Migration] = ()
+    routes: Callable[[asyncpg.Pool], Sequence] = lambda pool: ()
+    topics: Sequence[Topic] = field(default_factory=lambda: ALL_TOPICS)
+    dead_letters: Topic | None = None
+
+    @property
+    def dead_letter_topic(self) -> Topic:
+        return self.dead_letters or dead_letter_topic(self.name)
+
+
+class ServiceProcess:
+    def __init__(self, definition: ServiceDefinition, settings: Settings):
+        self.definition = definition
+        self.settings = settings
+        self.schema = settings.schema_for(definition.name)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"coinlog-{definition.name}-{settings.instance_id}",
+            allow_auto_create_topics=False,
+            graceful_timeout=30.0,
+            description=f"coinlog {definition.name} service",
+        )
+        self.pool: asyncpg.Pool | None = None
+        self.consumers: list[ConsumerRuntime] = []
+        self.relay = OutboxRelay(
+            database_url=settings.database_url, schema=self.schema,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"coinlog-{definition.name}-{settings.instance_id}",
+        )
+        self.http = FastAPI(title=f"coinlog {definition.name}", version="1")
+        self.ready = False
+        self._tasks: list[asyncio.Task] = []
+        self._server: uvicorn.Server | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        await ensure_topics(settings.kafka_bootstrap_servers,
+                            {*self.definition.topics, self.definition.dead_letter_topic})
+        self.pool = await db.create_pool(settings.database_url, self.schema,
+                                         size=settings.db_pool_size,
+                                         instance=settings.instance_id)
+        async with self.pool.acquire() as conn:
+            applied = await apply_migrations(
+                conn, self.schema, [*runtime_migrations(), *self.definition.migrations])
+        if applied:
+            log.info("%s: applied migrations %s", self.schema, ", ".join(applied))
+        for spec in self.definition.consumers:
+            self.consumers.append(ConsumerRuntime(
+                broker=self.broker, consumer=spec.name, topics=spec.topics,
+                handler=spec.handler, pool=self.pool, schema=self.schema,
+                dead_letter_topic=self.definition.dead_letter_topic,
+                max_records=settings.batch_max_records,
+                batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
+            ))
+        self.http.include_router(health_routes(self))
+        for router in self.definition.routes(self.pool):
+            self.http.include_router(router)
+        await self.broker.start()
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        if settings.http_port >= 0:
+            await self._start_http()
+        self.ready = True
+        log.info("%s started (schema %s)", self.definition.name, self.schema)
+
+    async def _start_http(self) -> None:
+        config = uvicorn.Config(self.http, host=self.settings.http_host,
+                                port=self.settings.http_port, log_level="warning",
+                                lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        self._tasks.append(asyncio.create_task(self._server.serve(), name="http"))
+        while not self._server.started:
+            if self._tasks[-1].done():
+                await self._tasks[-1]
+            await asyncio.sleep(0.01)
+
+    @property
+    def http_port(self) -> int | None:
+        if self._server is None or not self._server.servers:
+            return None
+        return self._server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.ready = False
+        await self.broker.stop()
+        if self._server is not None:
+            self._server.should_exit = True
+        for task in self._tasks:
+            if task.get_name() != "http":
+                task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def run_until_signalled(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await self.start()
+        await stop.wait()
+        log.info("%s: stopping", self.definition.name)
+        await self.stop()
+
+
+def run(definition: ServiceDefinition, settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    asyncio.run(ServiceProcess(definition, settings).run_until_signalled())

@@ -1,0 +1,68 @@
+"""What a handler sees: the events to apply and one transaction to apply them in."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import asyncpg
+
+from shared.contract.codec import encode
+from shared.contract.envelope import Event
+from shared.contract.topics import Topic, topic_of
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One Kafka record, independent of the client library that fetched it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    event: Event
+    record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    event_id: UUID
+    topic: str
+    key: bytes
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...]
+
+
+@dataclass
+class Unit:
+    """One database transaction and the events it will publish when it commits."""
+
+    conn: asyncpg.Connection
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    def emit(self, event: Event, *, topic: Topic | None = None,
+             cause: Inbound | None = None) -> None:
+        target = topic or topic_of(event)
+        headers = _trace_headers(cause.record.headers) if cause else ()
+        self.outgoing.append(
+            Outgoing(event.event_id, target.name, event.key.encode(), encode(event), headers)
+        )
+
+
+BatchHandler = Callable[[Unit, Sequence[Inbound]], Awaitable[None]]
+"""Applies events in order inside `unit.conn`'s transaction. Business outcomes, rejections
+included, are emitted events; an exception means a bug or an outage, never a decision."""
+
+_PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
+
+
+def _trace_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[tuple[str, bytes], ...]:
+    return tuple((name, value) for name, value in headers if name in _PROPAGATED)

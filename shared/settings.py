@@ -1,0 +1,42 @@
+"""Configuration from the environment, one class for every service.
+
+The names below are the deployment contract: docker-compose.yml, deploy/local and the tests set
+exactly these variables.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
+    )
+    database_url: str = Field(
+        default="postgresql://coinlog:coinlog@127.0.0.1:15432/coinlog",
+        validation_alias="DATABASE_URL",
+    )
+    # Each service owns one schema; a rebuild projects into another one and swaps.
+    db_schema: str | None = Field(default=None, validation_alias="COINLOG_DB_SCHEMA")
+    instance_id: str = Field(default="local-1", validation_alias="COINLOG_INSTANCE_ID")
+    http_host: str = Field(default="127.0.0.1", validation_alias="COINLOG_HTTP_HOST")
+    http_port: int = Field(default=0, validation_alias="COINLOG_HTTP_PORT")
+    batch_max_records: int = Field(default=500, ge=1, validation_alias="COINLOG_BATCH_MAX_RECORDS")
+    batch_timeout_ms: int = Field(default=50, ge=1, validation_alias="COINLOG_BATCH_TIMEOUT_MS")
+    db_pool_size: int = Field(default=4, ge=1, validation_alias="COINLOG_DB_POOL_SIZE")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
+
+    def schema_for(self, service: str) -> str:
+        return self.db_schema or service
+
+
+ENVIRONMENT_VARIABLES = tuple(
+    field.validation_alias for field in Settings.model_fields.values()
+)

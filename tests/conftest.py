@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.infrastructure import Endpoints, endpoints
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/integration/" in str(item.path) or "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def infra() -> Endpoints:
+    with endpoints() as found:
+        yield found

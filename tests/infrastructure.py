@@ -1,0 +1,78 @@
+"""Where the tests find Kafka and PostgreSQL.
+
+In order: endpoints given in the environment; containers when a Docker engine answers; else the
+project's own local stack (deploy/local/up), which needs neither Docker nor a download beyond
+the package registries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka_bootstrap_servers: str
+    database_url: str
+    source: str
+
+
+def _from_environment() -> Endpoints | None:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if kafka and database:
+        return Endpoints(kafka, database, "environment")
+    return None
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def _containers() -> Iterator[Endpoints]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka, \
+            PostgresContainer("postgres:16", driver=None) as postgres:
+        yield Endpoints(kafka.get_bootstrap_server(), postgres.get_connection_url(), "containers")
+
+
+def _local_stack() -> Endpoints:
+    completed = subprocess.run([str(ROOT / "deploy/local/up")], capture_output=True, text=True,
+                               check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"deploy/local/up failed:\n{completed.stderr[-4000:]}")
+    exported = {}
+    for line in completed.stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, value = line.removeprefix("export ").split("=", 1)
+            exported[name] = value.strip("'\"")
+    return Endpoints(exported["KAFKA_BOOTSTRAP_SERVERS"], exported["DATABASE_URL"], "local")
+
+
+@contextlib.contextmanager
+def endpoints() -> Iterator[Endpoints]:
+    given = _from_environment()
+    if given:
+        yield given
+    elif _docker_answers():
+        with _containers() as started:
+            yield started
+    else:
+        yield _local_stack()

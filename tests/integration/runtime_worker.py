@@ -1,0 +1,93 @@
+"""A sample service process that kills itself with SIGKILL at a chosen point.
+
+    python -m tests.integration.runtime_worker SUFFIX SCHEMA [CRASH_POINT]
+
+Crash points:
+  mid_batch            inside the handler, halfway through a batch, before the commit
+  after_commit         after a batch commits, before its outbox is published
+  after_publish        after Kafka acknowledged the outbox, before the rows are deleted
+                       (and before any Kafka offset commit)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from shared.contract.topics import Topic
+from shared.contract.events.deadletter import EventDeadLettered
+from shared.runtime import consumer as consumer_module
+from shared.runtime.relay import OutboxRelay
+from shared.runtime.service import ServiceProcess
+from shared.settings import Settings
+from tests.integration.sample_app import SampleTopics, sample_definition
+
+
+def die() -> None:
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def install_crash(point: str, process: ServiceProcess) -> None:
+    if point == "after_commit":
+        # The relay never publishes; the first committed batch ends the process.
+        async def idle_relay(self: OutboxRelay) -> None:
+            await asyncio.Event().wait()
+
+        OutboxRelay.run = idle_relay  # type: ignore[method-assign]
+        original = consumer_module.ConsumerRuntime._commit_hint
+
+        async def crash_after_commit(self: consumer_module.ConsumerRuntime) -> None:
+            die()
+
+        consumer_module.ConsumerRuntime._commit_hint = crash_after_commit  # type: ignore
+        del original
+    elif point == "after_publish":
+        original_publish = OutboxRelay._publish_some
+
+        async def crash_after_ack(self, conn, producer):
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1",
+                self.batch_size)
+            if not rows:
+                return 0
+            deliveries = [await producer.send(row["topic"], value=row["value"], key=row["key"])
+                          for row in rows]
+            await asyncio.gather(*deliveries)
+            die()
+
+        OutboxRelay._publish_some = crash_after_ack  # type: ignore[method-assign]
+        del original_publish
+
+        async def no_offset_commit(self: consumer_module.ConsumerRuntime) -> None:
+            return None
+
+        consumer_module.ConsumerRuntime._commit_hint = no_offset_commit  # type: ignore
+
+
+async def main() -> None:
+    suffix, schema = sys.argv[1], sys.argv[2]
+    point = sys.argv[3] if len(sys.argv) > 3 else ""
+    topics = SampleTopics.named(suffix)
+
+    async def halfway(index: int, size: int) -> None:
+        if point == "mid_batch" and size > 1 and index == size // 2:
+            die()
+
+    definition = sample_definition(topics, before_commit=halfway)
+    definition.dead_letters = Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1,
+                                    (EventDeadLettered,))
+    settings = Settings(COINLOG_DB_SCHEMA=schema, COINLOG_HTTP_PORT=-1,
+                        COINLOG_INSTANCE_ID=f"worker-{os.getpid()}",
+                        COINLOG_BATCH_MAX_RECORDS=int(os.environ.get("BATCH", "200")))
+    process = ServiceProcess(definition, settings)
+    install_crash(point, process)
+    await process.run_until_signalled()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    asyncio.run(main())

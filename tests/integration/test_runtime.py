@@ -1,0 +1,239 @@
+"""The exactly-once runtime against a real Kafka broker and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared.contract.envelope import derive_event_id
+from shared.contract.events.deadletter import EventDeadLettered
+from shared.contract.topics import Topic
+from shared.runtime import db as runtime_db
+from shared.runtime.migrate import apply_migrations, runtime_migrations
+from shared.runtime.processor import BatchProcessor
+from shared.runtime.service import ServiceProcess
+from shared.runtime.unit import Record
+from shared.settings import Settings
+from tests.integration.conftest import eventually, read_topic
+from tests.integration.events import publish, publish_raw, purchase
+from tests.integration.sample_app import SAMPLE_TABLES, make_handler, sample_definition
+
+pytestmark = pytest.mark.integration
+
+
+def expected_outputs(events) -> set[str]:
+    return {str(derive_event_id(event.event_id, "credited")) for event in events}
+
+
+async def count(db, sql: str):
+    return await db.fetchval(sql)
+
+
+async def assert_applied_exactly_once(db, events) -> None:
+    rows = await db.fetch("SELECT event_id FROM applied_log")
+    applied = [str(row["event_id"]) for row in rows]
+    assert len(applied) == len(set(applied)), "an event was applied twice"
+    assert set(applied) == {str(event.event_id) for event in events}
+    expected = {}
+    for event in events:
+        expected[event.user_id] = expected.get(event.user_id, 0) + event.coins
+    balances = {row["user_id"]: row["coins"]
+                for row in await db.fetch("SELECT user_id, coins FROM balances")}
+    assert balances == expected
+
+
+def assert_outputs_published(records, events) -> None:
+    by_id: dict[str, bytes] = {}
+    for record in records:
+        event_id = orjson.loads(record.value)["event_id"]
+        if event_id in by_id:
+            assert by_id[event_id] == record.value, "a duplicate on the topic changed content"
+        by_id[event_id] = record.value
+    assert set(by_id) == expected_outputs(events)
+
+
+@contextlib.asynccontextmanager
+async def in_process(infra, sample_topics, schema, suffix, instance="in-process"):
+    definition = sample_definition(sample_topics)
+    definition.dead_letters = dead_letters(suffix)
+    process = ServiceProcess(definition, Settings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
+        COINLOG_DB_SCHEMA=schema, COINLOG_HTTP_PORT=-1, COINLOG_INSTANCE_ID=instance))
+    await process.start()
+    try:
+        yield process
+    finally:
+        await process.stop()
+
+
+def dead_letters(suffix: str) -> Topic:
+    return Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1, (EventDeadLettered,))
+
+
+async def fetch_records(bootstrap: str, topic: str, expect: int) -> list[Record]:
+    records = await read_topic(bootstrap, topic, expect=expect)
+    return [Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
+            for r in sorted(records, key=lambda r: (r.partition, r.offset))]
+
+
+async def test_redelivered_batch_changes_nothing(infra, sample_topics, schema, db, producer):
+    events = [purchase(f"user-{i % 7}", 10 + i) for i in range(120)]
+    await publish(producer, sample_topics.inbound.name, events)
+    records = await fetch_records(infra.kafka_bootstrap_servers, sample_topics.inbound.name, 120)
+    pool = await runtime_db.create_pool(infra.database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, schema, [*runtime_migrations(), SAMPLE_TABLES])
+        processor = BatchProcessor(consumer="sample", topics=[sample_topics.inbound],
+                                   handler=make_handler(sample_topics), pool=pool,
+                                   dead_letter_topic=dead_letters("unused"))
+        first = await processor.process(records)
+        assert (first.applied, first.redelivered) == (120, 0)
+        before = await db.fetch("SELECT * FROM balances ORDER BY user_id")
+        outbox_before = await count(db, "SELECT count(*) FROM outbox")
+
+        again = await processor.process(records)
+
+        assert (again.applied, again.redelivered) == (0, 120)
+        assert await db.fetch("SELECT * FROM balances ORDER BY user_id") == before
+        assert await count(db, "SELECT count(*) FROM outbox") == outbox_before == 120
+        await assert_applied_exactly_once(db, events)
+    finally:
+        await pool.close()
+
+
+async def test_producer_duplicates_apply_once_and_conflicts_are_dead_lettered(
+        infra, sample_topics, schema, db, producer, suffix):
+    original = purchase("alice", 100)
+    conflicting = original.model_copy(update={"coins": 999})
+    later = purchase("alice", 5)
+    async with in_process(infra, sample_topics, schema, suffix) as process:
+        await publish(producer, sample_topics.inbound.name, [original, original, conflicting, later])
+        await eventually(lambda: count(db, "SELECT count(*) FROM applied_log"),
+                         message="applications")
+        await eventually(lambda: process.relay.idle.is_set(), message="outbox drained")
+        letters = await read_topic(infra.kafka_bootstrap_servers, dead_letters(suffix).name,
+                                   expect=1)
+    await assert_applied_exactly_once(db, [original, later])
+    letter = orjson.loads(letters[0].value)
+    assert letter["reason"] == "duplicate_conflict"
+    assert letter["source_event_id"] == str(original.event_id)
+    assert len(letters) == 1
+
+
+async def test_bad_input_is_dead_lettered_with_a_reason_and_consumption_goes_on(
+        infra, sample_topics, schema, db, producer, suffix):
+    first, poisoned, last = purchase("bob", 1), purchase("bob", 2, package_id="poison"), \
+        purchase("carol", 3)
+    valid_json = orjson.loads(orjson.dumps(first.model_dump(mode="json")))
+    as_float = orjson.dumps({**valid_json, "event_id": "5d1c1b7e-0000-4000-8000-000000000001",
+                             "coins": 1.5})
+    unknown = orjson.dumps({**valid_json, "type": "payments.something_else"})
+    async with in_process(infra, sample_topics, schema, suffix):
+        await publish(producer, sample_topics.inbound.name, [first])
+        await publish_raw(producer, sample_topics.inbound.name,
+                          [(b"bob", b"{not json"), (b"bob", as_float), (b"bob", unknown)])
+        await publish(producer, sample_topics.inbound.name, [poisoned, last])
+        letters = await read_topic(infra.kafka_bootstrap_servers, dead_letters(suffix).name,
+                                   expect=4)
+        await eventually(lambda: count(db, "SELECT count(*) FROM applied_log WHERE"
+                                           " user_id = 'carol'"), message="the last event")
+    reasons = sorted(orjson.loads(record.value)["reason"] for record in letters)
+    assert reasons == ["handler_error", "malformed", "schema_invalid", "unknown_type"]
+    details = {orjson.loads(r.value)["reason"]: orjson.loads(r.value)["detail"] for r in letters}
+    assert "coins" in details["schema_invalid"]
+    assert "this package crashes the handler" in details["handler_error"]
+    await assert_applied_exactly_once(db, [first, last])
+
+
+@pytest.mark.parametrize("crash_at", ["after_commit", "after_publish", "mid_batch"])
+async def test_kill_minus_nine_then_restart_applies_every_event_once(
+        infra, sample_topics, schema, db, producer, workers, crash_at):
+    events = [purchase(f"user-{i % 11}", 1 + i % 50) for i in range(300)]
+    await publish(producer, sample_topics.inbound.name, events)
+
+    crashing = workers(crash_at, batch=100)
+    assert await crashing.wait_killed() == -signal.SIGKILL
+    if crash_at == "after_commit":
+        assert await count(db, "SELECT count(*) FROM outbox") > 0, "nothing was left to publish"
+
+    workers()
+    await eventually(lambda: count(db, "SELECT count(*) FROM applied_log"), timeout_s=90,
+                     message="all applications")
+    await eventually(lambda: _all_applied_and_drained(db, len(events)), timeout_s=90,
+                     message="every event applied and the outbox drained")
+    await assert_applied_exactly_once(db, events)
+    outputs = await read_topic(infra.kafka_bootstrap_servers, sample_topics.outbound.name,
+                               expect=len(events))
+    assert_outputs_published(outputs, events)
+
+
+async def _all_applied_and_drained(db, total: int) -> bool:
+    applied = await db.fetchval("SELECT count(*) FROM applied_log")
+    pending = await db.fetchval("SELECT count(*) FROM outbox")
+    return applied >= total and pending == 0
+
+
+async def test_two_instances_share_partitions_and_apply_once_across_rebalances(
+        infra, sample_topics, schema, db, producer, workers):
+    first_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
+    second_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
+    third_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
+    a = workers(batch=20)
+    b = workers(batch=20)
+    await publish(producer, sample_topics.inbound.name, first_wave)
+    await eventually(lambda: _instances_that_applied(db), timeout_s=90,
+                     message="both instances applying")
+    await eventually(lambda: _count_at_least(db, 300), timeout_s=90, message="first wave")
+    assert len(await _instances_that_applied(db)) == 2, "the partitions were not shared"
+
+    # Publishing while an instance leaves, and again while a new one joins, puts batches in
+    # flight during both rebalances.
+    publishing = asyncio.create_task(publish(producer, sample_topics.inbound.name, second_wave))
+    a.stop()
+    await publishing
+    workers(batch=20)
+    await publish(producer, sample_topics.inbound.name, third_wave)
+    everything = first_wave + second_wave + third_wave
+    await eventually(lambda: _all_applied_and_drained(db, len(everything)), timeout_s=120,
+                     message="all waves applied")
+    await assert_applied_exactly_once(db, everything)
+    del b
+
+
+async def _instances_that_applied(db):
+    rows = await db.fetch("SELECT DISTINCT applied_by FROM applied_log")
+    names = {row["applied_by"] for row in rows}
+    return names if len(names) >= 2 else None
+
+
+async def _count_at_least(db, total: int) -> bool:
+    return await db.fetchval("SELECT count(*) FROM applied_log") >= total
+
+
+async def test_consumer_seeks_to_tracked_offsets_not_to_kafka_commits(
+        infra, sample_topics, schema, db, producer, suffix):
+    """Kafka's committed offsets may run ahead of the database (or behind); only tracking
+    decides where consumption resumes."""
+    events = [purchase("dave", 1) for _ in range(20)]
+    await publish(producer, sample_topics.inbound.name, events)
+    # A committed offset at the log end, as a crashed process that committed before its
+    # database transaction would leave behind.
+    consumer = AIOKafkaConsumer(sample_topics.inbound.name, group_id="sample",
+                                bootstrap_servers=infra.kafka_bootstrap_servers,
+                                enable_auto_commit=False, auto_offset_reset="latest")
+    await consumer.start()
+    try:
+        await eventually(lambda: consumer.assignment(), message="assignment")
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        await consumer.commit(ends)
+    finally:
+        await consumer.stop()
+    async with in_process(infra, sample_topics, schema, suffix):
+        await eventually(lambda: _count_at_least(db, 20), message="every event")
+    await assert_applied_exactly_once(db, events)

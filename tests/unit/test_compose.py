@@ -1,0 +1,467 @@
+"""The compose deployment, checked by parsing it.
+
+Nothing here starts a container: these tests hold docker-compose.yml, the Dockerfile and the files
+under deploy/compose/ to the settings contract (shared/settings.py) and to each other, so a renamed
+variable, a wrong port or a missing file fails here rather than at `docker compose up`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from shared.settings import ENVIRONMENT_VARIABLES
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+
+# Each service and the host port its HTTP port (8080 in the container) is published on.
+APP_SERVICES = {"wallet": 8081, "gifting": 8082, "payout": 8083}
+INFRASTRUCTURE = ("kafka", "postgres", "topics-init", "otel-collector", "jaeger")
+HTTP_PORT = 8080
+ALLOWED_ENV = frozenset(ENVIRONMENT_VARIABLES) | {"OTEL_SERVICE_NAME"}
+# A service that lacks one of these would silently fall back to a default meant for a laptop.
+REQUIRED_SERVICE_ENV = {
+    "KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "COINLOG_INSTANCE_ID", "COINLOG_HTTP_HOST",
+    "COINLOG_HTTP_PORT", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME",
+}
+
+# Compose interpolation: ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ...
+VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the files
+
+
+def resolve(value: object) -> object:
+    """The value compose uses with no .env file and an empty environment (defaults only)."""
+    if isinstance(value, dict):
+        return {key: resolve(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve(item) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def default(match: re.Match[str]) -> str:
+        assert match["op"] in ("-", ":-"), f"{match[0]} has no default value"
+        return match["arg"]
+
+    return VARIABLE.sub(default, value).replace("$$", "$")
+
+
+@pytest.fixture(scope="module")
+def compose_text() -> str:
+    assert COMPOSE_FILE.is_file(), "docker-compose.yml is missing"
+    return COMPOSE_FILE.read_text()
+
+
+@pytest.fixture(scope="module")
+def compose(compose_text: str) -> dict:
+    document = yaml.safe_load(compose_text)
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict[str, dict]:
+    """Every service with its variables replaced by their defaults."""
+    return {name: resolve(service) for name, service in compose["services"].items()}
+
+
+def environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {key: str(value) for key, value in env.items()}
+
+
+def app_image_services(services: dict[str, dict]) -> dict[str, dict]:
+    """The containers built from this repository's Dockerfile."""
+    return {name: service for name, service in services.items() if "build" in service}
+
+
+def host_ports(service: dict) -> list[tuple[str, int, int]]:
+    """(host address, published port, container port) of each published port."""
+    published = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            if port.get("published") is not None:
+                published.append((port.get("host_ip", ""), int(port["published"]),
+                                  int(port["target"])))
+            continue
+        parts = str(port).split("/")[0].split(":")
+        if len(parts) == 1:
+            continue  # container port only: Docker picks an ephemeral host port
+        host_ip = parts[0] if len(parts) == 3 else ""
+        published.append((host_ip, int(parts[-2]), int(parts[-1])))
+    return published
+
+
+def mounts(service: dict) -> list[tuple[str, str]]:
+    """(source, target) of each volume or bind mount."""
+    found = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            found.append((volume.get("source", ""), volume["target"]))
+        else:
+            source, target = str(volume).split(":")[:2]
+            found.append((source, target))
+    return found
+
+
+def bind_mount_source(service: dict, target: str) -> Path:
+    sources = [source for source, mounted_at in mounts(service) if mounted_at == target]
+    assert len(sources) == 1, f"nothing is mounted at {target}"
+    assert sources[0].startswith("./"), f"{target} must come from a file in this repository"
+    return ROOT / sources[0]
+
+
+def healthcheck_command(service: dict) -> str:
+    test = service["healthcheck"]["test"]
+    return " ".join(test) if isinstance(test, list) else test
+
+
+def listeners(value: str) -> dict[str, str]:
+    """'NAME://host:port,...' as {NAME: 'host:port'}."""
+    return dict(item.split("://", 1) for item in value.split(","))
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    entries = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            entries[key] = value
+    return entries
+
+
+# ---------------------------------------------------------------------------------------------
+# The stack
+
+
+def test_every_service_of_the_stack_is_defined(services):
+    missing = (set(APP_SERVICES) | set(INFRASTRUCTURE)) - set(services)
+    assert not missing, f"missing services: {sorted(missing)}"
+
+
+def test_follows_the_compose_spec_without_a_version_key(compose):
+    assert "version" not in compose
+
+
+def test_images_are_pinned(services):
+    for name, service in services.items():
+        assert "image" in service, f"{name}: no image"
+        image = service["image"]
+        if "@sha256:" in image:
+            continue
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{name}: {image} has no tag"
+        assert tag != "latest", f"{name}: {image} is not pinned"
+
+
+def test_every_variable_has_a_default_and_is_in_env_example(compose_text):
+    bare = re.findall(r"\$(?!\{)[A-Za-z_]\w*", compose_text.replace("$$", ""))
+    assert not bare, f"use ${{VAR:-default}}, not {bare}"
+    used = {}
+    for match in VARIABLE.finditer(compose_text):
+        assert match["op"] in ("-", ":-"), f"{match[0]} has no default value"
+        assert used.setdefault(match["name"], match["arg"]) == match["arg"], (
+            f"{match['name']} has different defaults in different places"
+        )
+    documented = read_env_file(ROOT / ".env.example")
+    assert documented == used, ".env.example must list each variable with its compose default"
+
+
+def test_app_services_share_one_image_built_from_this_repository(services):
+    built = app_image_services(services)
+    assert set(built) == set(APP_SERVICES) | {"topics-init"}
+    assert {service["build"] for service in built.values()} == {"."}
+    assert len({service["image"] for service in built.values()}) == 1
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_runs_its_module(services, name):
+    command = services[name]["command"]
+    assert command[:2] == ["python", "-m"] and len(command) == 3, command
+    module = command[2]
+    assert module == f"services.{name}"
+    package = ROOT.joinpath(*module.split("."))
+    # The package must exist; its __main__.py is what `python -m` runs once written.
+    assert package.is_dir(), f"{module} does not exist in the repository"
+
+
+def test_topics_init_runs_the_cli_once(services):
+    init = services["topics-init"]
+    assert init["command"] == ["coinlog", "topics", "ensure"]
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert "coinlog" in scripts, "pyproject.toml does not install the coinlog command"
+    assert init["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+    assert init.get("restart", "no") == "no"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_healthcheck_asks_readiness(services, name):
+    command = healthcheck_command(services[name])
+    assert f"http://127.0.0.1:{HTTP_PORT}/readyz" in command
+    # python:3.11-slim has no curl or wget.
+    assert command.split()[:2] in (["CMD", "python"], ["CMD-SHELL", "python"]), command
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_starts_after_its_dependencies(services, name):
+    depends_on = services[name]["depends_on"]
+    assert depends_on["kafka"] == {"condition": "service_healthy"}
+    assert depends_on["postgres"] == {"condition": "service_healthy"}
+    assert depends_on["topics-init"] == {"condition": "service_completed_successfully"}
+    assert services[name]["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", [*APP_SERVICES, "topics-init"])
+def test_app_image_environment_is_the_settings_contract(services, name):
+    unknown = set(environment(services[name])) - ALLOWED_ENV
+    assert not unknown, f"{name} sets variables shared/settings.py does not read: {unknown}"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_sets_every_deployment_setting(services, name):
+    missing = REQUIRED_SERVICE_ENV - set(environment(services[name]))
+    assert not missing, f"{name} does not set {missing}"
+    assert not REQUIRED_SERVICE_ENV - ALLOWED_ENV, "a required variable left the settings contract"
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_listens_on_its_published_port(services, name):
+    env = environment(services[name])
+    assert env["COINLOG_HTTP_HOST"] == "0.0.0.0", "the port is unreachable from outside"
+    assert env["COINLOG_HTTP_PORT"] == str(HTTP_PORT)
+    assert [(port, target) for _, port, target in host_ports(services[name])] == [
+        (APP_SERVICES[name], HTTP_PORT)
+    ]
+
+
+def test_instance_ids_are_distinct(services):
+    ids = [environment(services[name])["COINLOG_INSTANCE_ID"] for name in APP_SERVICES]
+    assert len(set(ids)) == len(ids), ids
+
+
+def test_host_ports_are_unique(services):
+    published = [port for service in services.values() for _, port, _ in host_ports(service)]
+    assert published, "no port is published"
+    duplicates = {port for port in published if published.count(port) > 1}
+    assert not duplicates, f"host ports published twice: {sorted(duplicates)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Kafka
+
+
+@pytest.fixture(scope="module")
+def kafka_env(services) -> dict[str, str]:
+    return environment(services["kafka"])
+
+
+def test_kafka_is_a_single_kraft_node(kafka_env):
+    assert set(kafka_env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{kafka_env['KAFKA_NODE_ID']}@kafka:9093"
+    bound = listeners(kafka_env["KAFKA_LISTENERS"])
+    protocols = dict(item.split(":") for item in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+                     .split(","))
+    assert set(bound) <= set(protocols), "every listener needs a security protocol"
+    assert kafka_env["KAFKA_CONTROLLER_LISTENER_NAMES"] in bound
+    assert kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"] in bound
+    assert set(listeners(kafka_env["KAFKA_ADVERTISED_LISTENERS"])) <= set(bound)
+
+
+def test_kafka_internal_topics_fit_one_broker(kafka_env):
+    for name in ("OFFSETS_TOPIC_REPLICATION_FACTOR", "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
+                 "TRANSACTION_STATE_LOG_MIN_ISR", "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+                 "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR"):
+        assert kafka_env[f"KAFKA_{name}"] == "1", name
+    assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert kafka_env["KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS"] == "0"
+
+
+def test_kafka_keeps_its_log_in_a_named_volume(compose, services, kafka_env):
+    data = dict((target, source) for source, target in mounts(services["kafka"]))
+    volume = data.get(kafka_env["KAFKA_LOG_DIRS"])
+    assert volume in (compose.get("volumes") or {}), "the Kafka log would not survive a restart"
+
+
+def test_apps_bootstrap_from_the_internal_listener(services, kafka_env):
+    advertised = listeners(kafka_env["KAFKA_ADVERTISED_LISTENERS"])
+    internal = advertised[kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
+    assert internal.split(":")[0] == "kafka", "other containers reach Kafka by its service name"
+    for name, service in app_image_services(services).items():
+        assert environment(service)["KAFKA_BOOTSTRAP_SERVERS"] == internal, name
+
+
+def test_kafka_host_listener_matches_the_published_port(services, kafka_env):
+    advertised = listeners(kafka_env["KAFKA_ADVERTISED_LISTENERS"])
+    internal_name = kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    host_side = [address for name, address in advertised.items() if name != internal_name]
+    published = [(port, target) for _, port, target in host_ports(services["kafka"])]
+    assert len(host_side) == 1 and len(published) == 1
+    host, port = host_side[0].rsplit(":", 1)
+    assert host in ("127.0.0.1", "localhost")
+    assert published == [(int(port), int(port))], "clients are sent to the advertised port"
+
+
+def test_kafka_healthcheck_fetches_metadata(services, kafka_env):
+    command = healthcheck_command(services["kafka"])
+    assert re.search(r"kafka-(broker-api-versions|topics)\.sh", command), command
+    internal = listeners(kafka_env["KAFKA_LISTENERS"])[kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
+    assert f"--bootstrap-server localhost:{internal.rsplit(':', 1)[1]}" in command
+
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def postgres_env(services) -> dict[str, str]:
+    return environment(services["postgres"])
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_service_connects_with_its_own_role(compose, services, postgres_env, name):
+    password_variable = f"{name.upper()}_DB_PASSWORD"
+    raw_url = compose["services"][name]["environment"]["DATABASE_URL"]
+    raw_password = urlsplit(raw_url).password or ""
+    assert VARIABLE.fullmatch(raw_password) and VARIABLE.fullmatch(raw_password)["name"] == (
+        password_variable
+    ), "the password must come from the environment"
+
+    url = urlsplit(environment(services[name])["DATABASE_URL"])
+    assert url.scheme in ("postgresql", "postgres")
+    assert url.username == name
+    assert (url.hostname, url.port) == ("postgres", 5432)
+    assert url.path == f"/{postgres_env['POSTGRES_DB']}"
+    # The init script creates the role with the password the postgres container is given.
+    assert url.password == postgres_env[password_variable]
+
+
+@pytest.fixture(scope="module")
+def init_script(services) -> str:
+    mounted = [target for _, target in mounts(services["postgres"])
+               if target.startswith("/docker-entrypoint-initdb.d/")]
+    assert len(mounted) == 1, "no init script is mounted"
+    path = bind_mount_source(services["postgres"], mounted[0])
+    assert path.is_file(), f"{path} does not exist"
+    assert path.suffix in (".sh", ".sql")
+    return path.read_text()
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_init_script_gives_each_service_a_role_owning_its_schema(init_script, postgres_env, name):
+    variable = f"{name.upper()}_DB_PASSWORD"
+    assert re.search(rf'^coinlog_create_service_role {name} "\${variable}"$', init_script,
+                     re.MULTILINE), f"no role for {name}"
+    assert variable in postgres_env, f"the postgres container does not get {variable}"
+    assert 'CREATE SCHEMA :"role" AUTHORIZATION :"role";' in init_script
+
+
+def test_init_script_creates_a_read_only_auditor(init_script, postgres_env):
+    assert "CREATE ROLE auditor LOGIN PASSWORD" in init_script
+    assert "GRANT pg_read_all_data TO auditor;" in init_script
+    assert "ALTER ROLE auditor SET default_transaction_read_only = on;" in init_script
+    assert "AUDITOR_DB_PASSWORD" in postgres_env
+
+
+def test_postgres_is_ready_only_after_initialisation(compose, services, postgres_env):
+    postgres = services["postgres"]
+    command = healthcheck_command(postgres)
+    # Over TCP: during initialisation the server listens on its Unix socket only.
+    assert "pg_isready" in command and "-h 127.0.0.1" in command
+    assert f"-d {postgres_env['POSTGRES_DB']}" in command
+    data = dict((target, source) for source, target in mounts(postgres))
+    assert data.get("/var/lib/postgresql/data") in (compose.get("volumes") or {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Telemetry
+
+
+@pytest.fixture(scope="module")
+def collector_config(services) -> dict:
+    collector = services["otel-collector"]
+    (config_flag,) = [arg for arg in collector["command"] if arg.startswith("--config=")]
+    path = bind_mount_source(collector, config_flag.removeprefix("--config="))
+    assert path.is_file(), f"{path} does not exist"
+    config = yaml.safe_load(path.read_text())
+    assert isinstance(config, dict)
+    return config
+
+
+def test_collector_pipelines_use_only_defined_components(collector_config):
+    pipelines = collector_config["service"]["pipelines"]
+    assert {"traces", "metrics"} <= set(pipelines)
+    for pipeline in pipelines.values():
+        for kind in ("receivers", "processors", "exporters"):
+            undefined = set(pipeline.get(kind, [])) - set(collector_config.get(kind) or {})
+            assert not undefined, f"{kind} used but not defined: {undefined}"
+        assert pipeline["processors"][0] == "memory_limiter"
+
+
+def test_apps_export_to_the_collectors_otlp_grpc_receiver(services, collector_config):
+    grpc = collector_config["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"]
+    expected = f"http://otel-collector:{grpc.rsplit(':', 1)[1]}"
+    for name in APP_SERVICES:
+        assert environment(services[name])["OTEL_EXPORTER_OTLP_ENDPOINT"] == expected, name
+
+
+def test_collector_sends_traces_to_jaeger(services, collector_config):
+    (exporter,) = collector_config["service"]["pipelines"]["traces"]["exporters"]
+    assert exporter.split("/")[0] in ("otlp", "otlp_grpc")
+    assert collector_config["exporters"][exporter]["endpoint"] == "jaeger:4317"
+    jaeger = services["jaeger"]
+    assert jaeger["image"].startswith("jaegertracing/jaeger:2.")
+    assert (16686, 16686) in [(port, target) for _, port, target in host_ports(jaeger)]
+
+
+def test_collector_serves_metrics_for_prometheus(services, collector_config):
+    exporters = collector_config["service"]["pipelines"]["metrics"]["exporters"]
+    assert "prometheus" in exporters
+    port = int(collector_config["exporters"]["prometheus"]["endpoint"].rsplit(":", 1)[1])
+    assert port in [target for _, _, target in host_ports(services["otel-collector"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# The image
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[str]:
+    path = ROOT / "Dockerfile"
+    assert path.is_file(), "Dockerfile is missing"
+    joined = re.sub(r"\\\n", " ", path.read_text())
+    return [line.strip() for line in joined.splitlines()
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_dockerfile_builds_on_python_311_slim(dockerfile):
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", "\n".join(dockerfile), re.MULTILINE))
+    bases = [re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], line.split()[1])
+             for line in dockerfile if line.startswith("FROM ")]
+    assert bases and set(bases) == {"python:3.11-slim"}, bases
+    assert any(re.search(r"pip install \.$", line) for line in dockerfile), "no `pip install .`"
+
+
+def test_dockerfile_runs_as_a_non_root_user_on_port_8080(dockerfile):
+    final_stage = dockerfile[max(i for i, line in enumerate(dockerfile)
+                                 if line.startswith("FROM ")):]
+    users = [line.split()[1] for line in final_stage if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in ("root", "0"), "the image runs as root"
+    assert f"EXPOSE {HTTP_PORT}" in final_stage
+    assert final_stage[-1] == 'CMD ["coinlog", "--help"]'
+
+
+def test_dockerignore_keeps_local_state_out_of_the_image():
+    patterns = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".local", ".env", "**/__pycache__"} <= patterns
