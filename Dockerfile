@@ -10,8 +10,9 @@ RUN python -m venv /opt/coinlog
 WORKDIR /src
 # Dependencies first, from pyproject.toml alone, so a source change does not reinstall them.
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
+RUN python -c "import tomllib; \
+        project = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+        print(*project['dependencies'], sep='\n')" > /tmp/requirements.txt \
     && /opt/coinlog/bin/pip install -r /tmp/requirements.txt
 COPY . .
 RUN /opt/coinlog/bin/pip install .

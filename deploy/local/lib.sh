@@ -11,7 +11,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 
-LOCAL_DIR="${COINLOG_LOCAL_DIR:-$REPO_ROOT/.local}"
+# Absolute, because the servers resolve relative paths against their own cwd.
+LOCAL_DIR="$(readlink -m "${COINLOG_LOCAL_DIR:-$REPO_ROOT/.local}")"
 KAFKA_PORT="${COINLOG_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${COINLOG_KAFKA_CONTROLLER_PORT:-19093}"
 PG_PORT="${COINLOG_PG_PORT:-15432}"
@@ -42,7 +43,7 @@ show_log_tail() {
   local file="$1" lines="${2:-40}"
   if [[ -r "$file" ]]; then
     printf '[local] ---- last %s lines of %s ----\n' "$lines" "$file" >&2
-    tail -n "$lines" "$file" >&2 || true
+    tail -n "$lines" "$file" | sed 's/\x1b\[[0-9;]*m//g' >&2 || true
     printf '[local] ---- end of %s ----\n' "$file" >&2
   else
     log "(no log at $file)"
@@ -124,7 +125,8 @@ apt_install() {
   fi
 }
 
-# Serializes concurrent up/down runs on the same state folder.
+# Serializes concurrent up/down runs on the same state folder. Long-lived
+# servers are started with fd 9 closed, or they would hold the lock forever.
 lock_local_dir() {
   mkdir -p "$LOCAL_DIR"
   exec 9>"$LOCAL_DIR/.lock"

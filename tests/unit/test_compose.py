@@ -7,9 +7,10 @@ variable, a wrong port or a missing file fails here rather than at `docker compo
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import pytest
@@ -24,6 +25,7 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 APP_SERVICES = {"wallet": 8081, "gifting": 8082, "payout": 8083}
 INFRASTRUCTURE = ("kafka", "postgres", "topics-init", "otel-collector", "jaeger")
 HTTP_PORT = 8080
+INITDB = PurePosixPath("/docker-entrypoint-initdb.d")
 ALLOWED_ENV = frozenset(ENVIRONMENT_VARIABLES) | {"OTEL_SERVICE_NAME"}
 # A service that lacks one of these would silently fall back to a default meant for a laptop.
 REQUIRED_SERVICE_ENV = {
@@ -280,8 +282,9 @@ def test_kafka_is_a_single_kraft_node(kafka_env):
 
 
 def test_kafka_internal_topics_fit_one_broker(kafka_env):
-    for name in ("OFFSETS_TOPIC_REPLICATION_FACTOR", "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-                 "TRANSACTION_STATE_LOG_MIN_ISR", "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
+    for name in ("OFFSETS_TOPIC_REPLICATION_FACTOR",
+                 "TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "TRANSACTION_STATE_LOG_MIN_ISR",
+                 "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
                  "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR"):
         assert kafka_env[f"KAFKA_{name}"] == "1", name
     assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
@@ -316,8 +319,9 @@ def test_kafka_host_listener_matches_the_published_port(services, kafka_env):
 def test_kafka_healthcheck_fetches_metadata(services, kafka_env):
     command = healthcheck_command(services["kafka"])
     assert re.search(r"kafka-(broker-api-versions|topics)\.sh", command), command
-    internal = listeners(kafka_env["KAFKA_LISTENERS"])[kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]]
-    assert f"--bootstrap-server localhost:{internal.rsplit(':', 1)[1]}" in command
+    bound = listeners(kafka_env["KAFKA_LISTENERS"])
+    internal_port = bound[kafka_env["KAFKA_INTER_BROKER_LISTENER_NAME"]].rsplit(":", 1)[1]
+    assert f"--bootstrap-server localhost:{internal_port}" in command
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,12 +353,13 @@ def test_app_service_connects_with_its_own_role(compose, services, postgres_env,
 
 @pytest.fixture(scope="module")
 def init_script(services) -> str:
+    # The image runs the *.sh and *.sql files directly in this folder, on first initialisation.
     mounted = [target for _, target in mounts(services["postgres"])
-               if target.startswith("/docker-entrypoint-initdb.d/")]
+               if PurePosixPath(posixpath.normpath(target)).parent == INITDB
+               and PurePosixPath(target).suffix in (".sh", ".sql")]
     assert len(mounted) == 1, "no init script is mounted"
     path = bind_mount_source(services["postgres"], mounted[0])
     assert path.is_file(), f"{path} does not exist"
-    assert path.suffix in (".sh", ".sql")
     return path.read_text()
 
 
