@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+import orjson
 
 from shared.contract.codec import InvalidEvent, decode, encode
 from shared.contract.envelope import derive_event_id
@@ -50,7 +51,7 @@ class BatchResult:
     redelivered: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
-    published: list[Outgoing] = field(default_factory=list)
+    published: list[Outgoing] = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,14 +270,14 @@ class BatchProcessor:
             return
         await conn.execute(
             """INSERT INTO outbox (event_id, topic, key, value, headers)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[],
-                                    $5::jsonb[])""",
+               SELECT e, t, k, v, h::jsonb
+               FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[])
+                    AS x(e, t, k, v, h)""",
             [item.event_id for item in outgoing],
             [item.topic for item in outgoing],
             [item.key for item in outgoing],
             [item.value for item in outgoing],
-            [[[name, value.decode("latin-1")] for name, value in item.headers]
-             for item in outgoing],
+            [_headers_json(item.headers) for item in outgoing],
         )
 
     async def _advance(self, conn: asyncpg.Connection, fresh: list[Record]) -> None:
@@ -303,3 +304,8 @@ class BatchProcessor:
         for item in rejected:
             metrics.DEAD_LETTERS.labels(self.consumer, item.reason.value).inc()
 
+
+
+def _headers_json(headers: tuple[tuple[str, bytes], ...]) -> str:
+    # Header values are opaque bytes; latin-1 maps each byte to one character and back.
+    return orjson.dumps([[name, value.decode("latin-1")] for name, value in headers]).decode()

@@ -22,9 +22,12 @@ async def eventually(condition: Callable, *, timeout_s: float = 60.0, interval_s
     deadline = asyncio.get_running_loop().time() + timeout_s
     last = None
     while True:
-        last = condition()
-        if asyncio.iscoroutine(last):
-            last = await last
+        try:
+            last = condition()
+            if asyncio.iscoroutine(last):
+                last = await last
+        except asyncpg.UndefinedTableError:
+            last = None  # the service under test has not migrated its schema yet
         if last:
             return last
         if asyncio.get_running_loop().time() > deadline:

@@ -181,29 +181,34 @@ async def _all_applied_and_drained(db, total: int) -> bool:
 
 async def test_two_instances_share_partitions_and_apply_once_across_rebalances(
         infra, sample_topics, schema, db, producer, workers):
-    first_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
-    second_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
-    third_wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(300)]
+    published = []
+
+    async def publish_wave(size: int = 60) -> None:
+        wave = [purchase(f"user-{i % 13}", 1 + i % 20) for i in range(size)]
+        await publish(producer, sample_topics.inbound.name, wave)
+        published.extend(wave)
+
+    async def both_instances_applying():
+        await publish_wave()
+        return await _instances_that_applied(db)
+
     a = workers(batch=20)
-    b = workers(batch=20)
-    await publish(producer, sample_topics.inbound.name, first_wave)
-    await eventually(lambda: _instances_that_applied(db), timeout_s=90,
+    workers(batch=20)
+    # Keep events flowing until the group has settled with work on both instances.
+    await eventually(both_instances_applying, timeout_s=90, interval_s=0.5,
                      message="both instances applying")
-    await eventually(lambda: _count_at_least(db, 300), timeout_s=90, message="first wave")
-    assert len(await _instances_that_applied(db)) == 2, "the partitions were not shared"
 
     # Publishing while an instance leaves, and again while a new one joins, puts batches in
     # flight during both rebalances.
-    publishing = asyncio.create_task(publish(producer, sample_topics.inbound.name, second_wave))
+    publishing = asyncio.create_task(publish_wave(300))
     a.stop()
     await publishing
     workers(batch=20)
-    await publish(producer, sample_topics.inbound.name, third_wave)
-    everything = first_wave + second_wave + third_wave
-    await eventually(lambda: _all_applied_and_drained(db, len(everything)), timeout_s=120,
-                     message="all waves applied")
-    await assert_applied_exactly_once(db, everything)
-    del b
+    for _ in range(5):
+        await publish_wave()
+    await eventually(lambda: _all_applied_and_drained(db, len(published)), timeout_s=120,
+                     message="every wave applied")
+    await assert_applied_exactly_once(db, published)
 
 
 async def _instances_that_applied(db):
