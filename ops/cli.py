@@ -1,0 +1,85 @@
+"""The coinlog command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ops import stack
+
+app = typer.Typer(help="coinlog: a ledger for a live-streaming coin economy, on Kafka and "
+                       "PostgreSQL.", no_args_is_help=True, add_completion=False)
+stack_app = typer.Typer(help="The local Kafka and PostgreSQL (no Docker needed).",
+                        no_args_is_help=True)
+topics_app = typer.Typer(help="The topics of the event log.", no_args_is_help=True)
+app.add_typer(stack_app, name="stack")
+app.add_typer(topics_app, name="topics")
+console = Console()
+
+
+@stack_app.command("up")
+def stack_up() -> None:
+    """Start the local Kafka broker and PostgreSQL and print their endpoints."""
+    for name, value in stack.up().items():
+        print(f"export {name}={value}")
+
+
+@stack_app.command("down")
+def stack_down(purge: bool = typer.Option(False, help="Also delete their data.")) -> None:
+    """Stop the local Kafka broker and PostgreSQL."""
+    stack.down(purge)
+
+
+@topics_app.command("ensure")
+def topics_ensure() -> None:
+    """Create every topic of the registry that does not exist yet."""
+    from shared.contract.topics import ALL_TOPICS
+    from shared.runtime.kafka_admin import ensure_topics
+    from shared.settings import Settings
+
+    created = asyncio.run(ensure_topics(Settings().kafka_bootstrap_servers, ALL_TOPICS))
+    console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created
+                                                      else " (all existed)"))
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """The topic registry: owners, keys, partitions, events."""
+    from shared.contract.topics import ALL_TOPICS
+
+    table = Table("topic", "owner", "key", "partitions", "events")
+    for topic in ALL_TOPICS:
+        table.add_row(topic.name, topic.owner, topic.key, str(topic.partitions),
+                      "\n".join(sorted(topic.event_types)))
+    console.print(table)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the whole test suite (extra arguments go to pytest). Kafka and PostgreSQL come from
+    KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL, else containers when Docker answers, else the local
+    stack."""
+    completed = subprocess.run([sys.executable, "-m", "pytest", *ctx.args], cwd=stack.ROOT,
+                               check=False, env=os.environ)
+    raise typer.Exit(completed.returncode)
+
+
+@app.command()
+def demo(
+    viewers: int = typer.Option(2000, help="Simulated viewers."),
+    seconds: float = typer.Option(30.0, help="How long gifts keep coming."),
+) -> None:
+    """Start the stack and the services, drive a simulated economy, and show the books."""
+    from ops.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console)))
+
+
+if __name__ == "__main__":
+    app()

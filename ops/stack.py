@@ -1,0 +1,41 @@
+"""The local stack (deploy/local) as seen from Python: start it and read its endpoints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ROOT / "deploy" / "local"
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def up(components: tuple[str, ...] = ()) -> dict[str, str]:
+    """Start (or just check) the local Kafka and PostgreSQL; return their exported variables."""
+    completed = subprocess.run([str(LOCAL / "up"), *components], stdout=subprocess.PIPE,
+                               text=True, check=False)
+    if completed.returncode != 0:
+        raise StackError(f"deploy/local/up failed with exit code {completed.returncode}")
+    exported = {}
+    for line in completed.stdout.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, value = line.removeprefix("export ").split("=", 1)
+            exported[name] = value.strip("'\"")
+    return exported
+
+
+def down(purge: bool = False) -> None:
+    subprocess.run([str(LOCAL / "down"), *(["--purge"] if purge else [])], check=True)
+
+
+def endpoints_from_environment_or_local() -> dict[str, str]:
+    """Use the endpoints the environment names; otherwise start the local stack."""
+    given = {name: os.environ[name] for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
+             if os.environ.get(name)}
+    if len(given) == 2:
+        return given
+    return up()
