@@ -30,6 +30,12 @@ def health_routes(process: ServiceProcess) -> APIRouter:
         response.status_code = 200 if ready else 503
         return {"status": "ready" if ready else "not ready", "checks": checks}
 
+    @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0)")
+    async def asyncapi() -> Response:
+        from shared.contract.asyncapi import document
+
+        return Response(document(), media_type="application/yaml")
+
     @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

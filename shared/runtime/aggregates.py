@@ -1,0 +1,66 @@
+"""State snapshots of entities (a wallet, a creator, a stream), locked and saved per batch.
+
+A handler loads every entity its batch touches in one query, row-locked, decides in memory
+event by event, and saves the changed snapshots in one statement. The snapshots are a cache of
+the fold of the service's own output events, which stay the record: a rebuild recomputes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from pydantic import TypeAdapter
+
+T = TypeVar("T")
+
+_TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class SnapshotTable(Generic[T]):
+    """A table `(key text primary key, state jsonb, version bigint)` of one state type."""
+
+    def __init__(self, table: str, state_type: type[T]):
+        if not _TABLE.match(table):
+            raise ValueError(f"invalid table name {table!r}")
+        self.table = table
+        self.adapter: TypeAdapter[T] = TypeAdapter(state_type)
+
+    @staticmethod
+    def create_sql(table: str) -> str:
+        return (f"CREATE TABLE {table} (key text PRIMARY KEY, state jsonb NOT NULL, "
+                f"version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());")
+
+    async def load_for_update(self, conn: asyncpg.Connection,
+                              keys: Iterable[str]) -> dict[str, T]:
+        ordered = sorted(set(keys))
+        if not ordered:
+            return {}
+        # Sorted keys lock rows in one order everywhere, so two batches cannot deadlock.
+        rows = await conn.fetch(
+            f"SELECT key, state::text AS state FROM {self.table} WHERE key = ANY($1::text[])"
+            f" ORDER BY key FOR UPDATE",
+            ordered,
+        )
+        return {row["key"]: self.adapter.validate_json(row["state"]) for row in rows}
+
+    async def load(self, conn: asyncpg.Connection | asyncpg.Pool, key: str) -> T | None:
+        state = await conn.fetchval(f"SELECT state::text FROM {self.table} WHERE key = $1", key)
+        return None if state is None else self.adapter.validate_json(state)
+
+    async def save(self, conn: asyncpg.Connection, states: Mapping[str, T]) -> None:
+        if not states:
+            return
+        keys = list(states)
+        await conn.execute(
+            f"""INSERT INTO {self.table} (key, state, version)
+                SELECT k, s::jsonb, 1 FROM unnest($1::text[], $2::text[]) AS x(k, s)
+                ON CONFLICT (key) DO UPDATE
+                SET state = EXCLUDED.state, version = {self.table}.version + 1,
+                    updated_at = now()""",
+            keys,
+            [self.adapter.dump_json(states[key]).decode() for key in keys],
+        )
+

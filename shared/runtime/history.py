@@ -1,0 +1,51 @@
+"""Each service's own output events, mirrored per entity for history queries and explanations.
+
+Written in the same transaction as the decision, so the history a reader pages through is
+exactly what the service decided, in the order it decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from shared.contract.envelope import Event
+
+CREATE_SQL = """
+CREATE TABLE event_history (
+    seq          bigserial PRIMARY KEY,
+    entity       text        NOT NULL,
+    event_id     uuid        NOT NULL UNIQUE,
+    type         text        NOT NULL,
+    occurred_at  timestamptz NOT NULL,
+    payload      jsonb       NOT NULL
+);
+CREATE INDEX event_history_by_entity ON event_history (entity, seq);
+"""
+
+
+async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+    if not events:
+        return
+    await conn.execute(
+        """INSERT INTO event_history (entity, event_id, type, occurred_at, payload)
+           SELECT e, i, t, o, p::jsonb
+           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
+                AS x(e, i, t, o, p)""",
+        [event.key for event in events],
+        [event.event_id for event in events],
+        [event.type for event in events],
+        [event.occurred_at for event in events],
+        [event.model_dump_json() for event in events],
+    )
+
+
+async def page(conn: asyncpg.Connection | asyncpg.Pool, entity: str, *, after_seq: int = 0,
+               limit: int = 50, types: Sequence[str] | None = None) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT seq, event_id, type, occurred_at, payload FROM event_history
+           WHERE entity = $1 AND seq > $2 AND ($4::text[] IS NULL OR type = ANY($4::text[]))
+           ORDER BY seq LIMIT $3""",
+        entity, after_seq, limit, list(types) if types else None,
+    )
