@@ -61,6 +61,11 @@ class GiftSent(GiftingEvent):
     creator_id: Identifier
     coins: PositiveCoins
     points: Coins
+    gift_id: Identifier | None = None
+    """Added without a version bump (optional): which gift, for per-gift totals."""
+    quantity: StrictInt | None = Field(default=None, ge=1, le=9999)
+    """Added without a version bump (optional): units sent, so totals count a combo of 99 roses
+    as 99 gifts. Absent on events written before it existed; readers count those as 1."""
 
 
 class GiftFailed(GiftingEvent):
