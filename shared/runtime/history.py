@@ -12,18 +12,6 @@ import asyncpg
 
 from shared.contract.envelope import Event
 
-CREATE_SQL = """
-CREATE TABLE event_history (
-    seq          bigserial PRIMARY KEY,
-    entity       text        NOT NULL,
-    event_id     uuid        NOT NULL UNIQUE,
-    type         text        NOT NULL,
-    occurred_at  timestamptz NOT NULL,
-    payload      jsonb       NOT NULL
-);
-CREATE INDEX event_history_by_entity ON event_history (entity, seq);
-"""
-
 
 async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
     if not events:

@@ -26,7 +26,7 @@ from shared.contract.codec import InvalidEvent, decode, encode
 from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
-from shared.runtime import metrics
+from shared.runtime import history, metrics
 from shared.runtime.unit import BatchHandler, Inbound, Outgoing, Record, Unit
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ class BatchProcessor:
                 await self.handler(unit, accepted)
             unit.outgoing.extend(self._dead_letter(rejected))
             await self._write_outbox(conn, unit.outgoing)
+            await history.record(conn, unit.events)
             await self._advance(conn, fresh)
             if unit.outgoing:
                 await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
@@ -237,6 +238,7 @@ class BatchProcessor:
                 )
             else:
                 unit.outgoing.extend(alone.outgoing)
+                unit.events.extend(alone.events)
 
     def _dead_letter(self, rejected: list[_Rejected]) -> list[Outgoing]:
         letters = []

@@ -47,6 +47,8 @@ class Unit:
 
     conn: asyncpg.Connection
     outgoing: list[Outgoing] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    """The service's decisions, also kept in its event history."""
 
     def emit(self, event: Event, *, topic: Topic | None = None,
              cause: Inbound | None = None) -> None:
@@ -55,6 +57,7 @@ class Unit:
         self.outgoing.append(
             Outgoing(event.event_id, target.name, event.key.encode(), encode(event), headers)
         )
+        self.events.append(event)
 
 
 BatchHandler = Callable[[Unit, Sequence[Inbound]], Awaitable[None]]
