@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import StrictInt, StrictBool, AwareDatetime, BaseModel, ConfigDict, Field
 
 from shared.contract.envelope import Event
+from shared.contract.events.users import LimitPeriod, LimitSetter
 from shared.contract.types import (
     AmountMinor,
     Coins,
@@ -68,6 +69,10 @@ class CoinsPurchased(WalletEvent):
     currency: Currency
     rate_version: RateVersion
     balance_after: StrictInt
+    debt_repaid: Coins = 0
+    """Added without a version bump (optional): the first coins of this purchase that paid off
+    the wallet's debt from an earlier clawback. They count as used coins of this lot (with their
+    pro-rata cash value), so only `coins - debt_repaid` are left to spend."""
 
 
 class PromoCoinsCredited(WalletEvent):
@@ -77,6 +82,11 @@ class PromoCoinsCredited(WalletEvent):
     coins: PositiveCoins
     expires_at: AwareDatetime
     balance_after: StrictInt
+    campaign_id: Identifier | None = None
+    """Added without a version bump (optional): the campaign that granted the coins."""
+    debt_repaid: Coins = 0
+    """Added without a version bump (optional): coins of this grant that paid off debt first,
+    exactly as for CoinsPurchased."""
 
 
 class PromoCoinsExpired(WalletEvent):
@@ -97,6 +107,9 @@ class CoinsSpent(WalletEvent):
     coins: PositiveCoins
     lots: tuple[LotUse, ...] = Field(min_length=1)
     balance_after: StrictInt
+    spending_policy_version: RateVersion | None = None
+    """Added without a version bump (optional): the `rate_version` of the SpendingPolicySet
+    whose caps were checked; None when no policy had been published."""
 
 
 class SpendRejected(WalletEvent):
@@ -107,6 +120,13 @@ class SpendRejected(WalletEvent):
     stream_id: Identifier
     coins: PositiveCoins
     reason: SpendRejection
+    spending_policy_version: RateVersion | None = None
+    """Added without a version bump (optional): as on CoinsSpent."""
+    limit_period: LimitPeriod | None = None
+    """Added without a version bump (optional): which window was full, when the reason is
+    spending_limit_reached."""
+    balance_after: StrictInt | None = None
+    """Added without a version bump (optional): the (unchanged) balance, to explain a refusal."""
 
 
 class ClawbackKind(StrEnum):
@@ -129,9 +149,61 @@ class CoinsClawedBack(WalletEvent):
     funded_gifts: tuple[FundedGift, ...] = ()
     balance_after: StrictInt
     frozen: StrictBool
+    covered_by: tuple[LotUse, ...] = ()
+    """Added without a version bump (optional): coins taken from the wallet's other lots to
+    cover the spent part. Whatever they do not cover became debt:
+    debt added = coins - coins_unspent - sum(covered_by coins). Events written before this field
+    existed covered nothing, which this default reads correctly."""
+
+
+class FreezeReason(StrEnum):
+    """The values the wallet writes in WalletFrozen.reason. Never reuse one.
+
+    A `debt` freeze lifts by itself once purchases or grants have paid the debt off; a
+    `chargeback` freeze stays (a fraud signal for people, not code, to clear)."""
+
+    debt = "debt"
+    chargeback = "chargeback"
+
+
+class UnfreezeReason(StrEnum):
+    """The values the wallet writes in WalletUnfrozen.reason. Never reuse one."""
+
+    debt_repaid = "debt_repaid"
 
 
 class WalletFrozen(WalletEvent):
+    """The wallet can spend nothing until a WalletUnfrozen. Emitted again with a stronger
+    reason when a chargeback hits a wallet frozen for debt, so the freeze no longer lifts."""
+
     type: Literal["wallet.wallet_frozen"] = "wallet.wallet_frozen"
     schema_version: Literal[1] = 1
     reason: str
+    """A FreezeReason value."""
+
+
+class WalletUnfrozen(WalletEvent):
+    type: Literal["wallet.wallet_unfrozen"] = "wallet.wallet_unfrozen"
+    schema_version: Literal[1] = 1
+    reason: str
+    """An UnfreezeReason value."""
+
+
+class AgeVerificationRecorded(WalletEvent):
+    """The wallet took note of users.age_verified, so a replay of the wallet's own events
+    knows whether the user could spend. Recorded only when the answer changes."""
+
+    type: Literal["wallet.age_verification_recorded"] = "wallet.age_verification_recorded"
+    schema_version: Literal[1] = 1
+    adult: StrictBool
+
+
+class SpendingLimitRecorded(WalletEvent):
+    """The wallet took note of users.spending_limit_set (`coins` None removes the limit).
+    Recorded only when the limit changes."""
+
+    type: Literal["wallet.spending_limit_recorded"] = "wallet.spending_limit_recorded"
+    schema_version: Literal[1] = 1
+    period: LimitPeriod
+    set_by: LimitSetter
+    coins: Coins | None

@@ -1,0 +1,4 @@
+from services.wallet.app import definition
+from shared.runtime.service import run
+
+run(definition)

@@ -1,0 +1,39 @@
+"""HTTP reads of the wallet: balances by bucket and paginated history with lots and rates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from shared.runtime import history
+
+UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
+
+
+def routes(pool: asyncpg.Pool) -> list[APIRouter]:
+    router = APIRouter(tags=["wallet"])
+
+    @router.get("/wallets/{user_id}", summary="Coin balance by bucket")
+    async def wallet(user_id: UserId) -> dict:
+        row = await pool.fetchrow(
+            "SELECT user_id, balance, purchased_coins, promo_coins, debt, frozen, frozen_reason,"
+            " updated_at FROM wallet_balances WHERE user_id = $1", user_id)
+        if row is None:
+            raise HTTPException(404, f"no wallet for {user_id}")
+        return dict(row)
+
+    @router.get("/wallets/{user_id}/history",
+                summary="Every change of the wallet, oldest first, with lots and rates")
+    async def wallet_history(
+        user_id: UserId,
+        after: Annotated[int, Query(ge=0, description="Cursor: `next` of the previous page")] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    ) -> dict:
+        rows = await history.page(pool, user_id, after_seq=after, limit=limit)
+        items = [{"seq": row["seq"], **row["payload"]} for row in rows]
+        return {"user_id": user_id, "items": items,
+                "next": rows[-1]["seq"] if len(rows) == limit else None}
+
+    return [router]

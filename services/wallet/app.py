@@ -1,0 +1,19 @@
+"""The wallet service: the single writer of coin balances."""
+
+from __future__ import annotations
+
+from services.wallet import api, handlers
+from shared.contract.topics import GIFTS, POLICY_CHANGES, PROMO_GRANTS, PURCHASES, USER_ACCOUNTS
+from shared.runtime.migrate import migrations_in
+from shared.runtime.service import ConsumerSpec, ServiceDefinition
+
+definition = ServiceDefinition(
+    name="wallet",
+    consumers=[ConsumerSpec(
+        "wallet", [PURCHASES, PROMO_GRANTS, USER_ACCOUNTS, POLICY_CHANGES, GIFTS],
+        handlers.handle,
+        "Credits purchases and promo coins, debits priced gifts with lot provenance, claws "
+        "back refunds and chargebacks.")],
+    migrations=migrations_in("services.wallet.migrations", "wallet"),
+    routes=api.routes,
+)

@@ -1,0 +1,85 @@
+"""Coins coming in (purchases, promo grants) and promo coins lapsing.
+
+Debt first: while the wallet owes coins after a clawback, the first coins of any credit, paid
+or promotional, pay the debt off (`debt_repaid` on the credit event, counted as used coins of
+the new lot). Once the debt reaches 0, a freeze for debt lifts (WalletUnfrozen); a chargeback
+freeze stays.
+
+Credits are idempotent by business id: a purchase_id or grant_id already credited decides
+nothing. Coins are credited even to a wallet on hold (not adult) or frozen: the money or grant
+is real, and those wallets simply cannot spend.
+"""
+
+from __future__ import annotations
+
+from services.wallet.domain.state import Wallet, assert_swept, balance
+from shared.contract.envelope import Event
+from shared.contract.events.payments import PurchaseCompleted
+from shared.contract.events.promotions import PromoCoinsGranted
+from shared.contract.events.wallet import (
+    CoinsPurchased,
+    FreezeReason,
+    PromoCoinsCredited,
+    PromoCoinsExpired,
+    UnfreezeReason,
+    WalletEvent,
+    WalletUnfrozen,
+)
+
+
+def decide_purchase(wallet: Wallet, purchase: PurchaseCompleted) -> list[WalletEvent]:
+    """A new purchase lot: CoinsPurchased [+ WalletUnfrozen]."""
+    assert purchase.user_id == wallet.user_id, (wallet.user_id, purchase.user_id)
+    if wallet.purchase(purchase.purchase_id) is not None:
+        return []
+    assert_swept(wallet, purchase.occurred_at)
+    repaid = min(wallet.debt, purchase.coins)
+    credited = purchase.caused(
+        CoinsPurchased, "credit", user_id=wallet.user_id, purchase_id=purchase.purchase_id,
+        coins=purchase.coins, amount_minor=purchase.amount_minor, currency=purchase.currency,
+        rate_version=purchase.rate_version, balance_after=balance(wallet) + purchase.coins,
+        debt_repaid=repaid)
+    return [credited, *_unfreeze_when_repaid(wallet, purchase, repaid)]
+
+
+def decide_grant(wallet: Wallet, grant: PromoCoinsGranted) -> list[WalletEvent]:
+    """A new promo lot: PromoCoinsCredited [+ WalletUnfrozen]. A grant that has already
+    expired at its own event time (expires_at <= occurred_at) is ignored: it could never be
+    spent, and crediting then expiring it would only add noise."""
+    assert grant.user_id == wallet.user_id, (wallet.user_id, grant.user_id)
+    if wallet.promo(grant.grant_id) is not None or grant.expires_at <= grant.occurred_at:
+        return []
+    assert_swept(wallet, grant.occurred_at)
+    repaid = min(wallet.debt, grant.coins)
+    credited = grant.caused(
+        PromoCoinsCredited, "credit", user_id=wallet.user_id, grant_id=grant.grant_id,
+        coins=grant.coins, expires_at=grant.expires_at, campaign_id=grant.campaign_id,
+        balance_after=balance(wallet) + grant.coins, debt_repaid=repaid)
+    return [credited, *_unfreeze_when_repaid(wallet, grant, repaid)]
+
+
+def decide_expiry(wallet: Wallet, cause: Event) -> list[PromoCoinsExpired]:
+    """Promo coins whose expires_at <= cause.occurred_at lapse, soonest expiry first.
+
+    Time is the event time of the input about to be decided, never a clock: the handler (or
+    decide()) calls this with every input for the wallet and applies the result BEFORE
+    deciding that input, so a spend at or after expires_at can never use those coins. Ids
+    derive from the cause, one step per grant."""
+    now = cause.occurred_at
+    due = sorted((lot for lot in wallet.promos if lot.remaining and lot.expires_at <= now),
+                 key=lambda lot: lot.expires_at)
+    expired: list[PromoCoinsExpired] = []
+    running = balance(wallet)
+    for lot in due:
+        running -= lot.remaining
+        expired.append(cause.caused(
+            PromoCoinsExpired, f"expire:{lot.grant_id}", user_id=wallet.user_id,
+            grant_id=lot.grant_id, coins=lot.remaining, balance_after=running))
+    return expired
+
+
+def _unfreeze_when_repaid(wallet: Wallet, cause: Event, repaid: int) -> list[WalletUnfrozen]:
+    if repaid and repaid == wallet.debt and wallet.frozen_reason is FreezeReason.debt:
+        return [cause.caused(WalletUnfrozen, "unfreeze", user_id=wallet.user_id,
+                             reason=UnfreezeReason.debt_repaid.value)]
+    return []
