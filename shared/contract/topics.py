@@ -113,7 +113,8 @@ WALLET_LEDGER = Topic(
 PAYOUT_LEDGER = Topic(
     "payout.ledger", "payout", "creator_id", 6,
     (payout.DiamondsEarned, payout.DiamondsClawedBack, payout.PayoutReserved,
-     payout.PayoutRejected, payout.PayoutPosted, payout.PayoutReleased),
+     payout.PayoutRejected, payout.PayoutPosted, payout.PayoutReleased,
+     payout.CreatorVerificationRecorded),
     "Every change of a diamond balance and payout, decided by payout.",
 )
 

@@ -145,6 +145,8 @@ EXAMPLES: list[Event] = [
                         provider_reference="prov-77"),
     payout.PayoutReleased(event_id=_id(41), occurred_at=T, creator_id="creator-1",
                           payout_id="po-1", diamonds=10000, reason="account closed"),
+    payout.CreatorVerificationRecorded(event_id=_id(46), occurred_at=T, creator_id="creator-1",
+                                       verified=True),
     deadletter.EventDeadLettered(event_id=_id(42), occurred_at=T, producer="wallet",
                                  consumer="wallet",
                                  source_topic="payments.purchases", source_partition=0,

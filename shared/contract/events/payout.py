@@ -5,11 +5,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import StrictInt, AwareDatetime, Field
+from pydantic import StrictBool, StrictInt, AwareDatetime, Field
 
 from shared.contract.envelope import Event
 from shared.contract.types import (
     AmountMinor,
+    Coins,
     Currency,
     Diamonds,
     Identifier,
@@ -29,6 +30,8 @@ class PayoutRejection(StrEnum):
     insufficient_diamonds = "insufficient_diamonds"
     no_cash_rate = "no_cash_rate"
     duplicate_payout = "duplicate_payout"
+    no_payout_limits = "no_payout_limits"
+    """No minimum and daily maximum are set for the currency: payouts fail closed."""
 
 
 class PayoutEvent(Event):
@@ -47,6 +50,11 @@ class DiamondsEarned(PayoutEvent):
     diamonds_per_coin: Share
     rate_version: RateVersion
     available_at: AwareDatetime
+    applied_to_debt: Diamonds = 0
+    """Added without a version bump (optional): the part of `diamonds` that paid the
+    creator's debt from earlier clawbacks at once; only the rest is credited (held)."""
+    hold_rate_version: RateVersion | None = None
+    """Added without a version bump (optional): the hold policy that set `available_at`."""
 
 
 class DiamondsClawedBack(PayoutEvent):
@@ -61,6 +69,9 @@ class DiamondsClawedBack(PayoutEvent):
     from_held: Diamonds
     from_available: Diamonds
     to_debt: Diamonds
+    coins: Coins = 0
+    """Added without a version bump (optional): the gift's coins the clawed purchase had
+    funded, which set `diamonds` pro rata (0 on events written before it existed)."""
 
 
 class PayoutReserved(PayoutEvent):
@@ -75,6 +86,12 @@ class PayoutReserved(PayoutEvent):
     minor_per_diamond: Rate
     rate_version: RateVersion
     method: Identifier
+    fee_ppm: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+    """Added without a version bump (optional): the fee terms of `rate_version`, so the
+    fee can be recomputed from the event alone."""
+    fee_fixed_minor: AmountMinor | None = None
+    limits_rate_version: RateVersion | None = None
+    """Added without a version bump (optional): the payout limits checked."""
 
 
 class PayoutRejected(PayoutEvent):
@@ -103,3 +120,12 @@ class PayoutReleased(PayoutEvent):
     payout_id: Identifier
     diamonds: StrictInt
     reason: str
+
+
+class CreatorVerificationRecorded(PayoutEvent):
+    """The payout service took note of the user service's verdict (users.creator_verified),
+    so its own ledger alone explains why a payout was allowed or refused."""
+
+    type: Literal["payout.creator_verification_recorded"] = "payout.creator_verification_recorded"
+    schema_version: Literal[1] = 1
+    verified: StrictBool

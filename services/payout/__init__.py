@@ -1,0 +1,1 @@
+"""The payout service: diamonds earned per gift, holds, conversion to cash, payouts."""
