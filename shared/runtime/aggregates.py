@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import asyncpg
 from pydantic import TypeAdapter
@@ -22,11 +23,18 @@ _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 class SnapshotTable(Generic[T]):
     """A table `(key text primary key, state jsonb, version bigint)` of one state type."""
 
-    def __init__(self, table: str, state_type: type[T]):
+    def __init__(self, table: str, state_type: type[T], *,
+                 dump: Callable[[T], bytes] | None = None,
+                 load: Callable[[str], T] | None = None):
+        """`dump`/`load` replace pydantic's JSON mapping for states it cannot represent."""
         if not _TABLE.match(table):
             raise ValueError(f"invalid table name {table!r}")
         self.table = table
-        self.adapter: TypeAdapter[T] = TypeAdapter(state_type)
+        if dump is None or load is None:
+            adapter: TypeAdapter[T] = TypeAdapter(state_type)
+            dump, load = dump or adapter.dump_json, load or adapter.validate_json
+        self.dump = dump
+        self.load_json = load
 
     @staticmethod
     def create_sql(table: str) -> str:
@@ -44,11 +52,11 @@ class SnapshotTable(Generic[T]):
             f" ORDER BY key FOR UPDATE",
             ordered,
         )
-        return {row["key"]: self.adapter.validate_json(row["state"]) for row in rows}
+        return {row["key"]: self.load_json(row["state"]) for row in rows}
 
     async def load(self, conn: asyncpg.Connection | asyncpg.Pool, key: str) -> T | None:
         state = await conn.fetchval(f"SELECT state::text FROM {self.table} WHERE key = $1", key)
-        return None if state is None else self.adapter.validate_json(state)
+        return None if state is None else self.load_json(state)
 
     async def save(self, conn: asyncpg.Connection, states: Mapping[str, T]) -> None:
         if not states:
@@ -61,6 +69,6 @@ class SnapshotTable(Generic[T]):
                 SET state = EXCLUDED.state, version = {self.table}.version + 1,
                     updated_at = now()""",
             keys,
-            [self.adapter.dump_json(states[key]).decode() for key in keys],
+            [self.dump(states[key]).decode() for key in keys],
         )
 

@@ -1,0 +1,4 @@
+from services.payout.app import definition
+from shared.runtime.service import run
+
+run(definition)

@@ -1,0 +1,26 @@
+"""The payout service: the single writer of diamond balances and payouts."""
+
+from __future__ import annotations
+
+from services.payout import api, handlers
+from shared.contract.topics import (
+    PAYOUT_REQUESTS,
+    POLICY_CHANGES,
+    PROVIDER_PAYOUTS,
+    USER_ACCOUNTS,
+    WALLET_LEDGER,
+)
+from shared.runtime.migrate import migrations_in
+from shared.runtime.service import ConsumerSpec, ServiceDefinition
+
+definition = ServiceDefinition(
+    name="payout",
+    consumers=[ConsumerSpec(
+        "payout", [WALLET_LEDGER, USER_ACCOUNTS, POLICY_CHANGES, PAYOUT_REQUESTS,
+                   PROVIDER_PAYOUTS],
+        handlers.handle,
+        "Earns diamonds for spent gifts, holds them, converts and pays them out, claws them "
+        "back after chargebacks.")],
+    migrations=migrations_in("services.payout.migrations", "payout"),
+    routes=api.routes,
+)

@@ -1,0 +1,93 @@
+"""The three services running on the real broker and database, once per test session, each in
+fresh schemas; tests drive them with external events and read them through their HTTP APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from ops.seed import seed_events
+from services.gifting.app import definition as gifting
+from services.payout.app import definition as payout
+from services.wallet.app import definition as wallet
+from shared.contract.codec import encode
+from shared.contract.topics import topic_of
+from shared.runtime.service import ServiceProcess
+from shared.settings import Settings
+from tests.e2e.world import World
+from tests.infrastructure import Endpoints
+
+
+@dataclass
+class Economy:
+    processes: dict[str, ServiceProcess]
+    clients: dict[str, httpx.AsyncClient]
+    run_id: str
+
+    async def get(self, service: str, path: str) -> httpx.Response:
+        return await self.clients[service].get(path)
+
+    async def json_when(self, service: str, path: str, ready: Callable[[dict], bool],
+                        timeout_s: float = 60.0) -> dict:
+        """Poll a read endpoint until its answer satisfies `ready`; fail with the last one."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        last: object = None
+        while True:
+            response = await self.get(service, path)
+            if response.status_code == 200:
+                last = response.json()
+                if ready(last):
+                    return last
+            else:
+                last = (response.status_code, response.text)
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{service}{path} never got ready; last answer: {last}")
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
+    run_id = uuid.uuid4().hex[:8]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                enable_idempotence=True)
+    processes: dict[str, ServiceProcess] = {}
+    clients: dict[str, httpx.AsyncClient] = {}
+    await producer.start()
+    try:
+        for definition in (wallet, gifting, payout):
+            process = ServiceProcess(definition, Settings(
+                KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
+                DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=0,
+                COINLOG_DB_SCHEMA=f"e2e_{run_id}_{definition.name}",
+                COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10))
+            await process.start()
+            processes[definition.name] = process
+            clients[definition.name] = httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{process.http_port}", timeout=10)
+        for event in seed_events():
+            await (await producer.send(topic_of(event).name, encode(event),
+                                       key=event.key.encode()))
+        economy = Economy(processes, clients, run_id)
+        await economy.json_when("gifting", "/catalog", lambda body: len(body["gifts"]) >= 20)
+        yield economy
+    finally:
+        for client in clients.values():
+            await client.aclose()
+        for process in processes.values():
+            await process.stop()
+        await producer.stop()
+
+
+@pytest.fixture
+async def world(infra: Endpoints, economy: Economy) -> AsyncIterator[World]:
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                enable_idempotence=True)
+    await producer.start()
+    yield World(producer, uuid.uuid4().hex[:8])
+    await producer.stop()

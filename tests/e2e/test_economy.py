@@ -1,0 +1,176 @@
+"""The coin economy end to end on the real stack: facts in through Kafka, answers out through
+the services' HTTP APIs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+LION, ROSE, PERFUME = "lion", "rose", "perfume"
+
+
+async def gift_status(economy, request, statuses=("sent", "failed", "rejected")) -> dict:
+    return await economy.json_when("gifting", f"/gifts/{request.request_id}",
+                                   lambda body: body["status"] in statuses)
+
+
+async def balance(economy, user_id: str, expected: int) -> dict:
+    return await economy.json_when("wallet", f"/wallets/{user_id}",
+                                   lambda body: body["balance"] == expected)
+
+
+async def a_live_stream(world, economy, creator: str):
+    stream = world.stream_started(creator)
+    await world.publish(world.verified_creator(creator), stream)
+    await economy.json_when("gifting", f"/streams/{stream.stream_id}", lambda b: b["live"])
+    return stream
+
+
+async def an_adult_with_coins(world, economy, coins: int, user: str | None = None):
+    user = user or world.id("viewer")
+    purchase = world.purchase(user, coins)
+    await world.publish(world.adult(user), purchase)
+    await balance(economy, user, coins)
+    return user, purchase
+
+
+async def test_purchase_gift_diamonds_payout_statement(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, _ = await an_adult_with_coins(world, economy, 16500)
+    await world.publish(world.purchase(viewer, 16500))
+    await balance(economy, viewer, 33000)
+
+    gift = world.gift(viewer, stream, LION)
+    await world.publish(gift)
+    sent = await gift_status(economy, gift)
+    assert (sent["status"], sent["coins"]) == ("sent", 29999)
+    await balance(economy, viewer, 33000 - 29999)
+    # 29,999 coins at 0.5 diamonds per coin, rounded down.
+    held = await economy.json_when("payout", f"/creators/{creator}",
+                                   lambda body: body["held"] == 14999)
+    assert held["available"] == 0
+
+    world.advance(days=16)
+    request = world.payout_request(creator, 14000)
+    await world.publish(request)
+    payout = await economy.json_when("payout", f"/payouts/{request.payout_id}",
+                                     lambda body: body["status"] == "reserved")
+    # 14,000 diamonds at 0.5 cents each, no fee.
+    assert (payout["gross_minor"], payout["fee_minor"], payout["net_minor"]) == (7000, 0, 7000)
+
+    await world.publish(world.payout_succeeded(request))
+    await economy.json_when("payout", f"/payouts/{request.payout_id}",
+                            lambda body: body["status"] == "paid")
+    statement = await economy.json_when(
+        "payout", f"/creators/{creator}/statement", lambda body: body["paid_minor"] == 7000)
+    assert statement["earned_diamonds"] == 14999
+    assert statement["withdrawn_diamonds"] == 14000
+    wallet_history = (await economy.get("wallet", f"/wallets/{viewer}/history")).json()
+    spent = [item for item in wallet_history["items"] if item["type"] == "wallet.coins_spent"]
+    assert [lot["coins"] for lot in spent[0]["lots"]] == [16500, 13499]
+    assert sum(lot["value_minor"] for lot in spent[0]["lots"]) > 0
+
+
+async def test_refund_after_spending_drives_the_wallet_negative_and_freezes_it(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, purchase = await an_adult_with_coins(world, economy, 330)
+    gift = world.gift(viewer, stream, "doughnut", quantity=10)
+    await world.publish(gift)
+    assert (await gift_status(economy, gift))["status"] == "sent"
+    await world.publish(world.refund(purchase))
+    wallet = await balance(economy, viewer, 330 - 300 - 330)
+    assert wallet["frozen"] is True and wallet["debt"] == 300
+
+    blocked = world.gift(viewer, stream, ROSE)
+    await world.publish(blocked)
+    failed = await gift_status(economy, blocked)
+    assert (failed["status"], failed["reason"]) == ("failed", "wallet_frozen")
+
+
+async def test_chargeback_claws_back_the_creators_held_diamonds(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, purchase = await an_adult_with_coins(world, economy, 660)
+    gift = world.gift(viewer, stream, "money-gun")
+    await world.publish(gift)
+    assert (await gift_status(economy, gift))["status"] == "sent"
+    await economy.json_when("payout", f"/creators/{creator}", lambda b: b["held"] == 250)
+
+    await world.publish(world.chargeback(purchase))
+    creator_after = await economy.json_when("payout", f"/creators/{creator}",
+                                            lambda body: body["held"] == 0)
+    assert creator_after["clawed_back"] == 250
+    wallet = await balance(economy, viewer, 660 - 500 - 660)
+    assert wallet["frozen"] is True
+
+
+async def test_promo_coins_spend_first_and_expire_by_event_time(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer = world.id("viewer")
+    await world.publish(world.adult(viewer), world.promo(viewer, 20, timedelta(days=1)),
+                        world.purchase(viewer, 65))
+    await balance(economy, viewer, 85)
+    first = world.gift(viewer, stream, ROSE, quantity=5)
+    await world.publish(first)
+    assert (await gift_status(economy, first))["status"] == "sent"
+    wallet = await balance(economy, viewer, 80)
+    assert (wallet["promo_coins"], wallet["purchased_coins"]) == (15, 65)
+
+    world.advance(days=2)
+    later = world.gift(viewer, stream, ROSE)
+    await world.publish(later)
+    assert (await gift_status(economy, later))["status"] == "sent"
+    wallet = await balance(economy, viewer, 64)
+    assert (wallet["promo_coins"], wallet["purchased_coins"]) == (0, 64)
+
+
+async def test_spending_limit_rejects_past_the_daily_cap_and_resets_next_day(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, _ = await an_adult_with_coins(world, economy, 660)
+    await world.publish(world.limit(viewer, 100))
+    within = world.gift(viewer, stream, "hand-hearts")
+    await world.publish(within)
+    assert (await gift_status(economy, within))["status"] == "sent"
+    over = world.gift(viewer, stream, ROSE)
+    await world.publish(over)
+    assert (await gift_status(economy, over))["reason"] == "spending_limit_reached"
+    world.advance(days=1)
+    next_day = world.gift(viewer, stream, ROSE)
+    await world.publish(next_day)
+    assert (await gift_status(economy, next_day))["status"] == "sent"
+
+
+async def test_gifts_are_rejected_with_reasons(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, _ = await an_adult_with_coins(world, economy, 65)
+    minor = world.id("minor")
+    await world.publish(world.adult(minor, adult=False), world.purchase(minor, 65))
+    cases = {
+        "bad_quantity": world.gift(viewer, stream, ROSE, quantity=0),
+        "unknown_gift": world.gift(viewer, stream, "no_such_gift"),
+        "self_gift": world.gift(creator, stream, ROSE),
+    }
+    ended = world.stream_ended(stream)
+    await world.publish(*cases.values())
+    for reason, request in cases.items():
+        assert (await gift_status(economy, request))["reason"] == reason
+    too_dear = world.gift(viewer, stream, LION)
+    underage = world.gift(minor, stream, ROSE)
+    await world.publish(too_dear, underage)
+    assert (await gift_status(economy, too_dear))["reason"] == "insufficient_funds"
+    assert (await gift_status(economy, underage))["reason"] == "not_age_verified"
+    world.advance(minutes=1)
+    await world.publish(ended)
+    await economy.json_when("gifting", f"/streams/{stream.stream_id}", lambda b: not b["live"])
+    world.advance(minutes=1)
+    after_end = world.gift(viewer, stream, ROSE)
+    await world.publish(after_end)
+    assert (await gift_status(economy, after_end))["reason"] == "stream_not_live"

@@ -1,0 +1,106 @@
+"""The systems around coinlog, as a test drives them: they publish facts and requests."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+
+from shared.contract.codec import encode
+from shared.contract.envelope import Event
+from shared.contract.events import creators, payments, promotions, streams, users
+from shared.contract.topics import topic_of
+
+START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+PACKAGE_PRICES = {65: 99, 330: 499, 660: 999, 16500: 24999}
+
+
+class World:
+    """Builds valid external events with unique ids and a clock the test moves by hand."""
+
+    def __init__(self, producer: AIOKafkaProducer, run_id: str):
+        self.producer = producer
+        self.run_id = run_id
+        self.now = START
+        self._counter = itertools.count(1)
+
+    def id(self, kind: str) -> str:
+        return f"{kind}-{self.run_id}-{next(self._counter)}"
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def _envelope(self) -> dict:
+        return {"event_id": uuid.uuid4(), "occurred_at": self.now}
+
+    async def publish(self, *events: Event) -> None:
+        deliveries = [await self.producer.send(topic_of(event).name, encode(event),
+                                               key=event.key.encode()) for event in events]
+        for delivery in deliveries:
+            await delivery
+
+    def adult(self, user_id: str, adult: bool = True) -> users.AgeVerified:
+        return users.AgeVerified(**self._envelope(), user_id=user_id, adult=adult)
+
+    def verified_creator(self, creator_id: str) -> users.CreatorVerified:
+        return users.CreatorVerified(**self._envelope(), user_id=creator_id, verified=True)
+
+    def limit(self, user_id: str, coins: int | None,
+              period: users.LimitPeriod = users.LimitPeriod.daily) -> users.SpendingLimitSet:
+        return users.SpendingLimitSet(**self._envelope(), user_id=user_id, period=period,
+                                      set_by=users.LimitSetter.user, coins=coins)
+
+    def purchase(self, user_id: str, coins: int, purchase_id: str | None = None
+                 ) -> payments.PurchaseCompleted:
+        amount = PACKAGE_PRICES.get(coins, coins * 3 // 2)
+        return payments.PurchaseCompleted(
+            **self._envelope(), user_id=user_id, purchase_id=purchase_id or self.id("pur"),
+            coins=coins, amount_minor=amount, currency="USD", platform=payments.Platform.app_ios,
+            region="US", package_id=f"coins-{coins}", rate_version="packs-2026-01")
+
+    def refund(self, purchase: payments.PurchaseCompleted) -> payments.PurchaseRefunded:
+        return payments.PurchaseRefunded(
+            **self._envelope(), user_id=purchase.user_id, purchase_id=purchase.purchase_id,
+            amount_minor=purchase.amount_minor, currency=purchase.currency, reason="requested")
+
+    def chargeback(self, purchase: payments.PurchaseCompleted) -> payments.PurchaseChargedBack:
+        return payments.PurchaseChargedBack(
+            **self._envelope(), user_id=purchase.user_id, purchase_id=purchase.purchase_id,
+            amount_minor=purchase.amount_minor, currency=purchase.currency, reason="fraud")
+
+    def promo(self, user_id: str, coins: int, expires_in: timedelta
+              ) -> promotions.PromoCoinsGranted:
+        return promotions.PromoCoinsGranted(
+            **self._envelope(), user_id=user_id, grant_id=self.id("grant"), campaign_id="welcome",
+            coins=coins, expires_at=self.now + expires_in)
+
+    def stream_started(self, creator_id: str) -> streams.StreamStarted:
+        return streams.StreamStarted(**self._envelope(), stream_id=self.id("stream"),
+                                     creator_id=creator_id)
+
+    def stream_ended(self, stream: streams.StreamStarted) -> streams.StreamEnded:
+        return streams.StreamEnded(**self._envelope(), stream_id=stream.stream_id,
+                                   creator_id=stream.creator_id)
+
+    def gift(self, sender_id: str, stream: streams.StreamStarted, gift_id: str,
+             quantity: int = 1) -> streams.GiftRequested:
+        return streams.GiftRequested(**self._envelope(), request_id=self.id("req"),
+                                     stream_id=stream.stream_id, sender_id=sender_id,
+                                     gift_id=gift_id, quantity=quantity)
+
+    def payout_request(self, creator_id: str, diamonds: int) -> creators.PayoutRequested:
+        return creators.PayoutRequested(**self._envelope(), creator_id=creator_id,
+                                        payout_id=self.id("payout"), diamonds=diamonds,
+                                        currency="USD", method="bank")
+
+    def payout_succeeded(self, request: creators.PayoutRequested) -> creators.PayoutSucceeded:
+        return creators.PayoutSucceeded(**self._envelope(), creator_id=request.creator_id,
+                                        payout_id=request.payout_id,
+                                        provider_reference=self.id("prov"))
+
+    def payout_failed(self, request: creators.PayoutRequested) -> creators.PayoutFailed:
+        return creators.PayoutFailed(**self._envelope(), creator_id=request.creator_id,
+                                     payout_id=request.payout_id, reason="account closed")
