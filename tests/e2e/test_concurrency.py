@@ -1,0 +1,77 @@
+"""Many gifts from one sender in flight while wallet instances join and leave: never an
+overspend, never a gift decided twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from services.wallet.app import definition as wallet
+from shared.runtime.service import ServiceProcess
+from shared.settings import Settings
+from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, balance
+
+pytestmark = pytest.mark.integration
+
+
+async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
+        world, economy, infra):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, _ = await an_adult_with_coins(world, economy, 1000)
+    first = economy.processes["wallet"]
+    second = ServiceProcess(wallet, Settings(
+        KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
+        COINLOG_HTTP_PORT=-1, COINLOG_DB_SCHEMA=first.schema,
+        COINLOG_INSTANCE_ID="e2e-wallet-2", COINLOG_BATCH_MAX_RECORDS=7))
+    # 300 hearts of 5 coins ask for 1,500 coins against 1,000: exactly 200 can be sent.
+    requests = [world.gift(viewer, stream, "heart") for _ in range(300)]
+    await second.start()
+    try:
+        for chunk in range(0, 150, 10):
+            await world.publish(*requests[chunk:chunk + 10])
+        await eventually_true(lambda: second.consumers[0].batches > 0)
+    finally:
+        # Leaving mid-stream hands its partitions back while gifts are in flight.
+        stopping = asyncio.create_task(second.stop())
+        await world.publish(*requests[150:])
+        await stopping
+
+    statuses = await _final_statuses(economy, requests)
+    assert statuses.count("sent") == 200
+    assert statuses.count("failed") == 100
+    final = await balance(economy, viewer, 0)
+    assert final["debt"] == 0
+    history = await _history(economy, viewer)
+    spent = [item for item in history if item["type"] == "wallet.coins_spent"]
+    assert len(spent) == 200
+    assert len({item["request_id"] for item in spent}) == 200
+    assert min(item["balance_after"] for item in spent) == 0
+
+
+async def eventually_true(condition, timeout_s: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the second instance never worked"
+        await asyncio.sleep(0.05)
+
+
+async def _final_statuses(economy, requests) -> list[str]:
+    statuses = []
+    for request in requests:
+        body = await economy.json_when("gifting", f"/gifts/{request.request_id}",
+                                       lambda b: b["status"] in ("sent", "failed"),
+                                       timeout_s=120)
+        statuses.append(body["status"])
+    return statuses
+
+
+async def _history(economy, user_id: str) -> list[dict]:
+    items, cursor = [], 0
+    while cursor is not None:
+        page = (await economy.get("wallet", f"/wallets/{user_id}/history?after={cursor}"
+                                            "&limit=500")).json()
+        items.extend(page["items"])
+        cursor = page["next"]
+    return items
