@@ -174,3 +174,19 @@ async def test_gifts_are_rejected_with_reasons(world, economy):
     after_end = world.gift(viewer, stream, ROSE)
     await world.publish(after_end)
     assert (await gift_status(economy, after_end))["reason"] == "stream_not_live"
+
+
+@pytest.mark.parametrize("service, path, status, says", [
+    ("wallet", "/wallets/nobody-here", 404, "no wallet for nobody-here"),
+    ("wallet", "/wallets/bad%20id", 422, "string_pattern_mismatch"),
+    ("wallet", "/wallets/x/history?limit=0", 422, "greater_than_equal"),
+    ("gifting", "/gifts/unknown-request", 404, "unknown gift request"),
+    ("gifting", "/streams/s/leaderboard?limit=1000", 422, "less_than_equal"),
+    ("payout", "/payouts/unknown", 404, "unknown payout"),
+    ("payout", "/creators/c/statement?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", 422,
+     "must not be after"),
+])
+async def test_bad_queries_get_a_clear_4xx(economy, service, path, status, says):
+    response = await economy.get(service, path)
+    assert response.status_code == status
+    assert says in response.text

@@ -23,3 +23,13 @@ def test_document_describes_every_topic_and_event():
     for topic in ALL_TOPICS:
         for model in topic.events:
             assert model.__name__ in schemas, model.__name__
+
+
+def test_published_openapi_documents_are_current():
+    from shared.runtime.openapi import DOCS, definitions
+    from shared.runtime.openapi import document as openapi
+
+    for definition in definitions():
+        published = (DOCS / f"{definition.name}.json").read_bytes()
+        assert published == openapi(definition), (
+            f"docs/openapi/{definition.name}.json is stale: run python -m shared.runtime.openapi")

@@ -1,0 +1,42 @@
+"""The HTTP API of each service as an OpenAPI document, generated from its routes.
+
+    python -m shared.runtime.openapi   (rewrites docs/openapi/<service>.json)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI
+
+from shared.runtime.http import health_routes
+from shared.runtime.service import ServiceDefinition
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi"
+
+
+def document(definition: ServiceDefinition) -> bytes:
+    app = FastAPI(title=f"coinlog {definition.name}", version="1")
+    app.include_router(health_routes(None))  # type: ignore[arg-type]
+    for router in definition.routes(None):  # type: ignore[arg-type]
+        app.include_router(router)
+    return orjson.dumps(app.openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+
+
+def definitions() -> list[ServiceDefinition]:
+    from services.gifting.app import definition as gifting
+    from services.payout.app import definition as payout
+    from services.wallet.app import definition as wallet
+
+    return [wallet, gifting, payout]
+
+
+def main() -> None:
+    DOCS.mkdir(parents=True, exist_ok=True)
+    for definition in definitions():
+        (DOCS / f"{definition.name}.json").write_bytes(document(definition))
+
+
+if __name__ == "__main__":
+    main()
