@@ -27,6 +27,7 @@ from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
 from shared.runtime import history, metrics
+from shared.runtime.tracing import BatchSpans
 from shared.runtime.unit import BatchHandler, Inbound, Outgoing, Record, Unit
 
 log = logging.getLogger(__name__)
@@ -111,17 +112,19 @@ class BatchProcessor:
                 return result
             accepted, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, accepted, rejected)
-            unit = Unit(conn)
-            if isolate:
-                await self._apply_one_by_one(unit, accepted, rejected)
-            elif accepted:
-                await self.handler(unit, accepted)
-            unit.outgoing.extend(self._dead_letter(rejected))
-            await self._write_outbox(conn, unit.outgoing)
-            await history.record(conn, unit.events)
-            await self._advance(conn, fresh)
-            if unit.outgoing:
-                await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
+            with BatchSpans(self.consumer, accepted) as spans:
+                accepted = spans.inbounds
+                unit = Unit(conn)
+                if isolate:
+                    await self._apply_one_by_one(unit, accepted, rejected)
+                elif accepted:
+                    await self.handler(unit, accepted)
+                unit.outgoing.extend(self._dead_letter(rejected))
+                await self._write_outbox(conn, unit.outgoing)
+                await history.record(conn, unit.events)
+                await self._advance(conn, fresh)
+                if unit.outgoing:
+                    await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
         result.applied = len(accepted) - sum(1 for r in rejected if r.reason is
                                              DeadLetterReason.handler_error)
         result.dead_lettered = len(rejected)

@@ -28,6 +28,7 @@ from shared.runtime.migrate import Migration, apply_migrations, runtime_migratio
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.unit import BatchHandler
 from shared.settings import Settings
+from shared.telemetry import setup_tracing
 
 log = logging.getLogger(__name__)
 
@@ -155,4 +156,5 @@ def run(definition: ServiceDefinition, settings: Settings | None = None) -> None
     settings = settings or Settings()
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())

@@ -30,6 +30,8 @@ class Record:
 class Inbound:
     event: Event
     record: Record
+    trace_headers: tuple[tuple[str, bytes], ...] = ()
+    """The context of the span that applies this event: what the events it causes carry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ class Unit:
     def emit(self, event: Event, *, topic: Topic | None = None,
              cause: Inbound | None = None) -> None:
         target = topic or topic_of(event)
-        headers = _trace_headers(cause.record.headers) if cause else ()
+        headers = (cause.trace_headers or _trace_headers(cause.record.headers)) if cause else ()
         self.outgoing.append(
             Outgoing(event.event_id, target.name, event.key.encode(), encode(event), headers)
         )
