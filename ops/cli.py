@@ -43,7 +43,9 @@ def topics_ensure() -> None:
     from shared.runtime.kafka_admin import ensure_topics
     from shared.settings import Settings
 
-    created = asyncio.run(ensure_topics(Settings().kafka_bootstrap_servers, ALL_TOPICS))
+    settings = Settings()
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS,
+                                        prefix=settings.topic_prefix))
     console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created
                                                       else " (all existed)"))
 

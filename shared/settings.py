@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     )
     # Each service owns one schema; a rebuild projects into another one and swaps.
     db_schema: str | None = Field(default=None, validation_alias="COINLOG_DB_SCHEMA")
+    topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+                              validation_alias="COINLOG_TOPIC_PREFIX")
+    """Prepended to every topic name, so several environments can share one Kafka cluster."""
     instance_id: str = Field(default="local-1", validation_alias="COINLOG_INSTANCE_ID")
     http_host: str = Field(default="127.0.0.1", validation_alias="COINLOG_HTTP_HOST")
     http_port: int = Field(default=0, validation_alias="COINLOG_HTTP_PORT")

@@ -19,7 +19,8 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
     async def wallet(user_id: UserId) -> dict:
         row = await pool.fetchrow(
             "SELECT user_id, balance, purchased_coins, promo_coins, debt, frozen, frozen_reason,"
-            " updated_at FROM wallet_balances WHERE user_id = $1", user_id)
+            " adult, daily_limit_coins, monthly_limit_coins, updated_at"
+            " FROM wallet_balances WHERE user_id = $1", user_id)
         if row is None:
             raise HTTPException(404, f"no wallet for {user_id}")
         return dict(row)

@@ -52,4 +52,4 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     if policy_changed and policy is not None:
         await store.save_policy(conn, policy)
     await store.wallets.save(conn, changed)
-    await store.save_balances(conn, changed, changed_at)
+    await store.save_balances(conn, changed, changed_at, policy)

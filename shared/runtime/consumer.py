@@ -35,19 +35,20 @@ class ConsumerRuntime:
     def __init__(self, *, broker: KafkaBroker, consumer: str, topics: Sequence[Topic],
                  handler: BatchHandler, pool: asyncpg.Pool, schema: str,
                  dead_letter_topic: Topic, max_records: int = 500, batch_timeout_ms: int = 50,
-                 description: str | None = None):
+                 description: str | None = None, topic_prefix: str = ""):
         self.consumer = consumer
         self.pool = pool
         self.processor = BatchProcessor(
             consumer=consumer, topics=topics, handler=handler, pool=pool,
             dead_letter_topic=dead_letter_topic, notify_channel=notify_channel(schema),
+            topic_prefix=topic_prefix,
         )
         self.batches = 0
         self.last_result: BatchResult | None = None
         self._last_hint = 0.0
         self.subscriber = broker.subscriber(
-            *[topic.name for topic in topics],
-            group_id=consumer,
+            *[topic_prefix + topic.name for topic in topics],
+            group_id=topic_prefix + consumer,
             batch=True,
             max_records=max_records,
             batch_timeout_ms=batch_timeout_ms,

@@ -12,9 +12,10 @@ from shared.contract.topics import Topic
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
-                        replication_factor: int = 1, timeout_s: float = 60.0) -> list[str]:
+                        replication_factor: int = 1, timeout_s: float = 60.0,
+                        prefix: str = "") -> list[str]:
     """Create the missing topics; return their names. Existing topics are left as they are."""
-    wanted = {topic.name: topic for topic in topics}
+    wanted = {prefix + topic.name: topic for topic in topics}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
@@ -27,19 +28,19 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())
-        missing = [topic for name, topic in wanted.items() if name not in existing]
+        missing = {name: topic for name, topic in wanted.items() if name not in existing}
         if not missing:
             return []
         response = await admin.create_topics([
-            NewTopic(topic.name, topic.partitions, replication_factor,
+            NewTopic(name, topic.partitions, replication_factor,
                      topic_configs={"retention.ms": str(topic.retention_ms), **topic.config})
-            for topic in missing
+            for name, topic in missing.items()
         ])
         for name, code, *rest in response.topic_errors:
             if code and not issubclass(for_code(code), TopicAlreadyExistsError):
                 raise for_code(code)(f"creating {name}: {rest[0] if rest else ''}")
-        await _wait_for_metadata(admin, [topic.name for topic in missing], deadline)
-        return [topic.name for topic in missing]
+        await _wait_for_metadata(admin, list(missing), deadline)
+        return list(missing)
     finally:
         await admin.close()
 

@@ -66,9 +66,10 @@ class _Rejected:
 
 class BatchProcessor:
     def __init__(self, *, consumer: str, topics: Sequence[Topic], handler: BatchHandler,
-                 pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox"):
+                 pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox",
+                 topic_prefix: str = ""):
         self.consumer = consumer
-        self.topics = {topic.name: topic for topic in topics}
+        self.topics = {topic_prefix + topic.name: topic for topic in topics}
         self.handler = handler
         self.pool = pool
         self.dead_letter_topic = dead_letter_topic

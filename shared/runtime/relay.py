@@ -34,7 +34,8 @@ def _leader_lock_key(schema: str) -> int:
 
 class OutboxRelay:
     def __init__(self, *, database_url: str, schema: str, bootstrap_servers: str,
-                 batch_size: int = 1000, idle_poll_s: float = 1.0, client_id: str = "coinlog"):
+                 batch_size: int = 1000, idle_poll_s: float = 1.0, client_id: str = "coinlog",
+                 topic_prefix: str = ""):
         quote_schema(schema)
         self.database_url = database_url
         self.schema = schema
@@ -42,6 +43,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.idle_poll_s = idle_poll_s
         self.client_id = client_id
+        self.topic_prefix = topic_prefix
         self.is_leader = False
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
@@ -104,7 +106,7 @@ class OutboxRelay:
         self.idle.clear()
         deliveries = [
             await producer.send(
-                row["topic"], value=row["value"], key=row["key"],
+                self.topic_prefix + row["topic"], value=row["value"], key=row["key"],
                 headers=[(name, value.encode("latin-1"))
                          for name, value in row["headers"]],
             )

@@ -73,6 +73,7 @@ class ServiceProcess:
             database_url=settings.database_url, schema=self.schema,
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
+            topic_prefix=settings.topic_prefix,
         )
         self.http = FastAPI(title=f"coinlog {definition.name}", version="1")
         self.ready = False
@@ -82,7 +83,8 @@ class ServiceProcess:
     async def start(self) -> None:
         settings = self.settings
         await ensure_topics(settings.kafka_bootstrap_servers,
-                            {*self.definition.topics, self.definition.dead_letter_topic})
+                            {*self.definition.topics, self.definition.dead_letter_topic},
+                            prefix=settings.topic_prefix)
         self.pool = await db.create_pool(settings.database_url, self.schema,
                                          size=settings.db_pool_size,
                                          instance=settings.instance_id)
@@ -98,6 +100,7 @@ class ServiceProcess:
                 dead_letter_topic=self.definition.dead_letter_topic,
                 max_records=settings.batch_max_records,
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
+                topic_prefix=settings.topic_prefix,
             ))
         self.http.include_router(health_routes(self))
         for router in self.definition.routes(self.pool):

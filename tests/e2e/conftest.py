@@ -30,6 +30,17 @@ class Economy:
     clients: dict[str, httpx.AsyncClient]
     run_id: str
 
+    @property
+    def topic_prefix(self) -> str:
+        return topic_prefix(self.run_id)
+
+    async def replace(self, service: str, process: ServiceProcess) -> None:
+        """Serve `service` from another (started) instance from now on."""
+        self.processes[service] = process
+        await self.clients[service].aclose()
+        self.clients[service] = httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{process.http_port}", timeout=10)
+
     async def get(self, service: str, path: str) -> httpx.Response:
         return await self.clients[service].get(path)
 
@@ -51,6 +62,11 @@ class Economy:
             await asyncio.sleep(0.05)
 
 
+def topic_prefix(run_id: str) -> str:
+    """Each test session has topics of its own: nothing published earlier is replayed."""
+    return f"e2e-{run_id}."
+
+
 @pytest.fixture(scope="session")
 async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
     run_id = uuid.uuid4().hex[:8]
@@ -65,14 +81,15 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
                 KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
                 DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=0,
                 COINLOG_DB_SCHEMA=f"e2e_{run_id}_{definition.name}",
-                COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10))
+                COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10,
+                COINLOG_TOPIC_PREFIX=topic_prefix(run_id)))
             await process.start()
             processes[definition.name] = process
             clients[definition.name] = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{process.http_port}", timeout=10)
         for event in seed_events():
-            await (await producer.send(topic_of(event).name, encode(event),
-                                       key=event.key.encode()))
+            topic = topic_prefix(run_id) + topic_of(event).name
+            await (await producer.send(topic, encode(event), key=event.key.encode()))
         economy = Economy(processes, clients, run_id)
         await economy.json_when("gifting", "/catalog", lambda body: len(body["gifts"]) >= 20)
         yield economy
@@ -89,5 +106,5 @@ async def world(infra: Endpoints, economy: Economy) -> AsyncIterator[World]:
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
                                 enable_idempotence=True)
     await producer.start()
-    yield World(producer, uuid.uuid4().hex[:8])
+    yield World(producer, uuid.uuid4().hex[:8], economy.topic_prefix)
     await producer.stop()

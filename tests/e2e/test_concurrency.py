@@ -24,19 +24,25 @@ async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
     second = ServiceProcess(wallet, Settings(
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
         COINLOG_HTTP_PORT=-1, COINLOG_DB_SCHEMA=first.schema,
-        COINLOG_INSTANCE_ID="e2e-wallet-2", COINLOG_BATCH_MAX_RECORDS=7))
+        COINLOG_INSTANCE_ID="e2e-wallet-2", COINLOG_BATCH_MAX_RECORDS=7,
+        COINLOG_TOPIC_PREFIX=economy.topic_prefix))
     # 300 hearts of 5 coins ask for 1,500 coins against 1,000: exactly 200 can be sent.
     requests = [world.gift(viewer, stream, "heart") for _ in range(300)]
     await second.start()
-    try:
-        for chunk in range(0, 150, 10):
-            await world.publish(*requests[chunk:chunk + 10])
-        await eventually_true(lambda: second.consumers[0].batches > 0)
-    finally:
-        # Leaving mid-stream hands its partitions back while gifts are in flight.
-        stopping = asyncio.create_task(second.stop())
-        await world.publish(*requests[150:])
-        await stopping
+    await publish_in_chunks(world, requests[:100])
+    # The first instance leaves mid-stream: every partition, the sender's too, moves to the
+    # second while gifts are in flight.
+    stopping = asyncio.create_task(first.stop())
+    await publish_in_chunks(world, requests[100:200])
+    await stopping
+    await eventually_true(lambda: second.consumers[0].batches > 0)
+    # A new first instance joins mid-stream and takes half the partitions back.
+    replacement = ServiceProcess(wallet, first.settings)
+    joining = asyncio.create_task(replacement.start())
+    await publish_in_chunks(world, requests[200:])
+    await joining
+    await economy.replace("wallet", replacement)
+    await second.stop()
 
     statuses = await _final_statuses(economy, requests)
     assert statuses.count("sent") == 200
@@ -48,6 +54,11 @@ async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
     assert len(spent) == 200
     assert len({item["request_id"] for item in spent}) == 200
     assert min(item["balance_after"] for item in spent) == 0
+
+
+async def publish_in_chunks(world, requests, size: int = 10) -> None:
+    for chunk in range(0, len(requests), size):
+        await world.publish(*requests[chunk:chunk + size])
 
 
 async def eventually_true(condition, timeout_s: float = 60.0) -> None:

@@ -33,7 +33,9 @@ async def an_adult_with_coins(world, economy, coins: int, user: str | None = Non
     user = user or world.id("viewer")
     purchase = world.purchase(user, coins)
     await world.publish(world.adult(user), purchase)
-    await balance(economy, user, coins)
+    # Age checks and purchases travel on different topics: wait for both.
+    await economy.json_when("wallet", f"/wallets/{user}",
+                            lambda body: body["balance"] == coins and body["adult"] is True)
     return user, purchase
 
 
@@ -55,6 +57,7 @@ async def test_purchase_gift_diamonds_payout_statement(world, economy):
     assert held["available"] == 0
 
     world.advance(days=16)
+    await economy.json_when("payout", f"/creators/{creator}", lambda body: body["verified"])
     request = world.payout_request(creator, 14000)
     await world.publish(request)
     payout = await economy.json_when("payout", f"/payouts/{request.payout_id}",
@@ -115,7 +118,8 @@ async def test_promo_coins_spend_first_and_expire_by_event_time(world, economy):
     viewer = world.id("viewer")
     await world.publish(world.adult(viewer), world.promo(viewer, 20, timedelta(days=1)),
                         world.purchase(viewer, 65))
-    await balance(economy, viewer, 85)
+    await economy.json_when("wallet", f"/wallets/{viewer}",
+                            lambda body: body["balance"] == 85 and body["adult"] is True)
     first = world.gift(viewer, stream, ROSE, quantity=5)
     await world.publish(first)
     assert (await gift_status(economy, first))["status"] == "sent"
@@ -135,6 +139,8 @@ async def test_spending_limit_rejects_past_the_daily_cap_and_resets_next_day(wor
     stream = await a_live_stream(world, economy, creator)
     viewer, _ = await an_adult_with_coins(world, economy, 660)
     await world.publish(world.limit(viewer, 100))
+    await economy.json_when("wallet", f"/wallets/{viewer}",
+                            lambda body: body["daily_limit_coins"] == 100)
     within = world.gift(viewer, stream, "hand-hearts")
     await world.publish(within)
     assert (await gift_status(economy, within))["status"] == "sent"
@@ -153,6 +159,8 @@ async def test_gifts_are_rejected_with_reasons(world, economy):
     viewer, _ = await an_adult_with_coins(world, economy, 65)
     minor = world.id("minor")
     await world.publish(world.adult(minor, adult=False), world.purchase(minor, 65))
+    await economy.json_when("wallet", f"/wallets/{minor}",
+                            lambda body: body["balance"] == 65 and body["adult"] is False)
     cases = {
         "bad_quantity": world.gift(viewer, stream, ROSE, quantity=0),
         "unknown_gift": world.gift(viewer, stream, "no_such_gift"),

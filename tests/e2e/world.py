@@ -20,8 +20,9 @@ PACKAGE_PRICES = {65: 99, 330: 499, 660: 999, 16500: 24999}
 class World:
     """Builds valid external events with unique ids and a clock the test moves by hand."""
 
-    def __init__(self, producer: AIOKafkaProducer, run_id: str):
+    def __init__(self, producer: AIOKafkaProducer, run_id: str, topic_prefix: str = ""):
         self.producer = producer
+        self.topic_prefix = topic_prefix
         self.run_id = run_id
         self.now = START
         self._counter = itertools.count(1)
@@ -37,7 +38,8 @@ class World:
         return {"event_id": uuid.uuid4(), "occurred_at": self.now}
 
     async def publish(self, *events: Event) -> None:
-        deliveries = [await self.producer.send(topic_of(event).name, encode(event),
+        deliveries = [await self.producer.send(self.topic_prefix + topic_of(event).name,
+                                               encode(event),
                                                key=event.key.encode()) for event in events]
         for delivery in deliveries:
             await delivery
