@@ -1,0 +1,131 @@
+"""Reading the log from the start: every record of some topics, decoded, up to a cut.
+
+The cut is taken when reading starts (the end offsets then), or given as a timestamp, so a
+read over a live system is a consistent prefix of each partition. Within a partition records
+come in offset order; partitions are read concurrently (no order across them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.contract.codec import Decoded, InvalidEvent, decode
+from shared.contract.topics import Topic
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    topic: str
+    """The registry name (without any environment prefix)."""
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    decoded: Decoded | None
+    error: InvalidEvent | None
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where reading stops: exclusive end offsets per (topic, partition)."""
+
+    ends: dict[tuple[str, int], int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.ends.values())
+
+
+class LogReader:
+    def __init__(self, bootstrap_servers: str, topics: Iterable[Topic], *, prefix: str = "",
+                 fetch_max_bytes: int = 64 * 1024 * 1024):
+        self.bootstrap_servers = bootstrap_servers
+        self.topics = {prefix + topic.name: topic for topic in topics}
+        self.prefix = prefix
+        self.fetch_max_bytes = fetch_max_bytes
+
+    def _consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_bytes=self.fetch_max_bytes,
+                                max_partition_fetch_bytes=8 * 1024 * 1024)
+
+    async def cut(self, until: datetime | None = None) -> Cut:
+        """End offsets now, or the first offsets at or after `until` (exclusive ends)."""
+        partitions = await self._partitions()
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+            if until is not None:
+                found = await consumer.offsets_for_times(
+                    {tp: int(until.timestamp() * 1000) for tp in partitions})
+                ends = {tp: (found[tp].offset if found.get(tp) else ends[tp])
+                        for tp in partitions}
+            return Cut({(tp.topic.removeprefix(self.prefix), tp.partition): offset
+                        for tp, offset in ends.items()})
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self) -> list[TopicPartition]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(list(self.topics))
+        finally:
+            await admin.close()
+        return sorted(TopicPartition(topic["topic"], partition["partition"])
+                      for topic in described if topic["error_code"] == 0
+                      for partition in topic["partitions"])
+
+    async def read(self, cut: Cut, *, decode_events: bool = True,
+                   batch_records: int = 5000) -> AsyncIterator[list[LogRecord]]:
+        """Batches of records up to the cut. Undecodable records come with their error."""
+        consumer = self._consumer()
+        await consumer.start()
+        try:
+            wanted = {TopicPartition(self.prefix + topic, partition): end
+                      for (topic, partition), end in cut.ends.items() if end > 0}
+            if not wanted:
+                return
+            consumer.assign(list(wanted))
+            await consumer.seek_to_beginning(*wanted)
+            remaining = dict(wanted)
+            while remaining:
+                fetched = await consumer.getmany(*remaining, timeout_ms=1000,
+                                                 max_records=batch_records)
+                batch: list[LogRecord] = []
+                for tp, records in fetched.items():
+                    end = remaining.get(tp)
+                    if end is None:
+                        continue
+                    topic = self.topics[tp.topic]
+                    for record in records:
+                        if record.offset >= end:
+                            break
+                        batch.append(self._record(topic, record, decode_events))
+                    position = records[-1].offset + 1 if records else 0
+                    if position >= end:
+                        remaining.pop(tp)
+                        consumer.pause(tp)
+                if batch:
+                    yield batch
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    def _record(topic: Topic, record, decode_events: bool) -> LogRecord:
+        decoded = error = None
+        if decode_events:
+            try:
+                decoded = decode(topic, record.value)
+            except InvalidEvent as invalid:
+                error = invalid
+        return LogRecord(topic.name, record.partition, record.offset, record.timestamp,
+                         record.key, record.value, decoded, error)
