@@ -83,5 +83,13 @@ def demo(
     raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console)))
 
 
+def _register_commands() -> None:
+    from ops.explain import register as register_explain
+
+    register_explain(app)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     app()
