@@ -84,9 +84,11 @@ def demo(
 
 
 def _register_commands() -> None:
+    from ops.audit.command import register as register_audit
     from ops.explain import register as register_explain
 
     register_explain(app)
+    register_audit(app)
 
 
 _register_commands()

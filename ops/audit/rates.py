@@ -1,0 +1,135 @@
+"""Every earning, conversion and price at the rate of the version it names.
+
+Policy (policy.changes, one partition, plus the built-in defaults of
+shared/contract/defaults.py) and catalog versions may be read after the decisions that used
+them (partitions are read concurrently), so the decisions are kept as small tuples and checked
+in `finish`.
+
+- DiamondsEarned: rate_version is a CreatorShareSet with the same diamonds_per_coin;
+  diamonds == floor(coins * diamonds_per_coin); available_at == occurred_at + hold_s of
+  hold_rate_version (when recorded).
+- PayoutReserved: rate_version is a DiamondCashRateSet of the same currency and
+  minor_per_diamond (and fee terms when recorded); gross, fee and net are exactly
+  services/payout/domain/money.convert (gross floor, fee ceil + fixed capped at gross).
+- GiftPriced: coins == unit_coins * quantity; unit_coins is the gift's price at
+  catalog_version; points == floor(coins * points_multiplier).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from ops.audit.model import Invariant, Location
+from services.payout.domain.money import convert, floor_mul
+from shared.contract.defaults import default_policy
+from shared.contract.events.catalog import GiftListed, GiftRepriced
+from shared.contract.events.gifting import GiftPriced
+from shared.contract.events.payout import DiamondsEarned, PayoutReserved
+from shared.contract.events.policy import (
+    CreatorShareSet,
+    DiamondCashRateSet,
+    HoldPeriodSet,
+    PolicyEvent,
+)
+
+
+class RateBook:
+    def __init__(self, invariant: Invariant):
+        self.invariant = invariant
+        self.shares: dict[str, Decimal] = {}
+        self.holds: dict[str, int] = {}
+        self.cash: dict[str, DiamondCashRateSet] = {}
+        self.latest_cash: dict[str, DiamondCashRateSet] = {}
+        self.prices: dict[tuple[str, int], int] = {}
+        self.earnings: list[tuple] = []
+        self.reservations: list[tuple] = []
+        self.priced: list[tuple] = []
+        for event in default_policy():
+            self.policy(event)
+
+    def policy(self, event: PolicyEvent) -> None:
+        if isinstance(event, CreatorShareSet):
+            self.shares[event.rate_version] = event.diamonds_per_coin
+        elif isinstance(event, HoldPeriodSet):
+            self.holds[event.rate_version] = event.hold_s
+        elif isinstance(event, DiamondCashRateSet):
+            self.cash[event.rate_version] = event
+            self.latest_cash[event.currency] = event
+
+    def catalog(self, event: GiftListed | GiftRepriced) -> None:
+        self.prices.setdefault((event.gift_id, event.catalog_version), event.coins)
+
+    def earned(self, event: DiamondsEarned, at: Location) -> None:
+        self.earnings.append((at, event.rate_version, event.diamonds_per_coin, event.coins,
+                              event.diamonds, event.hold_rate_version, event.occurred_at,
+                              event.available_at))
+
+    def reserved(self, event: PayoutReserved, at: Location) -> None:
+        self.reservations.append((at, event))
+
+    def gift_priced(self, event: GiftPriced, at: Location) -> None:
+        check = self.invariant.check
+        check(event.coins == event.unit_coins * event.quantity,
+              f"gift {event.request_id}: coins {event.coins} != {event.unit_coins} x "
+              f"{event.quantity}", at)
+        points = floor_mul(event.coins, event.points_multiplier)
+        check(event.points == points,
+              f"gift {event.request_id}: points {event.points} != floor({event.coins} x "
+              f"{event.points_multiplier}) = {points}", at)
+        self.priced.append((at, event.request_id, event.gift_id, event.catalog_version,
+                            event.unit_coins))
+
+    def finish(self) -> dict:
+        check = self.invariant.check
+        for at, version, share, coins, diamonds, hold_version, occurred, available in \
+                self.earnings:
+            published = self.shares.get(version)
+            if not check(published is not None and published == share,
+                         f"earning at {share} diamonds/coin under {version!r}, published: "
+                         f"{published}", at):
+                continue
+            expected = floor_mul(coins, share)
+            check(diamonds == expected,
+                  f"{coins} coins earned {diamonds} diamonds, floor({coins} x {share}) = "
+                  f"{expected}", at)
+            if hold_version is not None:
+                hold_s = self.holds.get(hold_version)
+                check(hold_s is not None and available == occurred + timedelta(seconds=hold_s),
+                      f"available_at {available.isoformat()} is not occurred_at + hold of "
+                      f"{hold_version!r} ({hold_s} s)", at)
+        for at, event in self.reservations:
+            rate = self.cash.get(event.rate_version)
+            if not check(rate is not None and rate.currency == event.currency
+                         and rate.minor_per_diamond == event.minor_per_diamond,
+                         f"payout {event.payout_id} at {event.minor_per_diamond} "
+                         f"{event.currency}/diamond under {event.rate_version!r}, published: "
+                         f"{rate.minor_per_diamond if rate else None} "
+                         f"{rate.currency if rate else ''}", at):
+                continue
+            assert rate is not None
+            check(event.fee_ppm in (None, rate.fee_ppm)
+                  and event.fee_fixed_minor in (None, rate.fee_fixed_minor),
+                  f"payout {event.payout_id}: fee terms {event.fee_ppm} ppm + "
+                  f"{event.fee_fixed_minor}, published {rate.fee_ppm} + "
+                  f"{rate.fee_fixed_minor}", at)
+            cash = convert(event.diamonds, rate.minor_per_diamond, rate.fee_ppm,
+                           rate.fee_fixed_minor)
+            check((event.gross_minor, event.fee_minor, event.net_minor)
+                  == (cash.gross_minor, cash.fee_minor, cash.net_minor),
+                  f"payout {event.payout_id}: gross/fee/net {event.gross_minor}/"
+                  f"{event.fee_minor}/{event.net_minor}, the rate gives {cash.gross_minor}/"
+                  f"{cash.fee_minor}/{cash.net_minor}", at)
+        for at, request_id, gift_id, version, unit_coins in self.priced:
+            price = self.prices.get((gift_id, version))
+            check(price == unit_coins,
+                  f"gift {request_id}: {gift_id} at {unit_coins} coins, catalog version "
+                  f"{version} says {price}", at)
+        return {"share_versions": sorted(self.shares), "cash_rate_versions": sorted(self.cash),
+                "earnings_checked": len(self.earnings),
+                "payouts_checked": len(self.reservations)}
+
+    def diamond_value(self, diamonds: int, currency: str) -> int:
+        """Cash value of diamonds at the latest rate of `currency` (floor); 0 without one."""
+        rate = self.latest_cash.get(currency)
+        return floor_mul(diamonds, rate.minor_per_diamond) if rate else 0

@@ -1,0 +1,324 @@
+"""The audit fold over hand-built logs: a consistent economy passes every invariant; each kind
+of tampering fails the invariant it breaks, pinpointing the record."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ops.audit import Auditor, AuditReport
+from ops.audit.report import write_html, write_json
+from services.gifting.domain import CatalogGift, Stream, decide_gift, decide_outcome
+from services.payout.domain import Creator, creators_funded, decide as payout_decide, evolve
+from services.payout.domain.policy import PolicyInEffect
+from services.wallet.domain import Wallet, decide as wallet_decide, fold
+from shared.contract.codec import decode, encode
+from shared.contract.defaults import default_policy
+from shared.contract.envelope import Event
+from shared.contract.events import creators, payments, streams, users
+from shared.contract.events.catalog import GiftListed
+from shared.contract.events.policy import PayoutLimitsSet
+from shared.contract.topics import TOPICS_BY_NAME, topic_of
+from shared.logread import LogRecord
+
+T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Log:
+    """A log being written: per (topic, partition) offsets, like Kafka."""
+
+    records: list[tuple[str, int, Event]] = field(default_factory=list)
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def append(self, event: Event) -> None:
+        topic = topic_of(event)
+        partition = hash(event.key) % 1  # one partition per topic keeps the test readable
+        self.records.append((topic.name, partition, event))
+
+    def log_records(self, replace: dict[uuid.UUID, Event | None] | None = None
+                    ) -> list[LogRecord]:
+        replace = replace or {}
+        out: list[LogRecord] = []
+        offsets: dict[tuple[str, int], int] = {}
+        for topic, partition, event in self.records:
+            if event.event_id in replace:
+                event = replace[event.event_id]
+                if event is None:
+                    continue
+            out.append(record(topic, partition, offsets, encode(event)))
+        return out
+
+
+def record(topic: str, partition: int, offsets: dict, value: bytes) -> LogRecord:
+    offset = offsets.get((topic, partition), 0)
+    offsets[(topic, partition)] = offset + 1
+    from shared.contract.codec import InvalidEvent
+    try:
+        decoded, error = decode(TOPICS_BY_NAME[topic], value), None
+    except InvalidEvent as invalid:
+        decoded, error = None, invalid
+    stamp = int(decoded.event.occurred_at.timestamp() * 1000) if decoded else 0
+    return LogRecord(topic, partition, offset, stamp, None, value, decoded, error)
+
+
+class Economy:
+    """Drives the real pure domains, so the outputs are what the services would write."""
+
+    def __init__(self) -> None:
+        self.log = Log()
+        self.wallets: dict[str, Wallet] = {}
+        self.creators: dict[str, Creator] = {}
+        self.policy = PolicyInEffect()
+        self.streams: dict[str, Stream] = {}
+        self.gifts = {"rose": CatalogGift("rose", "Rose", 1, 1),
+                      "lion": CatalogGift("lion", "Lion", 299, 1)}
+        self.priced = {}
+        self.now = T0
+        low_minimum = PayoutLimitsSet(event_id=uuid.uuid4(), occurred_at=T0,
+                                      rate_version="limits-test", currency="USD", min_minor=1,
+                                      max_per_day_minor=100000)
+        for event in [*default_policy(), low_minimum]:
+            self.log.append(event)
+            self.policy = self.policy.apply(event)
+        for gift in self.gifts.values():
+            self.log.append(GiftListed(event_id=uuid.uuid4(), occurred_at=T0, gift_id=gift.gift_id,
+                                       catalog_version=1, name=gift.name, coins=gift.coins))
+
+    def env(self) -> dict:
+        self.now += timedelta(minutes=1)
+        return {"event_id": uuid.uuid4(), "occurred_at": self.now}
+
+    def _wallet(self, event: Event) -> list[Event]:
+        wallet = self.wallets.get(event.key) or Wallet(event.key)
+        out = wallet_decide(wallet, event, None)
+        self.wallets[event.key] = fold(wallet, out)
+        for output in out:
+            self.log.append(output)
+        return out
+
+    def _payout(self, event: Event) -> list[Event]:
+        outputs = []
+        targets = creators_funded(event) if event.type == "wallet.coins_clawed_back" else [
+            getattr(event, "creator_id", None) or event.key]
+        for creator_id in targets:
+            creator = self.creators.get(creator_id) or Creator(creator_id)
+            for output in payout_decide(creator, event, self.policy):
+                creator = evolve(creator, output)
+                self.log.append(output)
+                outputs.append(output)
+            self.creators[creator_id] = creator
+        return outputs
+
+    def publish(self, event: Event) -> list[Event]:
+        self.log.append(event)
+        match event:
+            case streams.StreamStarted():
+                self.streams[event.stream_id] = Stream(event.stream_id, event.creator_id,
+                                                       event.occurred_at)
+                return []
+            case streams.GiftRequested():
+                decision = decide_gift(event, self.streams.get(event.stream_id),
+                                       self.gifts.get(event.gift_id), [])
+                self.log.append(decision)
+                if decision.type != "gifting.gift_priced":
+                    return [decision]
+                answer = self._wallet(decision)[-1]
+                self.log.append(decide_outcome(decision, answer))
+                if answer.type == "wallet.coins_spent":
+                    return [decision, answer, *self._payout(answer)]
+                return [decision, answer]
+            case users.CreatorVerified():
+                return self._payout(event)
+            case creators.PayoutRequested() | creators.PayoutSucceeded():
+                return self._payout(event)
+        out = self._wallet(event)
+        for output in out:
+            if output.type == "wallet.coins_clawed_back":
+                self._payout(output)
+        return out
+
+
+def build() -> tuple[Economy, dict[str, Event]]:
+    e = Economy()
+    marks: dict[str, Event] = {}
+    e.publish(users.AgeVerified(**e.env(), user_id="v1", adult=True))
+    e.publish(users.AgeVerified(**e.env(), user_id="v2", adult=True))
+    e.publish(users.CreatorVerified(**e.env(), user_id="c1", verified=True))
+    p1 = payments.PurchaseCompleted(**e.env(), user_id="v1", purchase_id="p1", coins=660,
+                                    amount_minor=999, currency="USD",
+                                    platform=payments.Platform.app_ios, region="US",
+                                    package_id="coins-660", rate_version="packs-2026-01")
+    e.publish(p1)
+    p2 = payments.PurchaseCompleted(**e.env(), user_id="v2", purchase_id="p2", coins=330,
+                                    amount_minor=499, currency="USD",
+                                    platform=payments.Platform.app_ios, region="US",
+                                    package_id="coins-330", rate_version="packs-2026-01")
+    e.publish(p2)
+    stream = streams.StreamStarted(**e.env(), stream_id="s1", creator_id="c1")
+    e.publish(stream)
+    for sender, gift, quantity in (("v1", "lion", 1), ("v1", "rose", 7), ("v2", "lion", 1),
+                                   ("v2", "lion", 1), ("v1", "rose", 3)):
+        out = e.publish(streams.GiftRequested(**e.env(), request_id=f"r{len(e.log.records)}",
+                                              stream_id="s1", sender_id=sender, gift_id=gift,
+                                              quantity=quantity))
+        for event in out:
+            marks.setdefault(event.type, event)
+            if event.type == "wallet.spend_rejected":
+                marks["rejected"] = event
+    e.now += timedelta(days=16)
+    request = creators.PayoutRequested(**e.env(), creator_id="c1", payout_id="po1",
+                                       diamonds=100, currency="USD", method="bank")
+    reserved = e.publish(request)
+    assert reserved and reserved[0].type == "payout.payout_reserved", reserved
+    e.publish(creators.PayoutSucceeded(**e.env(), creator_id="c1", payout_id="po1",
+                                       provider_reference="prov-1"))
+    e.publish(payments.PurchaseChargedBack(**e.env(), user_id="v2", purchase_id="p2",
+                                           amount_minor=499, currency="USD", reason="fraud"))
+    return e, marks
+
+
+def audit(records: list[LogRecord]) -> AuditReport:
+    auditor = Auditor()
+    for rec in records:
+        auditor.feed(rec)
+    return auditor.report()
+
+
+def located(report: AuditReport, name: str) -> list[str]:
+    return [f"{v.location.topic}:{v.location.offset}" for v in report.invariant(name).examples
+            if v.location]
+
+
+def offset_of(records: list[LogRecord], event_id: uuid.UUID) -> str:
+    rec = next(r for r in records if r.decoded and r.decoded.event.event_id == event_id)
+    return f"{rec.topic}:{rec.offset}"
+
+
+def test_a_consistent_economy_passes_every_invariant(tmp_path):
+    economy, marks = build()
+    assert {"wallet.coins_spent", "payout.diamonds_earned", "rejected"} <= set(marks)
+    report = audit(economy.log.log_records())
+    assert report.passed, [(i.name, [v.message for v in i.examples])
+                           for i in report.invariants if not i.passed]
+    assert all(inv.checked > 0 for inv in report.invariants), [
+        inv.name for inv in report.invariants if not inv.checked]
+    usd = report.money["USD"]
+    assert usd["received"] == 999 + 499 and usd["charged_back"] == 499
+    assert usd["paid_out"] == 50 and usd["revenue"] >= 0
+    assert sum(v for k, v in usd.items() if k not in ("received",)) == usd["received"]
+    assert report.figures["diamonds"]["clawed_back"] > 0
+    write_json(report, tmp_path / "a.json")
+    write_html(report, tmp_path / "a.html")
+    page = (tmp_path / "a.html").read_text()
+    assert "<svg" in page and "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_republished_events_are_harmless():
+    economy, _ = build()
+    records = economy.log.log_records()
+    report = audit(records + records[-5:])
+    assert report.passed
+    assert report.figures["republished_duplicates"] == 5
+
+
+def tampered(economy: Economy, event: Event, **changes) -> list[LogRecord]:
+    altered = event.model_copy(update=changes) if changes else None
+    return economy.log.log_records({event.event_id: altered})
+
+
+def test_a_spend_with_a_wrong_balance_after_fails_coin_conservation():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    records = tampered(economy, spent, balance_after=spent.balance_after + 1)
+    report = audit(records)
+    assert "coin_conservation" in report.failed_names()
+    assert offset_of(records, spent.event_id) in located(report, "coin_conservation")
+
+
+def test_a_spend_beyond_the_balance_fails_no_overspend():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    records = tampered(economy, spent, balance_after=-1)
+    report = audit(records)
+    assert "no_overspend" in report.failed_names()
+    assert offset_of(records, spent.event_id) in located(report, "no_overspend")
+
+
+def test_an_earning_at_a_wrong_rate_fails_rates():
+    economy, marks = build()
+    earned = marks["payout.diamonds_earned"]
+    records = tampered(economy, earned, diamonds=earned.diamonds + 1)
+    report = audit(records)
+    assert "rates" in report.failed_names()
+    assert offset_of(records, earned.event_id) in located(report, "rates")
+
+
+def test_a_removed_gift_priced_fails_causation():
+    economy, marks = build()
+    priced = marks["gifting.gift_priced"]
+    spent = marks["wallet.coins_spent"]
+    records = tampered(economy, priced)  # removed
+    report = audit(records)
+    assert "causation" in report.failed_names()
+    assert offset_of(records, spent.event_id) in located(report, "causation")
+
+
+def test_a_double_decision_fails_causation():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    records = economy.log.log_records()
+    twin = spent.model_copy(update={"event_id": uuid.uuid4()})
+    offsets = {("wallet.ledger", 0): sum(r.topic == "wallet.ledger" for r in records)}
+    records.append(record("wallet.ledger", 0, offsets, encode(twin)))
+    report = audit(records)
+    assert "causation" in report.failed_names()
+    assert f"wallet.ledger:{offsets[('wallet.ledger', 0)] - 1}" in located(report, "causation")
+
+
+def test_a_payout_at_a_wrong_conversion_fails_rates_and_money_stays_exact():
+    economy, marks = build()
+    reserved = next(ev for _, _, ev in economy.log.records
+                    if ev.type == "payout.payout_reserved")
+    records = tampered(economy, reserved, net_minor=reserved.net_minor - 1,
+                       fee_minor=reserved.fee_minor + 1)
+    report = audit(records)
+    assert "rates" in report.failed_names()
+    assert offset_of(records, reserved.event_id) in located(report, "rates")
+
+
+def test_a_clawback_whose_parts_do_not_add_up_fails_double_entry():
+    economy, _ = build()
+    clawed = next(ev for _, _, ev in economy.log.records
+                  if ev.type == "payout.diamonds_clawed_back")
+    records = tampered(economy, clawed, to_debt=clawed.to_debt + 5)
+    report = audit(records)
+    assert "double_entry" in report.failed_names()
+    assert offset_of(records, clawed.event_id) in located(report, "double_entry")
+
+
+def test_an_altered_output_reusing_an_id_and_garbage_fail_decodability():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    records = economy.log.log_records()
+    offsets = {("wallet.ledger", 0): sum(r.topic == "wallet.ledger" for r in records)}
+    records.append(record("wallet.ledger", 0, offsets,
+                          encode(spent.model_copy(update={"coins": spent.coins + 1}))))
+    records.append(record("wallet.ledger", 0, offsets, b"not json"))
+    report = audit(records)
+    assert report.failed_names() == ["decodability"]
+    assert located(report, "decodability") == ["wallet.ledger:" + str(offsets[("wallet.ledger", 0)] - 2),
+                                               "wallet.ledger:" + str(offsets[("wallet.ledger", 0)] - 1)]
+
+
+@pytest.mark.parametrize("name", ["coin_conservation", "diamond_conservation"])
+def test_a_removed_ledger_event_breaks_conservation(name):
+    economy, marks = build()
+    target = marks["wallet.coins_spent" if name == "coin_conservation"
+                   else "payout.diamonds_earned"]
+    report = audit(tampered(economy, target))
+    assert name in report.failed_names() or "causation" in report.failed_names()
+    assert "causation" in report.failed_names()
