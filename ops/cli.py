@@ -86,9 +86,11 @@ def demo(
 def _register_commands() -> None:
     from ops.audit.command import register as register_audit
     from ops.explain import register as register_explain
+    from shared.sealing.cli import register as register_verify_log
 
     register_explain(app)
     register_audit(app)
+    register_verify_log(app)
 
 
 _register_commands()

@@ -87,13 +87,13 @@ class LogReader:
     async def read(self, cut: Cut, *, decode_events: bool = True,
                    batch_records: int = 5000) -> AsyncIterator[list[LogRecord]]:
         """Batches of records up to the cut. Undecodable records come with their error."""
+        wanted = {TopicPartition(self.prefix + topic, partition): end
+                  for (topic, partition), end in cut.ends.items() if end > 0}
+        if not wanted:
+            return
         consumer = self._consumer()
         await consumer.start()
         try:
-            wanted = {TopicPartition(self.prefix + topic, partition): end
-                      for (topic, partition), end in cut.ends.items() if end > 0}
-            if not wanted:
-                return
             consumer.assign(list(wanted))
             await consumer.seek_to_beginning(*wanted)
             remaining = dict(wanted)

@@ -22,6 +22,7 @@ from shared.contract.events import (
     payout,
     policy,
     promotions,
+    seals,
     streams,
     users,
     wallet,
@@ -118,6 +119,11 @@ PAYOUT_LEDGER = Topic(
     "Every change of a diamond balance and payout, decided by payout.",
 )
 
+AUDIT_SEALS = Topic(
+    "audit.seals", "auditor", "topic", 1, (seals.PartitionSealed,),
+    "Hash-chain seals of the output partitions, published by the sealer (tamper evidence).",
+)
+
 
 def dead_letter_topic(consumer: str) -> Topic:
     return Topic(
@@ -131,7 +137,7 @@ DEAD_LETTERS = tuple(dead_letter_topic(service) for service in ("wallet", "gifti
 ALL_TOPICS: tuple[Topic, ...] = (
     PURCHASES, PROMO_GRANTS, USER_ACCOUNTS, STREAM_LIFECYCLE, GIFT_REQUESTS, CATALOG_CHANGES,
     POLICY_CHANGES, PAYOUT_REQUESTS, PROVIDER_PAYOUTS, GIFTS, WALLET_LEDGER, PAYOUT_LEDGER,
-    *DEAD_LETTERS,
+    *DEAD_LETTERS, AUDIT_SEALS,
 )
 TOPICS_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 
