@@ -76,11 +76,14 @@ def test(ctx: typer.Context) -> None:
 def demo(
     viewers: int = typer.Option(2000, help="Simulated viewers."),
     seconds: float = typer.Option(30.0, help="How long gifts keep coming."),
+    rate: float = typer.Option(300.0, help="Gift requests per second."),
+    creators: int = typer.Option(20, help="Simulated creators."),
 ) -> None:
     """Start the stack and the services, drive a simulated economy, and show the books."""
     from ops.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console)))
+    raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console,
+                                          rate=rate, creators=creators)))
 
 
 def _register_commands() -> None:

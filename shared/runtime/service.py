@@ -65,6 +65,8 @@ class ServiceProcess:
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
+            # Per-message lines only when debugging: at INFO they would flood the logs.
+            log_level=logging.DEBUG,
             description=f"coinlog {definition.name} service",
         )
         self.pool: asyncpg.Pool | None = None

@@ -1,0 +1,350 @@
+"""`coinlog demo`: the three services on a real Kafka and PostgreSQL, driven by a simulated
+economy, and the books at the end.
+
+A run, in order:
+ 1. finds Kafka and PostgreSQL (the environment's, else the local stack) and creates the topics;
+ 2. starts wallet, gifting and payout as processes (logs in .local/demo/), waits until ready;
+ 3. publishes the default policy and the gift catalog (fixed ids: repeating them is harmless);
+ 4. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
+    and waits until the wallet has credited every purchase;
+ 5. sends gifts at the target rate, refunding and charging back a few purchases half-way;
+ 6. ends the streams, jumps 16 simulated days (past the 15-day hold; some viewers come back and
+    buy again, which lets their unspent promo coins expire), has every creator with enough
+    withdrawable diamonds cash out, and the payout provider answer;
+ 7. waits until everything has settled, then prints leaderboards, books, throughput, latency
+    and the invariants, checked over all data in the schemas.
+
+Every id is unique to the run and every event time comes from a simulated clock, so runs add up
+in the same log and schemas. The exit code is 0 only when every invariant holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import urllib.parse
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import asyncpg
+from rich.console import Console
+
+from ops import demo_report, stack
+from ops.backlog import Backlog
+from ops.books import Books
+from ops.demo_progress import Progress, live_progress
+from ops.interruption import Interrupted, Interruption
+from ops.invariants import InvariantResult, check_invariants
+from ops.latency import LatencyProbe
+from ops.namespace import Namespace
+from ops.seed import seed_events
+from ops.services import LOG_DIR, ServiceFailed, ServiceFleet, service_environment
+from ops.simulation.clock import SimulatedClock
+from ops.simulation.outside import Outside, retired_gift_events
+from ops.simulation.payouts import minimum_diamonds, payout_size, provider_answers
+from ops.simulation.people import PACKAGES, Population, populate
+from ops.simulation.publisher import Publisher
+from ops.simulation.traffic import GiftTraffic, drive
+from services.gifting.seed_catalog import SEED_GIFTS
+from shared.contract.events.creators import PayoutRequested
+from shared.contract.topics import ALL_TOPICS
+from shared.runtime.kafka_admin import ensure_topics
+
+DEFAULT_VIEWERS = 2000
+DEFAULT_CREATORS = 20
+DEFAULT_SECONDS = 30.0
+DEFAULT_RATE = 300.0
+"""Gift requests per second."""
+
+REFUND_SHARE = 0.005
+CHARGEBACK_SHARE = 0.002
+RETURNING_SHARE = 0.05
+"""Viewers who come back after the jump and buy a small pack."""
+CASH_OUT_AFTER = timedelta(days=16)
+"""Past the default 15-day hold, so every gift's diamonds have become withdrawable."""
+PROVIDER_DELAY = timedelta(days=2)
+
+SETUP_TIMEOUT_S = 180.0
+SETTLE_TIMEOUT_S = 300.0
+POLL_S = 0.2
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+INTERRUPTED_EXIT_CODE = 130
+
+
+async def run_demo(viewers: int = DEFAULT_VIEWERS, seconds: float = DEFAULT_SECONDS,
+                   console: Console | None = None, *, rate: float = DEFAULT_RATE,
+                   creators: int = DEFAULT_CREATORS, namespace: str | None = None) -> int:
+    """Run the demo; return the exit code (0: every invariant holds; 1: one does not; 2: the
+    run could not be completed; 130: interrupted). `namespace` runs it on topics and schemas of
+    its own (see ops.namespace); by default it runs on the deployment's."""
+    if viewers < 1 or creators < 2 or seconds <= 0 or rate <= 0:
+        raise ValueError("the demo needs a viewer, two creators, and a positive time and rate")
+    console = console or Console()
+    endpoints = await asyncio.to_thread(stack.endpoints_from_environment_or_local)
+    demo = Demo(console, endpoints["KAFKA_BOOTSTRAP_SERVERS"], endpoints["DATABASE_URL"],
+                Namespace.isolated(namespace) if namespace else Namespace.deployment())
+    try:
+        with demo.interruption.handling_ctrl_c():
+            return await demo.run(viewers=viewers, creators=creators, seconds=seconds,
+                                  rate=rate)
+    except (DemoFailed, ServiceFailed) as error:
+        console.print(f"[bold red]demo failed:[/] {error}")
+        return 2
+    except Interrupted:
+        console.print("[bold yellow]demo interrupted[/]")
+        return INTERRUPTED_EXIT_CODE
+
+
+class Demo:
+    def __init__(self, console: Console, kafka: str, database_url: str, namespace: Namespace):
+        self.console = console
+        self.kafka = kafka
+        self.database_url = database_url
+        self.namespace = namespace
+        self.topic_prefix = namespace.topic_prefix
+        self.run_id = uuid.uuid4().hex[:8]
+        self.rng = random.Random(self.run_id)
+        self.clock = SimulatedClock()
+        self.outside = Outside(self.run_id, self.clock)
+        self.fleet = ServiceFleet(service_environment(kafka, database_url), namespace,
+                                  instance_id=f"demo-{self.run_id}")
+        self.publisher = Publisher(kafka, self.topic_prefix)
+        self.pool: asyncpg.Pool
+        self.books: Books
+        self.backlog: Backlog
+        self.interruption = Interruption(on_first=lambda: console.print(
+            "[yellow]stopping (Ctrl-C again to stop at once)[/]"))
+
+    async def run(self, *, viewers: int, creators: int, seconds: float, rate: float) -> int:
+        async with contextlib.AsyncExitStack() as resources:
+            await self._start(resources)
+            progress = Progress(self.publisher)
+            async with live_progress(progress, self.console, self.books, self.backlog):
+                progress.phase = "publishing the policy and the gift catalog"
+                await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
+                progress.phase = f"setting up {viewers:,} viewers and {creators} creators"
+                population = await self._set_up(progress, viewers, creators)
+                probe = LatencyProbe(self.kafka, self.publisher.gift_requested_at,
+                                     self.topic_prefix)
+                resources.push_async_callback(probe.stop)
+                await probe.start()
+                progress.phase = f"gifting for {seconds:g} s at {rate:g} requests/s"
+                gifting_s, settled_s, sent = await self._gift(progress, population, seconds,
+                                                              rate)
+                progress.phase = "waiting for every gift's diamonds"
+                await self._wait_for_earnings(probe, sent)
+                progress.phase = "16 days later: cashing out"
+                await self._cash_out(population)
+                progress.phase = "settling"
+                settled = await self._settle()
+                progress.phase = "done" if settled else "not settled"
+            performance = demo_report.Performance(
+                gifting_s=gifting_s, requests=len(self.publisher.gift_requested_at),
+                sent=sent, settled_s=settled_s, latency=probe.summary())
+            results = [InvariantResult(
+                "everything settled", settled,
+                "every request has its outcome, every outbox is empty, every consumer caught "
+                "up" if settled else f"still behind after {SETTLE_TIMEOUT_S:.0f} s")]
+            results += await check_invariants(self.pool, self.namespace)
+            await demo_report.print_report(
+                self.console, self.fleet, self.books, population, performance, results,
+                as_of=self.clock.now())
+            return 0 if all(result.passed for result in results) else 1
+
+    async def _start(self, resources: contextlib.AsyncExitStack) -> None:
+        self.console.print(
+            f"[bold]coinlog demo[/] run [cyan]{self.run_id}[/]: Kafka {self.kafka}, "
+            f"PostgreSQL {_without_password(self.database_url)}"
+            + (f", topics {self.topic_prefix}*" if self.topic_prefix else "")
+            + (f", schemas {', '.join(self.namespace.schemas.values())}"
+               if self.namespace.schema_prefix else ""))
+        await ensure_topics(self.kafka, ALL_TOPICS, prefix=self.topic_prefix)
+        resources.push_async_callback(self._stop_services)
+        await self.fleet.start()
+        self.console.print(f"service logs: {LOG_DIR}/{{wallet,gifting,payout}}.log")
+        await self.fleet.wait_ready(checkpoint=self.interruption.checkpoint)
+        self.console.print("services ready: " + ", ".join(
+            f"{name} {service.base_url}" for name, service in self.fleet.services.items()))
+        self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=4)
+        resources.push_async_callback(self.pool.close)
+        self.books = Books(self.pool, self.namespace)
+        await self.publisher.start()
+        resources.push_async_callback(self.publisher.stop)
+        self.backlog = Backlog(self.pool, self.kafka, self.namespace)
+        await self.backlog.start()
+        resources.push_async_callback(self.backlog.stop)
+
+    async def _stop_services(self) -> None:
+        codes = await self.fleet.stop()
+        self.console.print("services stopped (exit codes: " + ", ".join(
+            f"{name} {code}" for name, code in codes.items()) + ")")
+
+    async def _wait_for(self, ready: Callable[[], Awaitable[bool]], what: str,
+                        timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not await ready():
+            self.interruption.checkpoint()
+            self.fleet.check_alive()
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"waited {timeout_s:.0f} s for {what}; see the service logs "
+                                 f"in {LOG_DIR}")
+            await asyncio.sleep(POLL_S)
+
+    async def _settle(self) -> bool:
+        """Wait until every consumer has caught up and every outbox is empty; False if that
+        takes longer than SETTLE_TIMEOUT_S."""
+        return await self.backlog.wait_until_settled(SETTLE_TIMEOUT_S,
+                                                     on_poll=self.interruption.checkpoint)
+
+    async def _set_up(self, progress: Progress, viewers: int, creators: int) -> Population:
+        population = populate(self.outside, self.rng, viewers=viewers, creators=creators)
+        progress.stream_ids = [stream.stream_id for stream in population.streams]
+        progress.creator_ids = [creator.creator_id for creator in population.creators]
+        await self.publisher.publish_all(population.setup_events)
+        viewer_ids = [viewer.user_id for viewer in population.viewers]
+        credits = len(population.purchases) + sum(1 for v in population.viewers if v.promo_coins)
+        catalog = [gift_id for gift_id, _, _ in SEED_GIFTS]
+
+        async def ready_to_gift() -> bool:
+            # Gifting decides on the catalog and the streams it has seen, the wallet on the
+            # coins it has credited: gifts before those would be refused for no real reason.
+            return (await self.books.coins_credited(viewer_ids) == credits
+                    and await self.books.live_streams(progress.stream_ids)
+                    == len(progress.stream_ids)
+                    and await self.books.listed_gifts(catalog) == len(catalog))
+
+        await self._wait_for(ready_to_gift, "the purchases to be credited", SETUP_TIMEOUT_S)
+        coins = sum(viewer.coins for viewer in population.viewers)
+        self.console.print(
+            f"{len(population.viewers):,} viewers bought {len(population.purchases):,} coin "
+            f"packs ({coins:,} coins with promo coins); {len(population.streams)} of "
+            f"{len(population.creators)} creators are live")
+        return population
+
+    async def _gift(self, progress: Progress, population: Population, seconds: float,
+                    rate: float) -> tuple[float, float, int]:
+        """Gift for `seconds`; return how long gifting took and how long until every request
+        had its final outcome (both from the first request), and how many gifts were sent."""
+        traffic = GiftTraffic(population, self.outside, self.rng)
+        started = progress.gifting_started = time.monotonic()
+        clawbacks = asyncio.create_task(self._claw_back_later(population, seconds / 2))
+        try:
+            await drive(traffic, self.publisher, rate=rate, seconds=seconds,
+                        stop=self.interruption.requested)
+            await self.publisher.flush()
+        finally:
+            progress.gifting_ended = time.monotonic()
+            if not clawbacks.done() and progress.gifting_ended - started < seconds / 2:
+                clawbacks.cancel()  # gifting stopped early (an error, or nobody has coins)
+            with contextlib.suppress(asyncio.CancelledError):
+                await clawbacks
+        self.interruption.checkpoint()
+        gifting_s = progress.gifting_ended - started
+        requests = len(self.publisher.gift_requested_at)
+        kinds = ", ".join(f"{n:,} {kind}" for kind, n in traffic.kinds.most_common())
+        self.console.print(f"published {requests:,} gift requests in {gifting_s:.1f} s ({kinds})")
+
+        async def all_decided() -> bool:
+            statuses = await self.books.gift_status_counts(progress.stream_ids)
+            return sum(n for status, n in statuses.items() if status != "priced") >= requests
+
+        await self._wait_for(all_decided, "every gift request's outcome", SETTLE_TIMEOUT_S)
+        settled_s = time.monotonic() - started
+        statuses = await self.books.gift_status_counts(progress.stream_ids)
+        return gifting_s, settled_s, statuses.get("sent", 0)
+
+    async def _claw_back_later(self, population: Population, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
+        purchases = population.purchases
+        refunds = max(1, round(len(purchases) * REFUND_SHARE))
+        chargebacks = max(1, round(len(purchases) * CHARGEBACK_SHARE))
+        chosen = self.rng.sample(purchases, min(len(purchases), refunds + chargebacks))
+        await self.publisher.publish_all(
+            [self.outside.refund(purchase) for purchase in chosen[:refunds]]
+            + [self.outside.chargeback(purchase) for purchase in chosen[refunds:]])
+        self.console.print(f"half-way: {min(refunds, len(chosen))} purchases refunded, "
+                           f"{len(chosen[refunds:])} charged back")
+
+    async def _wait_for_earnings(self, probe: LatencyProbe, sent: int) -> None:
+        """Every sent gift's DiamondsEarned reaches payout.ledger; wait for the last ones, so
+        the latency covers every gift."""
+        async def all_earned() -> bool:
+            return len(probe.latency_s) >= sent
+
+        await self._wait_for(all_earned, "every sent gift's diamonds on payout.ledger",
+                             SETTLE_TIMEOUT_S)
+
+    async def _cash_out(self, population: Population) -> None:
+        await self.publisher.publish_all(
+            [self.outside.stream_ended(stream.started) for stream in population.streams])
+        self.clock.advance(CASH_OUT_AFTER)
+        returning = self.rng.sample(population.viewers,
+                                    round(len(population.viewers) * RETURNING_SHARE))
+        small = [PACKAGES["coins-65"], PACKAGES["coins-70"]]
+        await self.publisher.publish_all([
+            self.outside.purchase(viewer.user_id, package.package_id, package.platform,
+                                  package.coins, package.amount_minor)
+            for viewer, package in ((viewer, self.rng.choice(small)) for viewer in returning)])
+        if not await self._settle():
+            raise DemoFailed("the services did not catch up before the cash-out")
+        requests = await self._payout_requests(population)
+        await self.publisher.publish_all(requests)
+        payout_ids = [request.payout_id for request in requests]
+        statuses: dict[str, str] = {}
+
+        async def all_decided() -> bool:
+            statuses.update(await self.books.payout_statuses(payout_ids))
+            return len(statuses) == len(payout_ids)
+
+        await self._wait_for(all_decided, "the payout requests to be decided", SETTLE_TIMEOUT_S)
+        reserved = [request for request in requests if statuses[request.payout_id] == "reserved"]
+        self.clock.advance(PROVIDER_DELAY)
+        await self.publisher.publish_all(provider_answers(self.outside, reserved, self.rng))
+        self.console.print(
+            f"{len(requests)} of {len(population.creators)} creators had at least "
+            f"{minimum_diamonds():,} withdrawable diamonds and asked for a payout; "
+            f"{len(reserved)} reserved")
+
+    async def _payout_requests(self, population: Population) -> list[PayoutRequested]:
+        at = urllib.parse.quote(self.clock.now().isoformat())
+        requests = []
+        for creator in population.creators:
+            diamonds = await self.fleet["payout"].get_json(
+                f"/creators/{creator.creator_id}?as_of={at}")
+            size = payout_size(diamonds["withdrawable"])
+            if size is not None:
+                requests.append(self.outside.payout_request(creator.creator_id, size))
+        return requests
+
+
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+
+
+if __name__ == "__main__":
+    import typer
+
+    def main(viewers: int = typer.Option(DEFAULT_VIEWERS, help="Simulated viewers."),
+             seconds: float = typer.Option(DEFAULT_SECONDS, help="How long gifts keep coming."),
+             rate: float = typer.Option(DEFAULT_RATE, help="Gift requests per second."),
+             creators: int = typer.Option(DEFAULT_CREATORS, help="Simulated creators."),
+             namespace: str = typer.Option(
+                 "", help="Run on topics and schemas of its own (<namespace>.<topic>, "
+                          "<namespace>_<service>) instead of the deployment's.")) -> None:
+        """The demo with every option (see `coinlog demo`)."""
+        raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, rate=rate,
+                                              creators=creators, namespace=namespace or None)))
+
+    typer.run(main)

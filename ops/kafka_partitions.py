@@ -1,0 +1,26 @@
+"""The partitions a topic has on the broker (not in the registry: a topic may have been given
+more partitions since it was created)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+    names = sorted(set(topics))
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    found = [TopicPartition(topic["topic"], partition["partition"])
+             for topic in described if not topic["error_code"]
+             for partition in topic["partitions"]]
+    missing = set(names) - {partition.topic for partition in found}
+    if missing:
+        raise LookupError(f"topics not on the broker: {', '.join(sorted(missing))}")
+    return sorted(found)

@@ -1,0 +1,118 @@
+"""Typer commands: `replay`, `pit-snapshot`, `balance`, `creator-balance`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from shared.settings import Settings
+
+SERVICES = ("wallet", "gifting", "payout")
+
+
+def _prefix(prefix: str | None) -> str:
+    return Settings().topic_prefix if prefix is None else prefix
+
+
+async def next_rebuild_schema(service: str, database_url: str) -> str:
+    import asyncpg
+    conn = await asyncpg.connect(database_url)
+    try:
+        names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                                 f"{service}_rebuild_%")
+    finally:
+        await conn.close()
+    numbers = [int(n["nspname"].rsplit("_", 1)[1]) for n in names
+               if n["nspname"].rsplit("_", 1)[1].isdigit()]
+    return f"{service}_rebuild_{max(numbers, default=0) + 1}"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay_command(
+        service: str = typer.Argument(..., help="wallet, gifting or payout"),
+        verify: bool = typer.Option(False, "--verify", help="Compare with the live schema."),
+        swap: bool = typer.Option(False, "--swap", help="Not implemented yet."),
+        schema: str | None = typer.Option(None, help="Live schema (default: the service's)."),
+        target: str | None = typer.Option(None, help="Rebuild schema (default: "
+                                          "<service>_rebuild_<n>)."),
+        prefix: str | None = typer.Option(None, help="Topic prefix (default "
+                                          "COINLOG_TOPIC_PREFIX)."),
+        wait: float = typer.Option(60.0, help="With --verify: seconds to wait for the live "
+                                   "service to catch up before the cut."),
+    ) -> None:
+        """Rebuild a service's read tables from the log into a fresh schema (and verify)."""
+        from ops.replay.rebuild import rebuild, verify as verify_schemas, wait_caught_up
+        if service not in SERVICES:
+            raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
+        if swap:
+            typer.echo("--swap is not implemented yet; nothing swapped", err=True)
+            raise typer.Exit(2)
+        settings = Settings()
+        live = schema or settings.schema_for(service)
+        topic_prefix = _prefix(prefix)
+
+        async def run() -> int:
+            name = target or await next_rebuild_schema(service, settings.database_url)
+            if verify:
+                await wait_caught_up(service, live, topic_prefix, timeout_s=wait)
+            result = await rebuild(service, name, topic_prefix)
+            typer.echo(result.summary())
+            for entity, problem in list(result.stats.broken.items())[:10]:
+                typer.echo(f"  not folding: {entity}: {problem}")
+            if not verify:
+                return 0
+            outcome = await verify_schemas(service, live, name)
+            typer.echo("\n".join(outcome.lines()))
+            return 0 if outcome.equal else 1
+
+        raise typer.Exit(asyncio.run(run()))
+
+    @app.command("replay-verify")
+    def verify_command(service: str, live_schema: str, rebuilt_schema: str) -> None:
+        """Compare a service's read tables in two schemas; exit 0 only when equal."""
+        from ops.replay.rebuild import verify as verify_schemas
+        outcome = asyncio.run(verify_schemas(service, live_schema, rebuilt_schema))
+        typer.echo("\n".join(outcome.lines()))
+        raise typer.Exit(0 if outcome.equal else 1)
+
+    @app.command("pit-snapshot")
+    def snapshot_command(
+        kind: str = typer.Argument(..., help="wallet or creator"),
+        every: int = typer.Option(10_000, help="Offsets between snapshots."),
+        prefix: str | None = typer.Option(None),
+    ) -> None:
+        """Extend the point-in-time snapshots (audit.pit_*) up to the log's end now."""
+        from ops.replay.pit import snapshot
+        run = asyncio.run(snapshot(kind, _prefix(prefix), every=every))
+        typer.echo(f"{run.topic}: {run.records} records read; marks written "
+                   f"{ {p: m for p, m in run.marks.items() if m} }")
+
+    def _answer(kind: str, entity: str, as_of_text: str, prefix: str | None) -> None:
+        from ops.replay.pit import as_of
+        try:
+            answer = asyncio.run(as_of(kind, entity, as_of_text, _prefix(prefix)))
+        except (ValueError, LookupError) as problem:
+            typer.echo(str(problem), err=True)
+            raise typer.Exit(2) from None
+        typer.echo(json.dumps(answer.body(), default=str, indent=2))
+
+    @app.command("balance")
+    def balance_command(
+        user: str,
+        as_of: str = typer.Option(..., "--as-of", help="TIMESTAMP, OFFSET or PARTITION:OFFSET"),
+        prefix: str | None = typer.Option(None),
+    ) -> None:
+        """A wallet as it was: snapshot + replay of its wallet.ledger partition."""
+        _answer("wallet", user, as_of, prefix)
+
+    @app.command("creator-balance")
+    def creator_balance_command(
+        creator: str,
+        as_of: str = typer.Option(..., "--as-of", help="TIMESTAMP, OFFSET or PARTITION:OFFSET"),
+        prefix: str | None = typer.Option(None),
+    ) -> None:
+        """A creator's diamonds as they were: snapshot + replay of its payout.ledger partition."""
+        _answer("creator", creator, as_of, prefix)

@@ -1,0 +1,223 @@
+"""Rebuild a service's read tables from the log into a fresh schema; compare two schemas;
+wait until a live service has caught up with its inputs.
+
+    rebuild(service, target_schema, prefix, cut)   one pass over the log, bulk COPY per table
+    verify(service, live_schema, rebuilt_schema)   row-by-row diff of the read tables
+    wait_caught_up(service, schema, prefix)        outbox empty, tracking at the inputs' ends
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from ops.replay.diff import TableDiff, diff_rows
+from ops.replay.pit import partitions_of
+from ops.replay.fold import FoldStats, Projection, projection
+from ops.replay.tables import TABLES
+from shared.logread import Cut, LogReader
+from shared.runtime.migrate import apply_migrations, migrations_in, quote_schema, runtime_migrations
+from shared.settings import Settings
+
+
+def service_definition(service: str):
+    if service == "wallet":
+        from services.wallet.app import definition
+    elif service == "payout":
+        from services.payout.app import definition
+    elif service == "gifting":
+        from services.gifting.app import definition
+    else:
+        raise ValueError(f"unknown service {service!r}")
+    return definition
+
+
+def service_migrations(service: str) -> list:
+    return [*runtime_migrations(), *migrations_in(f"services.{service}.migrations", service)]
+
+
+@dataclass
+class RebuildResult:
+    service: str
+    schema: str
+    cut: Cut
+    stats: FoldStats
+    rows: dict[str, int] = field(default_factory=dict)
+    read_s: float = 0.0
+    write_s: float = 0.0
+
+    @property
+    def events_per_s(self) -> float:
+        total = self.read_s + self.write_s
+        return self.stats.records / total if total else 0.0
+
+    def summary(self) -> str:
+        tables = ", ".join(f"{t} {n}" for t, n in self.rows.items())
+        return (f"{self.service} -> {self.schema}: {self.stats.records} records "
+                f"({self.stats.applied} applied, {self.stats.duplicates} duplicate ids, "
+                f"{self.stats.undecodable} undecodable, {len(self.stats.broken)} entities not "
+                f"folding) in {self.read_s + self.write_s:.2f}s ({self.events_per_s:,.0f} "
+                f"events/s; read+fold {self.read_s:.2f}s, write {self.write_s:.2f}s); {tables}")
+
+
+async def connect(database_url: str, schema: str) -> asyncpg.Connection:
+    """A plain connection (jsonb as text, no codec) with search_path on `schema`."""
+    quote_schema(schema)
+    return await asyncpg.connect(database_url, server_settings={
+        "search_path": schema, "application_name": f"coinlog/replay/{schema}"[:63]})
+
+
+async def take_cut(service: str, prefix: str = "", *, bootstrap_servers: str | None = None
+                   ) -> Cut:
+    bootstrap_servers = bootstrap_servers or Settings().kafka_bootstrap_servers
+    return await LogReader(bootstrap_servers, projection(service).topics, prefix=prefix).cut()
+
+
+async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
+                   bootstrap_servers: str | None = None) -> tuple[Projection, Cut, float]:
+    bootstrap_servers = bootstrap_servers or Settings().kafka_bootstrap_servers
+    folding = projection(service)
+    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix)
+    cut = cut or await reader.cut()
+    started = time.perf_counter()
+    async for batch in reader.read(cut):
+        folding.apply_batch(batch)
+    return folding, cut, time.perf_counter() - started
+
+
+async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut | None = None,
+                  *, database_url: str | None = None,
+                  bootstrap_servers: str | None = None) -> RebuildResult:
+    """Fold the service's topics up to `cut` (default: their ends now) and write the read
+    tables into `target_schema`, which must not exist yet (it is created with the service's
+    migrations). One transaction: the schema appears complete or not at all."""
+    settings = Settings()
+    database_url = database_url or settings.database_url
+    folding, cut, read_s = await fold_log(service, prefix, cut,
+                                          bootstrap_servers=bootstrap_servers)
+    started = time.perf_counter()
+    rows = folding.rows()
+    conn = await connect(database_url, target_schema)
+    counts: dict[str, int] = {}
+    try:
+        exists = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1",
+                                     target_schema)
+        if exists:
+            raise ValueError(f"schema {target_schema} exists; a rebuild needs a fresh one")
+        async with conn.transaction():
+            await apply_migrations(conn, target_schema, service_migrations(service))
+            for table, data in rows.items():
+                if data.rows:
+                    await conn.copy_records_to_table(table, records=data.rows,
+                                                     columns=list(data.columns),
+                                                     schema_name=target_schema)
+                counts[table] = len(data.rows)
+    finally:
+        await conn.close()
+    return RebuildResult(service, target_schema, cut, folding.stats, counts, read_s,
+                         time.perf_counter() - started)
+
+
+@dataclass
+class Verification:
+    service: str
+    live_schema: str
+    rebuilt_schema: str
+    tables: list[TableDiff]
+
+    @property
+    def equal(self) -> bool:
+        return all(table.equal for table in self.tables)
+
+    def lines(self, limit: int = 20) -> list[str]:
+        verdict = "EQUAL" if self.equal else "DIFFERENT"
+        out = [f"verify {self.service}: {self.live_schema} vs {self.rebuilt_schema}: {verdict}"]
+        for table in self.tables:
+            out.extend(table.lines(limit))
+        return out
+
+
+async def verify(service: str, live_schema: str, rebuilt_schema: str, *,
+                 database_url: str | None = None) -> Verification:
+    database_url = database_url or Settings().database_url
+    quote_schema(live_schema)
+    quote_schema(rebuilt_schema)
+    conn = await asyncpg.connect(database_url)
+    try:
+        diffs = []
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            for spec in TABLES[service]:
+                live = [dict(r) for r in await conn.fetch(spec.select_sql(live_schema))]
+                rebuilt = [dict(r) for r in await conn.fetch(spec.select_sql(rebuilt_schema))]
+                diffs.append(diff_rows(spec.name, live, rebuilt, spec.keys, spec.excluded,
+                                       spec.normalize))
+    finally:
+        await conn.close()
+    return Verification(service, live_schema, rebuilt_schema, diffs)
+
+
+@dataclass
+class CatchUp:
+    outbox: int
+    behind: dict[tuple[str, int], int]
+    """(topic, partition) -> records not yet applied."""
+
+    @property
+    def caught_up(self) -> bool:
+        return self.outbox == 0 and not self.behind
+
+
+async def catch_up_state(service: str, schema: str, prefix: str = "", *,
+                         database_url: str | None = None,
+                         bootstrap_servers: str | None = None) -> CatchUp:
+    settings = Settings()
+    definition = service_definition(service)
+    conn = await connect(database_url or settings.database_url, schema)
+    try:
+        outbox = await conn.fetchval("SELECT count(*) FROM outbox")
+        tracked = {(r["consumer"], r["topic"], r["partition"]): r["next_offset"]
+                   for r in await conn.fetch("SELECT consumer, topic, partition, next_offset"
+                                             " FROM tracking")}
+    finally:
+        await conn.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers
+                                or settings.kafka_bootstrap_servers)
+    await consumer.start()
+    try:
+        behind: dict[tuple[str, int], int] = {}
+        for spec in definition.consumers:
+            partitions = []
+            for topic in spec.topics:
+                numbers = await partitions_of(consumer, prefix + topic.name)
+                partitions += [TopicPartition(prefix + topic.name, n) for n in numbers]
+            ends = await consumer.end_offsets(partitions) if partitions else {}
+            for tp, end in ends.items():
+                done = tracked.get((spec.name, tp.topic, tp.partition), 0)
+                if done < end:
+                    behind[(tp.topic, tp.partition)] = end - done
+        return CatchUp(outbox, behind)
+    finally:
+        await consumer.stop()
+
+
+async def wait_caught_up(service: str, schema: str, prefix: str = "", *,
+                         timeout_s: float = 120.0, database_url: str | None = None,
+                         bootstrap_servers: str | None = None) -> CatchUp:
+    """Until the live service's outbox is empty and its tracking rows reach the end offsets of
+    every partition of its input topics (twice in a row, 0.2 s apart). Take the cut after."""
+    deadline = time.monotonic() + timeout_s
+    streak = 0
+    while True:
+        state = await catch_up_state(service, schema, prefix, database_url=database_url,
+                                     bootstrap_servers=bootstrap_servers)
+        streak = streak + 1 if state.caught_up else 0
+        if streak >= 2:
+            return state
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{service} ({schema}) not caught up: outbox {state.outbox}, "
+                               f"behind {state.behind}")
+        await asyncio.sleep(0.2)
