@@ -8,6 +8,7 @@ transaction as the state; so whatever Kafka redelivers, each record is applied o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import IllegalStateError, KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
@@ -72,8 +73,13 @@ class ConsumerRuntime:
         ]
         if not records:
             return
-        self.last_result = await self.processor.process(records)
+        self.last_result = result = await self.processor.process(records)
         self.batches += 1
+        consumer = self.kafka_consumer
+        if result.gaps and consumer is not None:
+            for (topic, partition), offset in result.gaps.items():
+                with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                    consumer.seek(TopicPartition(topic, partition), offset)
         await self._commit_hint()
 
     async def _commit_hint(self) -> None:
@@ -118,13 +124,15 @@ class SeekToTracking(ConsumerRebalanceListener):
         partitions = list(assigned)
         if consumer is None or not partitions:
             return
+        # Paused before the first await: otherwise the fetcher starts from Kafka's committed
+        # offset while tracking is read, and a batch beyond the tracked offset could slip in.
+        consumer.pause(*partitions)
         delay_s = 0.2
         while True:
             try:
                 tracked = await self.runtime.tracked_offsets(partitions)
                 break
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                # Consuming from Kafka's guess would be safe but wasteful; wait for the truth.
                 log.warning("%s: cannot read tracking offsets: %r", self.runtime.consumer, error)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
@@ -133,6 +141,7 @@ class SeekToTracking(ConsumerRebalanceListener):
             consumer.seek(partition, offset)
         if untracked:
             await consumer.seek_to_beginning(*untracked)
+        consumer.resume(*partitions)
         log.info("%s: assigned %s", self.runtime.consumer,
                  ", ".join(f"{p.topic}[{p.partition}]@{tracked.get(p, 0)}" for p in partitions))
 

@@ -52,6 +52,9 @@ class BatchResult:
     redelivered: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    gaps: dict[tuple[str, int], int] = field(default_factory=dict)
+    """Partitions whose records started beyond the tracked offset, with the offset to seek
+    back to. Their records were not applied: applying them would skip the ones in between."""
     published: list[Outgoing] = field(default_factory=list, repr=False)
 
 
@@ -109,7 +112,9 @@ class BatchProcessor:
             positions = await self._lock_positions(conn, records)
             fresh = [r for r in records if r.offset >= positions[(r.topic, r.partition)]]
             result.redelivered = len(records) - len(fresh)
+            fresh, result.gaps = _without_gaps(fresh, positions)
             if not fresh:
+                self._count(result, [])
                 return result
             accepted, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, accepted, rejected)
@@ -302,6 +307,10 @@ class BatchProcessor:
         )
 
     def _count(self, result: BatchResult, rejected: list[_Rejected]) -> None:
+        if result.gaps:
+            metrics.EVENTS_SKIPPED.labels(self.consumer, "gap").inc(len(result.gaps))
+            log.warning("%s: records beyond the tracked offsets of %s; seeking back",
+                        self.consumer, result.gaps)
         metrics.EVENTS_APPLIED.labels(self.consumer).inc(result.applied)
         if result.redelivered:
             metrics.EVENTS_SKIPPED.labels(self.consumer, "redelivered").inc(result.redelivered)
@@ -310,6 +319,23 @@ class BatchProcessor:
         for item in rejected:
             metrics.DEAD_LETTERS.labels(self.consumer, item.reason.value).inc()
 
+
+
+def _without_gaps(fresh: list[Record], positions: dict[tuple[str, int], int]
+                  ) -> tuple[list[Record], dict[tuple[str, int], int]]:
+    """Drop the partitions whose first new record is past the tracked offset.
+
+    A fresh tracking row (offset 0) accepts any start: the log may begin later than 0. Any
+    other jump means records were skipped on the way here, so none of them is applied.
+    """
+    first: dict[tuple[str, int], int] = {}
+    for record in fresh:
+        first.setdefault((record.topic, record.partition), record.offset)
+    gaps = {position: positions[position] for position, offset in first.items()
+            if 0 < positions[position] < offset}
+    if not gaps:
+        return fresh, {}
+    return [r for r in fresh if (r.topic, r.partition) not in gaps], gaps
 
 
 def _headers_json(headers: tuple[tuple[str, bytes], ...]) -> str:

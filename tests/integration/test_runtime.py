@@ -225,10 +225,21 @@ async def test_consumer_seeks_to_tracked_offsets_not_to_kafka_commits(
         infra, sample_topics, schema, db, producer, suffix):
     """Kafka's committed offsets may run ahead of the database (or behind); only tracking
     decides where consumption resumes."""
-    events = [purchase("dave", 1) for _ in range(20)]
-    await publish(producer, sample_topics.inbound.name, events)
-    # A committed offset at the log end, as a crashed process that committed before its
-    # database transaction would leave behind.
+    first = [purchase("dave", 1) for _ in range(20)]
+    await publish(producer, sample_topics.inbound.name, first)
+    async with in_process(infra, sample_topics, schema, suffix):
+        await eventually(lambda: _count_at_least(db, 20), message="the first events")
+    later = [purchase("dave", 2) for _ in range(30)]
+    await publish(producer, sample_topics.inbound.name, later)
+    # A committed offset at the log end, as a process that committed to Kafka before its
+    # database transaction (and then died) would leave behind.
+    await _commit_group_offsets_at_end(infra, sample_topics)
+    async with in_process(infra, sample_topics, schema, suffix):
+        await eventually(lambda: _count_at_least(db, 50), message="every event")
+    await assert_applied_exactly_once(db, first + later)
+
+
+async def _commit_group_offsets_at_end(infra, sample_topics) -> None:
     consumer = AIOKafkaConsumer(sample_topics.inbound.name, group_id="sample",
                                 bootstrap_servers=infra.kafka_bootstrap_servers,
                                 enable_auto_commit=False, auto_offset_reset="latest")
@@ -239,6 +250,35 @@ async def test_consumer_seeks_to_tracked_offsets_not_to_kafka_commits(
         await consumer.commit(ends)
     finally:
         await consumer.stop()
-    async with in_process(infra, sample_topics, schema, suffix):
-        await eventually(lambda: _count_at_least(db, 20), message="every event")
-    await assert_applied_exactly_once(db, events)
+
+
+async def test_records_beyond_the_tracked_offset_are_not_applied(
+        infra, sample_topics, schema, db, producer):
+    """A batch that starts past the tracked offset (the consumer fetched from somewhere else)
+    must not be applied: the records in between would be lost."""
+    events = [purchase("frank", 1 + i) for i in range(10)]
+    await publish(producer, sample_topics.inbound.name, events)
+    records = [r for r in await fetch_records(infra.kafka_bootstrap_servers,
+                                              sample_topics.inbound.name, 10)]
+    by_partition = [r for r in records if r.partition == records[0].partition]
+    assert len(by_partition) == 10
+    pool = await runtime_db.create_pool(infra.database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, schema, [*runtime_migrations(), SAMPLE_TABLES])
+        processor = BatchProcessor(consumer="sample", topics=[sample_topics.inbound],
+                                   handler=make_handler(sample_topics), pool=pool,
+                                   dead_letter_topic=dead_letters("unused"))
+        await processor.process(by_partition[:3])
+
+        skipped = await processor.process(by_partition[6:])
+
+        position = (by_partition[0].topic, by_partition[0].partition)
+        assert skipped.gaps == {position: by_partition[3].offset}
+        assert skipped.applied == 0
+        assert await count(db, "SELECT count(*) FROM applied_log") == 3
+        resumed = await processor.process(by_partition[3:])
+        assert (resumed.applied, resumed.gaps) == (7, {})
+        await assert_applied_exactly_once(db, events)
+    finally:
+        await pool.close()

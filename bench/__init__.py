@@ -1,0 +1,1 @@
+"""Benchmarks of the coinlog runtime against a real Kafka broker and PostgreSQL."""
