@@ -89,11 +89,13 @@ def demo(
 def _register_commands() -> None:
     from ops.audit.command import register as register_audit
     from ops.explain import register as register_explain
+    from ops.replay import register as register_replay
     from shared.sealing.cli import register as register_verify_log
 
     register_explain(app)
     register_audit(app)
     register_verify_log(app)
+    register_replay(app)
 
 
 _register_commands()

@@ -15,7 +15,9 @@ that a republished event (the relay repeats after a crash) is still applied once
 
 Answering: the entity's partition is murmur2(key) as Kafka's default partitioner chooses it;
 the requested point is `partition:offset`, a plain offset (on that partition) or a timestamp
-(the first offset at or after it, via offsets_for_times: records stamped before it count). The
+(the first offset at or after it, via offsets_for_times: records stamped before it count).
+The timestamp is the Kafka record timestamp (when the service published the decision), not
+the events' occurred_at (log time chosen by the producers of facts). The
 latest mark at or before the point gives the starting state; that partition's records of the
 entity are folded from there up to the point.
 """
