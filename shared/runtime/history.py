@@ -13,7 +13,8 @@ import asyncpg
 from shared.contract.envelope import Event
 
 
-async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
+async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]) -> None:
+    """Each event with the JSON it was published as (encoded once, for both)."""
     if not events:
         return
     await conn.execute(
@@ -21,11 +22,11 @@ async def record(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
            SELECT e, i, t, o, p::jsonb
            FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
                 AS x(e, i, t, o, p)""",
-        [event.key for event in events],
-        [event.event_id for event in events],
-        [event.type for event in events],
-        [event.occurred_at for event in events],
-        [event.model_dump_json() for event in events],
+        [event.key for event, _ in events],
+        [event.event_id for event, _ in events],
+        [event.type for event, _ in events],
+        [event.occurred_at for event, _ in events],
+        [value.decode() for _, value in events],
     )
 
 

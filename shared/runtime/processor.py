@@ -141,21 +141,29 @@ class BatchProcessor:
     async def _lock_positions(self, conn: asyncpg.Connection,
                               records: Sequence[Record]) -> dict[tuple[str, int], int]:
         partitions = sorted({(r.topic, r.partition) for r in records})
-        topics = [topic for topic, _ in partitions]
-        numbers = [number for _, number in partitions]
-        await conn.execute(
-            """INSERT INTO tracking (consumer, topic, partition, next_offset)
-               SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)
-               ON CONFLICT DO NOTHING""",
-            self.consumer, topics, numbers,
-        )
+        positions = await self._select_for_update(conn, partitions)
+        missing = [position for position in partitions if position not in positions]
+        if missing:
+            # Only a partition's first batch ever gets here.
+            await conn.execute(
+                """INSERT INTO tracking (consumer, topic, partition, next_offset)
+                   SELECT $1, t, p, 0 FROM unnest($2::text[], $3::int[]) AS x(t, p)
+                   ON CONFLICT DO NOTHING""",
+                self.consumer, [topic for topic, _ in missing], [number for _, number in missing],
+            )
+            positions.update(await self._select_for_update(conn, missing))
+        return positions
+
+    async def _select_for_update(self, conn: asyncpg.Connection,
+                                 partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         rows = await conn.fetch(
             """SELECT topic, partition, next_offset FROM tracking
                WHERE consumer = $1
                  AND (topic, partition) IN (SELECT * FROM unnest($2::text[], $3::int[]))
                ORDER BY topic, partition
                FOR UPDATE""",
-            self.consumer, topics, numbers,
+            self.consumer, [topic for topic, _ in partitions],
+            [number for _, number in partitions],
         )
         return {(row["topic"], row["partition"]): row["next_offset"] for row in rows}
 

@@ -49,17 +49,17 @@ class Unit:
 
     conn: asyncpg.Connection
     outgoing: list[Outgoing] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    """The service's decisions, also kept in its event history."""
+    events: list[tuple[Event, bytes]] = field(default_factory=list)
+    """The service's decisions with their encoding, also kept in its event history."""
 
     def emit(self, event: Event, *, topic: Topic | None = None,
              cause: Inbound | None = None) -> None:
         target = topic or topic_of(event)
         headers = (cause.trace_headers or _trace_headers(cause.record.headers)) if cause else ()
-        self.outgoing.append(
-            Outgoing(event.event_id, target.name, event.key.encode(), encode(event), headers)
-        )
-        self.events.append(event)
+        value = encode(event)
+        self.outgoing.append(Outgoing(event.event_id, target.name, event.key.encode(), value,
+                                      headers))
+        self.events.append((event, value))
 
 
 BatchHandler = Callable[[Unit, Sequence[Inbound]], Awaitable[None]]
