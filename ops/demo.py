@@ -38,6 +38,7 @@ from ops.books import Books
 from ops.demo_progress import Progress, live_progress
 from ops.interruption import Interrupted, Interruption
 from ops.invariants import InvariantResult, check_invariants
+from ops.sealing_check import SealingCheck
 from ops.latency import LatencyProbe
 from ops.namespace import Namespace
 from ops.seed import seed_events
@@ -154,6 +155,7 @@ class Demo:
                 "every request has its outcome, every outbox is empty, every consumer caught "
                 "up" if settled else f"still behind after {SETTLE_TIMEOUT_S:.0f} s")]
             results += await check_invariants(self.pool, self.namespace)
+            results.append(await self.sealing.check())
             await demo_report.print_report(
                 self.console, self.fleet, self.books, population, performance, results,
                 as_of=self.clock.now())
@@ -167,6 +169,9 @@ class Demo:
             + (f", schemas {', '.join(self.namespace.schemas.values())}"
                if self.namespace.schema_prefix else ""))
         await ensure_topics(self.kafka, ALL_TOPICS, prefix=self.topic_prefix)
+        self.sealing = SealingCheck(self.kafka, self.topic_prefix)
+        self.sealing.start()
+        resources.push_async_callback(self.sealing.stop)
         resources.push_async_callback(self._stop_services)
         await self.fleet.start()
         self.console.print(f"service logs: {LOG_DIR}/{{wallet,gifting,payout}}.log")

@@ -183,7 +183,7 @@ def test_every_variable_has_a_default_and_is_in_env_example(compose_text):
 
 def test_app_services_share_one_image_built_from_this_repository(services):
     built = app_image_services(services)
-    assert set(built) == set(APP_SERVICES) | {"topics-init"}
+    assert set(built) == set(APP_SERVICES) | {"topics-init", "sealer"}
     assert {service["build"] for service in built.values()} == {"."}
     assert len({service["image"] for service in built.values()}) == 1
 
@@ -470,3 +470,10 @@ def test_dockerfile_runs_as_a_non_root_user_on_port_8080(dockerfile):
 def test_dockerignore_keeps_local_state_out_of_the_image():
     patterns = set((ROOT / ".dockerignore").read_text().split())
     assert {".git", ".venv", ".local", ".env", "**/__pycache__"} <= patterns
+
+
+def test_the_sealer_runs_the_sealing_module(services):
+    sealer = services["sealer"]
+    assert sealer["command"] == ["python", "-m", "shared.sealing"]
+    assert (ROOT / "shared" / "sealing" / "__main__.py").is_file()
+    assert environment(sealer)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
