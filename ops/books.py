@@ -134,6 +134,11 @@ class Books:
             "SELECT count(*) FROM {gifting}.streams WHERE stream_id = ANY($1::text[])"
             " AND started_at IS NOT NULL AND ended_at IS NULL"), list(stream_ids))
 
+    async def adult_creators(self, creator_ids: Sequence[str]) -> int:
+        return await self.pool.fetchval(self._sql(
+            "SELECT count(*) FROM {gifting}.creator_ages WHERE user_id = ANY($1::text[])"
+            " AND adult"), list(creator_ids))
+
     async def listed_gifts(self, gift_ids: Sequence[str]) -> int:
         return await self.pool.fetchval(self._sql(
             "SELECT count(*) FROM {gifting}.catalog_gifts WHERE gift_id = ANY($1::text[])"),

@@ -224,7 +224,9 @@ class Demo:
             return (await self.books.coins_credited(viewer_ids) == credits
                     and await self.books.live_streams(progress.stream_ids)
                     == len(progress.stream_ids)
-                    and await self.books.listed_gifts(catalog) == len(catalog))
+                    and await self.books.listed_gifts(catalog) == len(catalog)
+                    and await self.books.adult_creators(progress.creator_ids)
+                    == len(progress.creator_ids))
 
         await self._wait_for(ready_to_gift, "the purchases to be credited", SETUP_TIMEOUT_S)
         coins = sum(viewer.coins for viewer in population.viewers)

@@ -34,7 +34,7 @@ from shared.contract.events.catalog import (
 from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.streams import GiftRequested, StreamEnded, StreamStarted
-from shared.contract.events.users import LimitPeriod
+from shared.contract.events.users import AgeVerified, LimitPeriod
 from shared.contract.events.wallet import CoinsSpent, SpendRejected
 from shared.contract.topics import (
     CATALOG_CHANGES,
@@ -43,6 +43,7 @@ from shared.contract.topics import (
     PAYOUT_LEDGER,
     POLICY_CHANGES,
     STREAM_LIFECYCLE,
+    USER_ACCOUNTS,
     WALLET_LEDGER,
     Topic,
 )
@@ -285,15 +286,17 @@ class PayoutProjection(Projection):
 
 class GiftingProjection(Projection):
     """gifting.gifts (its decisions) plus the facts gifting keeps tables of: streams.lifecycle
-    (streams), catalog.changes (catalog_gifts, campaigns) and streams.gift-requests, read only
-    for the gift_id and quantity of rejected requests (GiftRejected does not carry them)."""
+    (streams), catalog.changes (catalog_gifts, campaigns), users.accounts (creator_ages) and
+    streams.gift-requests, read only for the gift_id and quantity of rejected requests
+    (GiftRejected does not carry them)."""
 
     service = "gifting"
-    topics = (GIFTS, STREAM_LIFECYCLE, CATALOG_CHANGES, GIFT_REQUESTS)
+    topics = (GIFTS, STREAM_LIFECYCLE, CATALOG_CHANGES, USER_ACCOUNTS, GIFT_REQUESTS)
 
     def __init__(self) -> None:
         super().__init__()
         self.streams: dict[str, Any] = {}
+        self.ages: dict[str, bool] = {}
         self.catalog: dict[str, Any] = {}
         self.campaigns: dict[str, Any] = {}
         self.requests: dict[Any, tuple[str, int]] = {}
@@ -318,6 +321,8 @@ class GiftingProjection(Projection):
             case StreamStarted() | StreamEnded():
                 self.streams[event.stream_id] = evolve_stream(
                     self.streams.get(event.stream_id), event)
+            case AgeVerified():
+                self.ages[event.user_id] = event.adult
             case GiftListed() | GiftRepriced() | GiftRetired():
                 gift = evolve_gift(self.catalog.get(event.gift_id), event)
                 if gift is not None:
@@ -381,6 +386,7 @@ class GiftingProjection(Projection):
                                "ended_at"),
                               [(c.campaign_id, c.multiplier, sorted(c.gift_ids), c.starts_at,
                                 c.ends_at, c.ended_at) for c in self.campaigns.values()]),
+            "creator_ages": Rows(("user_id", "adult"), list(self.ages.items())),
             "streams": Rows(("stream_id", "creator_id", "started_at", "ended_at"),
                             [(s.stream_id, s.creator_id, s.started_at, s.ended_at)
                              for s in self.streams.values()]),

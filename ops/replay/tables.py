@@ -75,6 +75,7 @@ TABLES: dict[str, tuple[TableSpec, ...]] = {
         TableSpec("catalog_gifts", ("gift_id",)),
         TableSpec("campaigns", ("campaign_id",)),
         TableSpec("streams", ("stream_id",)),
+        TableSpec("creator_ages", ("user_id",)),
         TableSpec("gifts", ("request_id",)),
         TableSpec("stream_totals", ("stream_id",)),
         TableSpec("gifter_scores", ("scope", "scope_id", "sender_id")),

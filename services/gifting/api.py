@@ -21,8 +21,10 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
                       coalesce(t.sends, 0) AS sends, coalesce(t.gifts, 0) AS gifts,
                       coalesce(t.coins, 0) AS coins, coalesce(t.points, 0) AS points,
                       (SELECT count(*) FROM gifter_scores g
-                       WHERE g.scope = 'stream' AND g.scope_id = s.stream_id) AS senders
+                       WHERE g.scope = 'stream' AND g.scope_id = s.stream_id) AS senders,
+                      coalesce(a.adult, false) AS creator_adult
                FROM streams s LEFT JOIN stream_totals t USING (stream_id)
+                    LEFT JOIN creator_ages a ON a.user_id = s.creator_id
                WHERE s.stream_id = $1""", stream_id)
         if row is None:
             raise HTTPException(404, f"unknown stream {stream_id}")

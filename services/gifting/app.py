@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from services.gifting import api, handlers
-from shared.contract.topics import CATALOG_CHANGES, GIFT_REQUESTS, STREAM_LIFECYCLE, WALLET_LEDGER
+from shared.contract.topics import (
+    CATALOG_CHANGES,
+    GIFT_REQUESTS,
+    STREAM_LIFECYCLE,
+    USER_ACCOUNTS,
+    WALLET_LEDGER,
+)
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
 definition = ServiceDefinition(
     name="gifting",
     consumers=[ConsumerSpec(
-        "gifting", [STREAM_LIFECYCLE, CATALOG_CHANGES, GIFT_REQUESTS, WALLET_LEDGER],
+        "gifting", [STREAM_LIFECYCLE, CATALOG_CHANGES, USER_ACCOUNTS, GIFT_REQUESTS,
+                    WALLET_LEDGER],
         handlers.handle,
         "Prices gift requests against the catalog and live streams; turns the wallet's answers "
         "into sent or failed gifts.")],

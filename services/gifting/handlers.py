@@ -25,6 +25,7 @@ from shared.contract.events.catalog import (
 )
 from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.streams import GiftRequested, StreamEnded, StreamStarted
+from shared.contract.events.users import AgeVerified
 from shared.contract.events.wallet import CoinsSpent, SpendRejected
 from shared.runtime.unit import Inbound, Unit
 
@@ -41,11 +42,13 @@ class _Batch:
     campaigns: dict[str, Campaign]
     priced: dict[str, GiftPriced]
     known_requests: set[str]
+    ages: dict[str, bool]
     changed_streams: dict[str, Stream] = field(default_factory=dict)
     changed_gifts: dict[str, CatalogGift] = field(default_factory=dict)
     changed_campaigns: dict[str, Campaign] = field(default_factory=dict)
     requests: list[tuple[GiftRequested, GiftPriced | GiftRejected]] = field(default_factory=list)
     settled: list[tuple[str, str, str | None]] = field(default_factory=list)
+    changed_ages: dict[str, bool] = field(default_factory=dict)
     sent: list[GiftSent] = field(default_factory=list)
 
 
@@ -58,6 +61,7 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     await store.save_streams(conn, list(batch.changed_streams.values()))
     await store.save_gifts(conn, list(batch.changed_gifts.values()))
     await store.save_campaigns(conn, list(batch.changed_campaigns.values()))
+    await store.save_ages(conn, batch.changed_ages)
     await store.insert_requests(conn, batch.requests)
     await store.settle_requests(conn, batch.settled)
     await store.add_sent(conn, batch.sent)
@@ -69,12 +73,17 @@ async def _load(unit: Unit, events: list) -> _Batch:
     gift_ids = {e.gift_id for e in events if isinstance(e, (*GIFT_CHANGES, GiftRequested))}
     answered = [e.request_id for e in events if isinstance(e, WALLET_ANSWERS)]
     requested = [e.request_id for e in events if isinstance(e, GiftRequested)]
+    streams = await store.load_streams(conn, stream_ids)
+    creators = {stream.creator_id for stream in streams.values()}
+    creators |= {e.creator_id for e in events if isinstance(e, STREAM_CHANGES)}
+    creators |= {e.user_id for e in events if isinstance(e, AgeVerified)}
     return _Batch(
-        streams=await store.load_streams(conn, stream_ids),
+        streams=streams,
         gifts=await store.load_gifts(conn, gift_ids),
         campaigns=await store.load_campaigns(conn),
         priced=await store.load_priced(conn, answered) if answered else {},
         known_requests=await store.known_requests(conn, requested) if requested else set(),
+        ages=await store.load_ages(conn, creators) if creators else {},
     )
 
 
@@ -92,6 +101,8 @@ def _apply(batch: _Batch, unit: Unit, inbound: Inbound) -> None:
         if campaign is not None:
             batch.campaigns[event.campaign_id] = campaign
             batch.changed_campaigns[event.campaign_id] = campaign
+    elif isinstance(event, AgeVerified):
+        batch.ages[event.user_id] = batch.changed_ages[event.user_id] = event.adult
     elif isinstance(event, GiftRequested):
         _decide_request(batch, unit, inbound, event)
     elif isinstance(event, WALLET_ANSWERS):
@@ -103,8 +114,10 @@ def _decide_request(batch: _Batch, unit: Unit, inbound: Inbound, request: GiftRe
     if request.request_id in batch.known_requests:
         return
     batch.known_requests.add(request.request_id)
-    outcome = decide_gift(request, batch.streams.get(request.stream_id),
-                          batch.gifts.get(request.gift_id), batch.campaigns.values())
+    stream = batch.streams.get(request.stream_id)
+    outcome = decide_gift(request, stream, batch.gifts.get(request.gift_id),
+                          batch.campaigns.values(),
+                          creator_adult=batch.ages.get(stream.creator_id) if stream else None)
     batch.requests.append((request, outcome))
     if isinstance(outcome, GiftPriced):
         batch.priced[request.request_id] = outcome

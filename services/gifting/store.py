@@ -31,6 +31,19 @@ async def save_streams(conn: asyncpg.Connection, streams: Sequence[Stream]) -> N
         [(s.stream_id, s.creator_id, s.started_at, s.ended_at) for s in streams])
 
 
+async def load_ages(conn: asyncpg.Connection, user_ids: Iterable[str]) -> dict[str, bool]:
+    rows = await conn.fetch("SELECT user_id, adult FROM creator_ages"
+                            " WHERE user_id = ANY($1::text[])", sorted(set(user_ids)))
+    return {row["user_id"]: row["adult"] for row in rows}
+
+
+async def save_ages(conn: asyncpg.Connection, ages: dict[str, bool]) -> None:
+    if ages:
+        await conn.executemany(
+            "INSERT INTO creator_ages (user_id, adult) VALUES ($1, $2)"
+            " ON CONFLICT (user_id) DO UPDATE SET adult = EXCLUDED.adult", list(ages.items()))
+
+
 async def load_gifts(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, CatalogGift]:
     rows = await conn.fetch(
         "SELECT gift_id, name, coins, catalog_version, retired FROM catalog_gifts"

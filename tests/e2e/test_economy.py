@@ -24,8 +24,9 @@ async def balance(economy, user_id: str, expected: int) -> dict:
 
 async def a_live_stream(world, economy, creator: str):
     stream = world.stream_started(creator)
-    await world.publish(world.verified_creator(creator), stream)
-    await economy.json_when("gifting", f"/streams/{stream.stream_id}", lambda b: b["live"])
+    await world.publish(world.adult(creator), world.verified_creator(creator), stream)
+    await economy.json_when("gifting", f"/streams/{stream.stream_id}",
+                            lambda b: b["live"] and b["creator_adult"])
     return stream
 
 
@@ -170,6 +171,14 @@ async def test_gifts_are_rejected_with_reasons(world, economy):
     await world.publish(*cases.values())
     for reason, request in cases.items():
         assert (await gift_status(economy, request))["reason"] == reason
+    minor_creator = world.id("creator")
+    minors_stream = world.stream_started(minor_creator)
+    await world.publish(world.adult(minor_creator, adult=False), minors_stream)
+    to_minor = world.gift(viewer, minors_stream, ROSE)
+    await economy.json_when("gifting", f"/streams/{minors_stream.stream_id}",
+                            lambda b: b["live"])
+    await world.publish(to_minor)
+    assert (await gift_status(economy, to_minor))["reason"] == "creator_not_adult"
     too_dear = world.gift(viewer, stream, LION)
     underage = world.gift(minor, stream, ROSE)
     await world.publish(too_dear, underage)

@@ -156,6 +156,20 @@ def test_rejections_in_check_order(given_request, stream, gift_state, reason):
     assert result.occurred_at == given_request.occurred_at
 
 
+@pytest.mark.parametrize("creator_adult, reason", [
+    (False, R.creator_not_adult),
+    (None, R.creator_not_adult),      # never said: not an adult, as for senders
+])
+def test_gifts_to_a_creator_not_known_adult_are_rejected_last(creator_adult, reason):
+    result = decide_gift(request(), LIVE, ROSE, [], creator_adult=creator_adult)
+    assert isinstance(result, GiftRejected) and result.reason is reason
+    # Every other check comes first.
+    earlier = decide_gift(request(sender="creator-1"), LIVE, ROSE, [],
+                          creator_adult=creator_adult)
+    assert earlier.reason is R.self_gift
+    assert isinstance(decide_gift(request(), LIVE, ROSE, [], creator_adult=True), GiftPriced)
+
+
 @pytest.mark.parametrize("given_request, stream", [
     (request(1), LIVE),
     (request(9999), LIVE),

@@ -34,12 +34,15 @@ NO_BOOST = Decimal(1)
 
 
 def decide_gift(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,
-                campaigns: Iterable[Campaign]) -> GiftPriced | GiftRejected:
+                campaigns: Iterable[Campaign], *,
+                creator_adult: bool | None = True) -> GiftPriced | GiftRejected:
     """`stream` and `gift` are the request's own (or None if unknown); `campaigns` may hold
-    any campaigns, the ones that do not apply are skipped."""
+    any campaigns, the ones that do not apply are skipped. `creator_adult` is what the user
+    service said of the stream's creator: None (never said) counts as not an adult, as for
+    senders; the service always passes it, the default only spares pricing-only callers."""
     assert stream is None or stream.stream_id == request.stream_id, (stream, request)
     assert gift is None or gift.gift_id == request.gift_id, (gift, request)
-    reason = _rejection(request, stream, gift)
+    reason = _rejection(request, stream, gift, creator_adult)
     if reason is not None:
         return request.caused(GiftRejected, "rejected", request_id=request.request_id,
                               sender_id=request.sender_id, stream_id=request.stream_id,
@@ -59,8 +62,8 @@ def decide_gift(request: GiftRequested, stream: Stream | None, gift: CatalogGift
     )
 
 
-def _rejection(request: GiftRequested, stream: Stream | None,
-               gift: CatalogGift | None) -> GiftRejection | None:
+def _rejection(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,
+               creator_adult: bool | None) -> GiftRejection | None:
     if not 1 <= request.quantity <= MAX_GIFT_QUANTITY:
         return GiftRejection.bad_quantity
     if stream is None or not stream.live_at(request.occurred_at):
@@ -71,6 +74,8 @@ def _rejection(request: GiftRequested, stream: Stream | None,
         return GiftRejection.gift_retired
     if request.sender_id == stream.creator_id:
         return GiftRejection.self_gift
+    if creator_adult is not True:
+        return GiftRejection.creator_not_adult
     return None
 
 

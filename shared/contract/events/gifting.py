@@ -19,6 +19,8 @@ class GiftRejection(StrEnum):
     gift_retired = "gift_retired"
     self_gift = "self_gift"
     bad_quantity = "bad_quantity"
+    creator_not_adult = "creator_not_adult"
+    """The stream's creator is not known to be 18 or older: minors may not receive gifts."""
 
 
 class GiftingEvent(Event):
