@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
 import sys
 import time
 import uuid
@@ -105,6 +107,10 @@ def render(result: dict[str, Any]) -> Table:
 
 
 async def main(args: argparse.Namespace) -> None:
+    # SIGTERM cancels like Ctrl-C does, so the schema of the current run is still dropped.
+    with contextlib.suppress(NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM,
+                                                      asyncio.current_task().cancel)
     settings = Settings()
     console = Console(width=max(Console().width, 120))
     results = []
