@@ -10,7 +10,7 @@ import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from services.payout import store
-from services.payout.domain import statement
+from services.payout.domain import rebuild, statement
 from shared.contract.topics import PAYOUT_LEDGER
 from shared.runtime import history
 
@@ -38,6 +38,22 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
                 "available": state.available(at), "withdrawable": state.withdrawable(at),
                 "reserved": state.reserved_diamonds, "withdrawn": state.withdrawn_diamonds,
                 "clawed_back": state.clawed_back_diamonds, "debt": state.debt_diamonds}
+
+    @router.get("/creators/{creator_id}/as-of",
+                summary="A creator's diamonds as they were at a moment of log time")
+    async def creator_as_of(creator_id: IdPath, at: Annotated[datetime, Query()]) -> dict:
+        moment = _aware(at)
+        events = [PAYOUT_LEDGER.adapter.validate_json(payload)
+                  for payload in await history.prefix_until(pool, creator_id, moment)]
+        if not events:
+            raise HTTPException(404, f"no diamonds for creator {creator_id} at "
+                                     f"{moment.isoformat()}")
+        state = rebuild(creator_id, events)
+        return {"creator_id": creator_id, "as_of": moment, "events": len(events),
+                "earned": state.earned_diamonds, "held": state.held(moment),
+                "available": state.available(moment), "reserved": state.reserved_diamonds,
+                "withdrawn": state.withdrawn_diamonds, "clawed_back": state.clawed_back_diamonds,
+                "debt": state.debt_diamonds}
 
     @router.get("/creators/{creator_id}/payouts", summary="A creator's payouts, newest first")
     async def creator_payouts(creator_id: IdPath,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from services.wallet.domain import balance, replay
+from services.wallet.store import buckets
+from shared.contract.topics import WALLET_LEDGER
 from shared.runtime import history
 
 UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
@@ -24,6 +28,20 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
         if row is None:
             raise HTTPException(404, f"no wallet for {user_id}")
         return dict(row)
+
+    @router.get("/wallets/{user_id}/as-of",
+                summary="The wallet as it was at a moment of log time, from its own events")
+    async def wallet_as_of(user_id: UserId, at: Annotated[datetime, Query()]) -> dict:
+        moment = at if at.tzinfo else at.replace(tzinfo=UTC)
+        events = [WALLET_LEDGER.adapter.validate_json(payload)
+                  for payload in await history.prefix_until(pool, user_id, moment)]
+        if not events:
+            raise HTTPException(404, f"no wallet for {user_id} at {moment.isoformat()}")
+        wallet = replay(user_id, events)
+        purchased, promo = buckets(wallet)
+        return {"user_id": user_id, "as_of": moment, "events": len(events),
+                "balance": balance(wallet), "purchased_coins": purchased, "promo_coins": promo,
+                "debt": wallet.debt, "frozen": wallet.frozen}
 
     @router.get("/wallets/{user_id}/history",
                 summary="Every change of the wallet, oldest first, with lots and rates")

@@ -7,6 +7,7 @@ exactly what the service decided, in the order it decided it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -38,3 +39,18 @@ async def page(conn: asyncpg.Connection | asyncpg.Pool, entity: str, *, after_se
            ORDER BY seq LIMIT $3""",
         entity, after_seq, limit, list(types) if types else None,
     )
+
+
+async def prefix_until(conn: asyncpg.Connection | asyncpg.Pool, entity: str,
+                       at: datetime) -> list[str]:
+    """The entity's events, in decision order, up to the first one that happened after `at`:
+    always a prefix of its history, so folding it gives a state the entity really had."""
+    rows = await conn.fetch(
+        """SELECT payload::text AS payload, occurred_at FROM event_history
+           WHERE entity = $1 ORDER BY seq""", entity)
+    prefix = []
+    for row in rows:
+        if row["occurred_at"] > at:
+            break
+        prefix.append(row["payload"])
+    return prefix

@@ -4,6 +4,7 @@ the services' HTTP APIs."""
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -47,6 +48,7 @@ async def test_purchase_gift_diamonds_payout_statement(world, economy):
     await world.publish(world.purchase(viewer, 16500))
     await balance(economy, viewer, 33000)
 
+    world.advance(minutes=1)
     gift = world.gift(viewer, stream, LION)
     await world.publish(gift)
     sent = await gift_status(economy, gift)
@@ -69,6 +71,12 @@ async def test_purchase_gift_diamonds_payout_statement(world, economy):
     await world.publish(world.payout_succeeded(request))
     await economy.json_when("payout", f"/payouts/{request.payout_id}",
                             lambda body: body["status"] == "paid")
+    before_payout = (await economy.get(
+        "payout", f"/creators/{creator}/as-of?at={_moment(request.occurred_at)}")).json()
+    assert (before_payout["available"], before_payout["reserved"]) == (14999, 0)
+    viewer_then = (await economy.get(
+        "wallet", f"/wallets/{viewer}/as-of?at={_moment(gift.occurred_at)}")).json()
+    assert viewer_then["balance"] == 33000
     statement = await economy.json_when(
         "payout", f"/creators/{creator}/statement", lambda body: body["paid_minor"] == 7000)
     assert statement["earned_diamonds"] == 14999
@@ -77,6 +85,11 @@ async def test_purchase_gift_diamonds_payout_statement(world, economy):
     spent = [item for item in wallet_history["items"] if item["type"] == "wallet.coins_spent"]
     assert [lot["coins"] for lot in spent[0]["lots"]] == [16500, 13499]
     assert sum(lot["value_minor"] for lot in spent[0]["lots"]) > 0
+
+
+def _moment(at) -> str:
+    """Just before `at`, as a query value."""
+    return quote((at - timedelta(seconds=1)).isoformat())
 
 
 async def test_refund_after_spending_drives_the_wallet_negative_and_freezes_it(world, economy):
