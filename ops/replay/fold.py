@@ -269,9 +269,18 @@ class PayoutProjection(Projection):
                              creator.withdrawn_diamonds, creator.clawed_back_diamonds,
                              creator.debt_diamonds, at))
         return {
+            # The service's rows leave earnings out (matured ones folded into totals, every
+            # one a row of `earnings`); that is a function of the state, so the rebuilt rows
+            # do not depend on how the live consumer batched.
             "creators": Rows(("key", "state", "version"), [
-                (c, creator_snapshot.dump(s).decode(), self.counts[c])
+                (c, creator_snapshot.dump_row(s).decode(), self.counts[c])
                 for c, s in creators.items()]),
+            "earnings": Rows(("creator_id", "request_id", "coins", "diamonds",
+                              "applied_to_debt", "available_at", "clawed_coins",
+                              "clawed_diamonds", "clawed_from_held"), [
+                (c, e.request_id, e.coins, e.diamonds, e.applied_to_debt, e.available_at,
+                 e.clawed_coins, e.clawed_diamonds, e.clawed_from_held)
+                for c, s in creators.items() for e in s.earnings.values()]),
             "creator_balances": Rows(("creator_id", "verified", "earned", "held", "available",
                                       "reserved", "withdrawn", "clawed_back", "debt", "as_of"),
                                      balances),

@@ -29,10 +29,14 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
             description="Log time to judge the hold at; default: the creator's latest event")]
         = None,
     ) -> dict:
-        state = await store.creators.load(pool, creator_id)
+        state = await store.load_creator(pool, creator_id)
         if state is None or state.clock is None:
             raise HTTPException(404, f"no diamonds recorded for creator {creator_id}")
         at = _aware(as_of) if as_of else state.clock
+        if at < state.clock:
+            # The snapshot folds earnings matured at its clock into totals, which are exact
+            # from the clock on; judging the hold at an earlier time needs each earning.
+            state = state.with_earnings(await store.load_all_earnings(pool, creator_id))
         return {"creator_id": creator_id, "as_of": at, "verified": state.verified,
                 "earned": state.earned_diamonds, "held": state.held(at),
                 "available": state.available(at), "withdrawable": state.withdrawable(at),

@@ -1,4 +1,11 @@
-"""Payout's batch handler: lock the batch's creators, decide event by event, save, emit."""
+"""Payout's batch handler: lock the batch's creators, decide event by event, save, emit.
+
+Every earning is a row of the `earnings` table; a creator's snapshot row keeps none of them,
+only totals of the matured ones (see snapshot.dump_row), and is loaded with the held ones.
+Before deciding, the handler also brings back the matured earnings the batch's decisions look
+at one by one: the gifts its clawbacks list and the gifts its CoinsSpent would earn (the
+once-per-gift check). So decide() sees the same answers as with every earning in memory, and a
+batch writes only the earnings it adds or changes, whatever the creator's lifetime of gifts."""
 
 from __future__ import annotations
 
@@ -29,11 +36,28 @@ def creators_of(event: Event) -> list[str]:
     return []
 
 
+def earnings_needed(event: Event) -> list[tuple[str, str]]:
+    """(creator_id, request_id) of the earnings deciding this event looks up one by one."""
+    match event:
+        case CoinsSpent():
+            return [(event.creator_id, event.request_id)]
+        case CoinsClawedBack():
+            return [(gift.creator_id, gift.request_id) for gift in event.funded_gifts]
+    return []
+
+
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
-    creators = await store.creators.load_for_update(
+    creators = await store.load_creators_for_update(
         conn, {key for inbound in inbounds for key in creators_of(inbound.event)})
+    folded = await store.load_earnings(conn, {
+        (creator_id, request_id) for inbound in inbounds
+        for creator_id, request_id in earnings_needed(inbound.event)
+        if creator_id in creators and request_id not in creators[creator_id].earnings})
+    for creator_id, earnings in folded.items():
+        creators[creator_id] = creators[creator_id].with_earnings(earnings)
+    before = {creator_id: creator.earnings for creator_id, creator in creators.items()}
     changed: dict[str, Creator] = {}
     new_policy: list[PolicyEvent] = []
     decided: list[PayoutEvent] = []
@@ -53,6 +77,11 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
                 creators[creator_id] = changed[creator_id] = creator
                 decided.extend(outputs)
     await store.save_policy_events(conn, new_policy)
-    await store.creators.save(conn, changed)
-    await store.save_balances(conn, changed)
+    await store.save_earnings(conn, [
+        (creator_id, earning) for creator_id, creator in changed.items()
+        for request_id, earning in creator.earnings.items()
+        if before.get(creator_id, {}).get(request_id) != earning])
+    compacted = {creator_id: creator.compacted() for creator_id, creator in changed.items()}
+    await store.creators.save(conn, compacted)
+    await store.save_balances(conn, compacted)
     await store.record_payouts(conn, decided)

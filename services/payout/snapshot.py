@@ -2,6 +2,13 @@
 
 The state holds read-only mappings, some keyed by (currency, day); JSON has neither, so the
 layout here is explicit, and a round-trip test keeps it faithful.
+
+`dump` / `load` round-trip a whole Creator (point-in-time checkpoints use them). The service's
+row in `creators` is `dump_row`: the creator `without_earnings` (matured earnings folded into
+the matured_* totals, held ones left out), every earning being a row of the `earnings` table;
+store.py puts the held ones back when it loads a row. So the row's size does not grow with the
+creator's gifts. A row written before then lists every earning and has no totals: it loads as
+it was, exactly.
 """
 
 from __future__ import annotations
@@ -32,7 +39,14 @@ def dump(creator: Creator) -> bytes:
                          creator.payouts_seen.items()},
         "duplicate_requests": sorted(str(event_id) for event_id in creator.duplicate_requests),
         "clawbacks_seen": sorted(list(pair) for pair in creator.clawbacks_seen),
+        "matured_credited": creator.matured_credited,
+        "matured_earned": creator.matured_earned,
+        "matured_clawed": creator.matured_clawed,
     }, default=str)
+
+
+def dump_row(creator: Creator) -> bytes:
+    return dump(creator.without_earnings())
 
 
 def load(raw: bytes | str) -> Creator:
@@ -58,4 +72,7 @@ def load(raw: bytes | str) -> Creator:
             for payout_id, event_id in data["payouts_seen"].items()}),
         duplicate_requests=frozenset(uuid.UUID(e) for e in data["duplicate_requests"]),
         clawbacks_seen=frozenset(tuple(pair) for pair in data["clawbacks_seen"]),
+        matured_credited=data.get("matured_credited", 0),
+        matured_earned=data.get("matured_earned", 0),
+        matured_clawed=data.get("matured_clawed", 0),
     )

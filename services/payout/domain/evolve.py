@@ -67,6 +67,9 @@ class Replay:
     payouts_seen: dict[str, uuid.UUID | None]
     duplicate_requests: set[uuid.UUID]
     clawbacks_seen: set[tuple[str, str]]
+    matured_credited: int
+    matured_earned: int
+    matured_clawed: int
 
     @classmethod
     def of(cls, creator: Creator) -> Replay:

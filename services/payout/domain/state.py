@@ -20,13 +20,23 @@ A creator's clock never runs backwards: decisions use `now(at)`, the later of th
 occurred_at and the latest time already decided for this creator. Inputs come from several
 producers whose clocks disagree; a late-stamped event must neither make matured (possibly
 withdrawn) diamonds held again nor count against an earlier day's limit.
+
+Because the clock never runs backwards, an earning with available_at <= clock stays matured
+for every t >= clock, and its credited diamonds can no longer change (a clawback takes nothing
+from its hold). `compacted` folds such earnings into three running totals (matured_credited,
+matured_earned, matured_clawed), so a creator's working state holds only the earnings still on
+hold; `with_earnings` brings folded earnings back (out of the totals) for a decision that needs
+them one by one (a clawback of the gift, the once-per-gift check of an earning). held(t),
+matured(t), available(t), earned and clawed back are the same either way for every t >= clock.
+The service's snapshot row is `without_earnings` (held ones too): every earning is a row of its
+own, and the handler loads the held ones with the snapshot.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
@@ -97,6 +107,12 @@ class Creator:
     """Request events rejected as duplicate_payout, so a redelivery of one decides nothing."""
     clawbacks_seen: frozenset[tuple[str, str]] = frozenset()
     """(purchase_id, request_id) of every clawback applied."""
+    matured_credited: int = 0
+    """Credited diamonds of the earnings folded out of `earnings` (matured at `clock`)."""
+    matured_earned: int = 0
+    """Diamonds of the earnings folded out of `earnings`."""
+    matured_clawed: int = 0
+    """Diamonds clawed back from the earnings folded out of `earnings`."""
 
     def now(self, at: datetime) -> datetime:
         return at if self.clock is None or at > self.clock else self.clock
@@ -105,7 +121,9 @@ class Creator:
         return sum(earning.held_at(at) for earning in self.earnings.values())
 
     def matured(self, at: datetime) -> int:
-        return sum(e.credited for e in self.earnings.values() if e.available_at <= at)
+        """Exact for at >= clock once earnings were folded out (`compacted`)."""
+        return self.matured_credited + sum(
+            e.credited for e in self.earnings.values() if e.available_at <= at)
 
     @property
     def reserved_diamonds(self) -> int:
@@ -121,11 +139,11 @@ class Creator:
 
     @property
     def earned_diamonds(self) -> int:
-        return sum(earning.diamonds for earning in self.earnings.values())
+        return self.matured_earned + sum(e.diamonds for e in self.earnings.values())
 
     @property
     def clawed_back_diamonds(self) -> int:
-        return sum(earning.clawed_diamonds for earning in self.earnings.values())
+        return self.matured_clawed + sum(e.clawed_diamonds for e in self.earnings.values())
 
     @property
     def balance_diamonds(self) -> int:
@@ -134,6 +152,50 @@ class Creator:
 
     def net_minor_on(self, currency: str, day: date) -> int:
         return self.net_minor_by_day.get((currency, day), 0)
+
+    def compacted(self) -> Creator:
+        """The same creator with every earning matured at `clock` folded into the totals."""
+        if self.clock is None:
+            return self
+        clock = self.clock
+        matured = [e for e in self.earnings.values() if e.available_at <= clock]
+        if not matured:
+            return self
+        return replace(
+            self,
+            earnings=MappingProxyType({request_id: e for request_id, e in self.earnings.items()
+                                       if e.available_at > clock}),
+            matured_credited=self.matured_credited + sum(e.credited for e in matured),
+            matured_earned=self.matured_earned + sum(e.diamonds for e in matured),
+            matured_clawed=self.matured_clawed + sum(e.clawed_diamonds for e in matured))
+
+    def with_earnings(self, kept_apart: Iterable[Earning]) -> Creator:
+        """The same creator with these earnings, kept apart from it exactly as they are (the
+        `earnings` table), back in `earnings`: one matured at `clock` comes out of the totals
+        `compacted` folded it into; one still held was only left out of `earnings`. Earnings
+        already present are kept as they are."""
+        back = {e.request_id: e for e in kept_apart if e.request_id not in self.earnings}
+        if not back:
+            return self
+        matured = [e for e in back.values()
+                   if self.clock is not None and e.available_at <= self.clock]
+        credited = sum(e.credited for e in matured)
+        earned = sum(e.diamonds for e in matured)
+        clawed = sum(e.clawed_diamonds for e in matured)
+        if (credited > self.matured_credited or earned > self.matured_earned
+                or clawed > self.matured_clawed):
+            raise ValueError(f"earnings of {self.creator_id} were never folded")
+        return replace(
+            self,
+            earnings=MappingProxyType({**self.earnings, **back}),
+            matured_credited=self.matured_credited - credited,
+            matured_earned=self.matured_earned - earned,
+            matured_clawed=self.matured_clawed - clawed)
+
+    def without_earnings(self) -> Creator:
+        """The creator's row in `creators`: compacted, and without the earnings still held
+        either (they live in the `earnings` table; `with_earnings` puts them back)."""
+        return replace(self.compacted(), earnings=MappingProxyType({}))
 
 
 def utc_day(at: datetime) -> date:
