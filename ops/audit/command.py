@@ -24,6 +24,7 @@ from ops.audit.fold import Auditor
 from ops.audit.model import AuditReport
 from ops.audit.report import print_report, write_html, write_json
 from shared.contract.topics import ALL_TOPICS
+from shared.gcpause import collector_paused
 from shared.logread import LogReader
 
 
@@ -52,7 +53,7 @@ async def run_audit(bootstrap_servers: str, *, prefix: str = "", until: datetime
     cut = await reader.cut(until=until)
     auditor = Auditor(until=until, grace_s=grace_s)
     started = time.perf_counter()
-    with Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
+    with collector_paused(), Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[rate]} events/s"), TimeElapsedColumn(),
                   console=console, disable=not progress, transient=True) as bar:
         task = bar.add_task("audit", total=cut.total, rate="-")
@@ -62,7 +63,8 @@ async def run_audit(bootstrap_servers: str, *, prefix: str = "", until: datetime
             elapsed = time.perf_counter() - started
             bar.update(task, advance=len(batch),
                        rate=f"{auditor.records / elapsed:,.0f}" if elapsed else "-")
-    report = auditor.report()
+    with collector_paused():
+        report = auditor.report()
     return AuditRun(report, auditor.records, time.perf_counter() - started)
 
 

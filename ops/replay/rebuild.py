@@ -19,6 +19,7 @@ from ops.replay.diff import TableDiff, diff_rows
 from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, projection
 from ops.replay.tables import TABLES
+from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader
 from shared.runtime.migrate import apply_migrations, migrations_in, quote_schema, runtime_migrations
 from shared.settings import Settings
@@ -84,8 +85,9 @@ async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
     reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix)
     cut = cut or await reader.cut()
     started = time.perf_counter()
-    async for batch in reader.read(cut):
-        folding.apply_batch(batch)
+    with collector_paused():
+        async for batch in reader.read(cut):
+            folding.apply_batch(batch)
     return folding, cut, time.perf_counter() - started
 
 
