@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from ops import stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,15 +55,7 @@ def _containers() -> Iterator[Endpoints]:
 
 
 def _local_stack() -> Endpoints:
-    completed = subprocess.run([str(ROOT / "deploy/local/up")], capture_output=True, text=True,
-                               check=False)
-    if completed.returncode != 0:
-        raise RuntimeError(f"deploy/local/up failed:\n{completed.stderr[-4000:]}")
-    exported = {}
-    for line in completed.stdout.splitlines():
-        if line.startswith("export ") and "=" in line:
-            name, value = line.removeprefix("export ").split("=", 1)
-            exported[name] = value.strip("'\"")
+    exported = stack.up()
     return Endpoints(exported["KAFKA_BOOTSTRAP_SERVERS"], exported["DATABASE_URL"], "local")
 
 

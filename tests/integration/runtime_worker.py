@@ -38,16 +38,11 @@ def install_crash(point: str, process: ServiceProcess) -> None:
             await asyncio.Event().wait()
 
         OutboxRelay.run = idle_relay  # type: ignore[method-assign]
-        original = consumer_module.ConsumerRuntime._commit_hint
-
         async def crash_after_commit(self: consumer_module.ConsumerRuntime) -> None:
             die()
 
         consumer_module.ConsumerRuntime._commit_hint = crash_after_commit  # type: ignore
-        del original
     elif point == "after_publish":
-        original_publish = OutboxRelay._publish_some
-
         async def crash_after_ack(self, conn, producer):
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1",
@@ -60,7 +55,6 @@ def install_crash(point: str, process: ServiceProcess) -> None:
             die()
 
         OutboxRelay._publish_some = crash_after_ack  # type: ignore[method-assign]
-        del original_publish
 
         async def no_offset_commit(self: consumer_module.ConsumerRuntime) -> None:
             return None
