@@ -44,11 +44,13 @@ class Cut:
 
 class LogReader:
     def __init__(self, bootstrap_servers: str, topics: Iterable[Topic], *, prefix: str = "",
-                 fetch_max_bytes: int = 64 * 1024 * 1024):
+                 fetch_max_bytes: int = 64 * 1024 * 1024, digests: bool = True):
         self.bootstrap_servers = bootstrap_servers
         self.topics = {prefix + topic.name: topic for topic in topics}
         self.prefix = prefix
         self.fetch_max_bytes = fetch_max_bytes
+        self.digests = digests
+        """False: decoded records carry no content digest (readers that dedupe by id only)."""
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
@@ -84,18 +86,30 @@ class LogReader:
                       for topic in described if topic["error_code"] == 0
                       for partition in topic["partitions"])
 
-    async def read(self, cut: Cut, *, decode_events: bool = True,
+    async def read(self, cut: Cut, *, start: Cut | None = None, decode_events: bool = True,
                    batch_records: int = 5000) -> AsyncIterator[list[LogRecord]]:
-        """Batches of records up to the cut. Undecodable records come with their error."""
+        """Batches of records up to the cut, from the beginning or from `start` (inclusive
+        offsets; partitions it does not name from the beginning). Undecodable records come
+        with their error."""
+        begin = start.ends if start is not None else {}
         wanted = {TopicPartition(self.prefix + topic, partition): end
-                  for (topic, partition), end in cut.ends.items() if end > 0}
+                  for (topic, partition), end in cut.ends.items()
+                  if end > begin.get((topic, partition), 0)}
         if not wanted:
             return
         consumer = self._consumer()
         await consumer.start()
         try:
             consumer.assign(list(wanted))
-            await consumer.seek_to_beginning(*wanted)
+            from_beginning = []
+            for tp in wanted:
+                offset = begin.get((tp.topic.removeprefix(self.prefix), tp.partition), 0)
+                if offset:
+                    consumer.seek(tp, offset)
+                else:
+                    from_beginning.append(tp)
+            if from_beginning:
+                await consumer.seek_to_beginning(*from_beginning)
             remaining = dict(wanted)
             while remaining:
                 fetched = await consumer.getmany(*remaining, timeout_ms=1000,
@@ -109,7 +123,8 @@ class LogReader:
                     for record in records:
                         if record.offset >= end:
                             break
-                        batch.append(self._record(topic, record, decode_events))
+                        batch.append(self._record(topic, record, decode_events,
+                                                  self.digests))
                     position = records[-1].offset + 1 if records else 0
                     if position >= end:
                         remaining.pop(tp)
@@ -120,11 +135,11 @@ class LogReader:
             await consumer.stop()
 
     @staticmethod
-    def _record(topic: Topic, record, decode_events: bool) -> LogRecord:
+    def _record(topic: Topic, record, decode_events: bool, digests: bool = True) -> LogRecord:
         decoded = error = None
         if decode_events:
             try:
-                decoded = decode(topic, record.value)
+                decoded = decode(topic, record.value, digest=digests)
             except InvalidEvent as invalid:
                 error = invalid
         return LogRecord(topic.name, record.partition, record.offset, record.timestamp,

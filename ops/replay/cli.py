@@ -29,12 +29,27 @@ async def next_rebuild_schema(service: str, database_url: str) -> str:
     return f"{service}_rebuild_{max(numbers, default=0) + 1}"
 
 
+async def _swap(service: str, live: str, prefix: str, require_equal: bool) -> int:
+    from ops.replay.swap import SwapRefused, describe_refusal, swap
+    try:
+        result = await swap(service, live, prefix, require_equal=require_equal)
+    except SwapRefused as refusal:
+        typer.echo("\n".join(describe_refusal(refusal)), err=True)
+        return 1
+    typer.echo(result.summary())
+    if result.verification is not None:
+        typer.echo("\n".join(result.verification.lines()))
+    return 0
+
+
 def register(app: typer.Typer) -> None:
     @app.command("replay")
     def replay_command(
         service: str = typer.Argument(..., help="wallet, gifting or payout"),
         verify: bool = typer.Option(False, "--verify", help="Compare with the live schema."),
-        swap: bool = typer.Option(False, "--swap", help="Not implemented yet."),
+        swap: bool = typer.Option(False, "--swap", help="Switch the live schema over to the "
+                                  "rebuild atomically (the service may keep running; with "
+                                  "--verify only when both are equal)."),
         schema: str | None = typer.Option(None, help="Live schema (default: the service's)."),
         target: str | None = typer.Option(None, help="Rebuild schema (default: "
                                           "<service>_rebuild_<n>)."),
@@ -47,12 +62,14 @@ def register(app: typer.Typer) -> None:
         from ops.replay.rebuild import rebuild, verify as verify_schemas, wait_caught_up
         if service not in SERVICES:
             raise typer.BadParameter(f"one of {', '.join(SERVICES)}")
-        if swap:
-            typer.echo("--swap is not implemented yet; nothing swapped", err=True)
-            raise typer.Exit(2)
         settings = Settings()
         live = schema or settings.schema_for(service)
         topic_prefix = _prefix(prefix)
+        if swap:
+            if target:
+                raise typer.BadParameter("--swap names its rebuild schema itself",
+                                         param_hint="--target")
+            raise typer.Exit(asyncio.run(_swap(service, live, topic_prefix, verify)))
 
         async def run() -> int:
             name = target or await next_rebuild_schema(service, settings.database_url)

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
 from ops.replay.pit import partitions_of
-from ops.replay.fold import FoldStats, Projection, projection
+from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
 from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader
@@ -79,16 +79,37 @@ async def take_cut(service: str, prefix: str = "", *, bootstrap_servers: str | N
 
 
 async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
-                   bootstrap_servers: str | None = None) -> tuple[Projection, Cut, float]:
+                   bootstrap_servers: str | None = None, start: Cut | None = None,
+                   into: Projection | None = None) -> tuple[Projection, Cut, float]:
+    """Fold the service's topics up to `cut` (default: their ends now), from the beginning
+    or from `start`, into a new projection or into `into`."""
     bootstrap_servers = bootstrap_servers or Settings().kafka_bootstrap_servers
-    folding = projection(service)
-    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix)
+    folding = into or projection(service)
+    # Replay deduplicates by event id only, so the content digest would be wasted work.
+    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
     cut = cut or await reader.cut()
     started = time.perf_counter()
     with collector_paused():
-        async for batch in reader.read(cut):
+        async for batch in reader.read(cut, start=start):
             folding.apply_batch(batch)
     return folding, cut, time.perf_counter() - started
+
+
+async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
+                        rows: dict[str, Rows]) -> dict[str, int]:
+    """Within the caller's transaction: `schema` (which must not exist) with the service's
+    migrations, filled with `rows` by COPY. Returns rows written per table."""
+    exists = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema)
+    if exists:
+        raise ValueError(f"schema {schema} exists; a rebuild needs a fresh one")
+    await apply_migrations(conn, schema, service_migrations(service))
+    counts: dict[str, int] = {}
+    for table, data in rows.items():
+        if data.rows:
+            await conn.copy_records_to_table(table, records=data.rows,
+                                             columns=list(data.columns), schema_name=schema)
+        counts[table] = len(data.rows)
+    return counts
 
 
 async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut | None = None,
@@ -104,20 +125,9 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     started = time.perf_counter()
     rows = folding.rows()
     conn = await connect(database_url, target_schema)
-    counts: dict[str, int] = {}
     try:
-        exists = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1",
-                                     target_schema)
-        if exists:
-            raise ValueError(f"schema {target_schema} exists; a rebuild needs a fresh one")
         async with conn.transaction():
-            await apply_migrations(conn, target_schema, service_migrations(service))
-            for table, data in rows.items():
-                if data.rows:
-                    await conn.copy_records_to_table(table, records=data.rows,
-                                                     columns=list(data.columns),
-                                                     schema_name=target_schema)
-                counts[table] = len(data.rows)
+            counts = await create_schema(conn, service, target_schema, rows)
     finally:
         await conn.close()
     return RebuildResult(service, target_schema, cut, folding.stats, counts, read_s,
@@ -143,6 +153,17 @@ class Verification:
         return out
 
 
+async def compare_tables(conn: asyncpg.Connection, service: str, live_schema: str,
+                         rebuilt_schema: str) -> list[TableDiff]:
+    diffs = []
+    for spec in TABLES[service]:
+        live = [dict(r) for r in await conn.fetch(spec.select_sql(live_schema))]
+        rebuilt = [dict(r) for r in await conn.fetch(spec.select_sql(rebuilt_schema))]
+        diffs.append(diff_rows(spec.name, live, rebuilt, spec.keys, spec.excluded,
+                               spec.normalize))
+    return diffs
+
+
 async def verify(service: str, live_schema: str, rebuilt_schema: str, *,
                  database_url: str | None = None) -> Verification:
     database_url = database_url or Settings().database_url
@@ -150,13 +171,8 @@ async def verify(service: str, live_schema: str, rebuilt_schema: str, *,
     quote_schema(rebuilt_schema)
     conn = await asyncpg.connect(database_url)
     try:
-        diffs = []
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            for spec in TABLES[service]:
-                live = [dict(r) for r in await conn.fetch(spec.select_sql(live_schema))]
-                rebuilt = [dict(r) for r in await conn.fetch(spec.select_sql(rebuilt_schema))]
-                diffs.append(diff_rows(spec.name, live, rebuilt, spec.keys, spec.excluded,
-                                       spec.normalize))
+            diffs = await compare_tables(conn, service, live_schema, rebuilt_schema)
     finally:
         await conn.close()
     return Verification(service, live_schema, rebuilt_schema, diffs)

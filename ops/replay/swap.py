@@ -1,0 +1,285 @@
+"""Switch a running service over to a projection rebuilt from the log, atomically.
+
+    swap(service, live_schema, prefix)
+
+1. Without stopping anything: read the live consumer's tracking offsets, fold the service's
+   projection topics (input topics up to those offsets, its own output topics up to their ends)
+   and write a fresh schema `<live>_rebuild_<n>` in one transaction.
+2. One transaction on the live schema:
+   - `LOCK TABLE tracking, inbox, outbox`: every consumer batch starts by locking its tracking
+     rows and the relay works on the outbox, so the live service stands still from here on
+     (its query API keeps answering from the live tables);
+   - read the outbox (decided, maybe not yet published), then the output topics' ends, and fold
+     what the live service applied since step 1: input topics up to the tracking offsets now,
+     output topics up to their ends, then the outbox rows (an event both published and still in
+     the outbox is applied once: the fold deduplicates by event id);
+   - write the difference into the rebuilt schema (rows that changed are replaced by key; the
+     append-only history tables only grow);
+   - optionally compare the two schemas table by table and give up if they differ;
+   - move the live `tracking`, `inbox` and `outbox` tables into the rebuilt schema (metadata
+     only, whatever their size), so the service resumes exactly where it stopped and the relay
+     still publishes what was pending;
+   - rename the live schema to `<live>_replaced_<n>` and the rebuilt one to `<live>`.
+   Committing releases the lock: the waiting batch goes on in the rebuilt tables, since the
+   service addresses its tables through the schema's name (search_path).
+
+The replaced schema is kept (without its runtime tables) for comparison; drop it when done.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka.partitioner import murmur2
+
+from ops.replay.fold import Projection, Rows, projection
+from ops.replay.rebuild import (
+    Verification,
+    compare_tables,
+    connect,
+    create_schema,
+    fold_log,
+    service_definition,
+)
+from ops.replay.tables import TABLES
+from shared.contract.codec import InvalidEvent, decode
+from shared.contract.topics import Topic
+from shared.logread import Cut, LogReader, LogRecord
+from shared.runtime.migrate import quote_schema
+from shared.settings import Settings
+
+MOVED_TABLES = ("tracking", "inbox", "outbox")
+
+
+class SwapRefused(Exception):
+    """The swap was rolled back; the live schema is untouched."""
+
+    def __init__(self, message: str, verification: Verification | None = None):
+        super().__init__(message)
+        self.verification = verification
+
+
+@dataclass
+class SwapResult:
+    service: str
+    live_schema: str
+    replaced_schema: str
+    rebuilt_records: int
+    caught_up_records: int
+    pending_outbox: int
+    changed: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """table -> (rows replaced or removed, rows added) while the live service stood still."""
+    verification: Verification | None = None
+    rebuild_s: float = 0.0
+    locked_s: float = 0.0
+
+    def summary(self) -> str:
+        changes = ", ".join(f"{t} -{r}/+{a}" for t, (r, a) in self.changed.items() if r or a)
+        return (f"swapped {self.service}: {self.live_schema} now holds the rebuilt projection "
+                f"({self.rebuilt_records} records folded in {self.rebuild_s:.2f}s without a "
+                f"lock; then {self.caught_up_records} records and {self.pending_outbox} "
+                f"outbox rows caught up with the service standing still for "
+                f"{self.locked_s:.2f}s{': ' + changes if changes else ''}); the previous "
+                f"tables are in {self.replaced_schema}")
+
+
+def _input_topics(service: str) -> set[str]:
+    return {topic.name for spec in service_definition(service).consumers
+            for topic in spec.topics}
+
+
+async def _tracked(conn: asyncpg.Connection, prefix: str) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> next offset the live service applies; the smallest over its
+    consumers when several read one topic."""
+    tracked: dict[tuple[str, int], int] = {}
+    for row in await conn.fetch("SELECT topic, partition, next_offset FROM tracking"):
+        position = (row["topic"].removeprefix(prefix), row["partition"])
+        tracked[position] = min(tracked.get(position, row["next_offset"]), row["next_offset"])
+    return tracked
+
+
+def _bounded_cut(ends: Cut, tracked: dict[tuple[str, int], int], inputs: set[str]) -> Cut:
+    """Output topics up to their ends; input topics only as far as the live service applied
+    them, so the fold shows no fact the live tables do not have yet."""
+    return Cut({(topic, partition): (min(end, tracked.get((topic, partition), 0))
+                                     if topic in inputs else end)
+                for (topic, partition), end in ends.ends.items()})
+
+
+def _partition_counts(cut: Cut) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for topic, partition in cut.ends:
+        counts[topic] = max(counts.get(topic, 0), partition + 1)
+    return counts
+
+
+def _outbox_records(rows: Sequence[asyncpg.Record], topics: dict[str, Topic], prefix: str,
+                    ends: Cut, partitions: dict[str, int]) -> list[LogRecord]:
+    """Pending outbox rows as the records Kafka will hold: after everything published, in the
+    relay's order, on the partition the default partitioner picks for their key."""
+    now_ms = int(time.time() * 1000)
+    next_offset = dict(ends.ends)
+    records = []
+    for row in rows:
+        name = row["topic"].removeprefix(prefix)
+        topic = topics.get(name)
+        if topic is None:
+            continue
+        key = row["key"]
+        count = partitions.get(name, 1)
+        partition = (murmur2(key) & 0x7FFFFFFF) % count if key is not None else 0
+        offset = next_offset.get((name, partition), 0)
+        next_offset[(name, partition)] = offset + 1
+        decoded = error = None
+        try:
+            decoded = decode(topic, row["value"], digest=False)
+        except InvalidEvent as invalid:
+            error = invalid
+        records.append(LogRecord(name, partition, offset, now_ms, key, row["value"], decoded,
+                                 error))
+    return records
+
+
+def _hashable(row: tuple) -> Hashable:
+    """Rows may hold lists (array columns); compare those as tuples."""
+    if all(isinstance(value, Hashable) for value in row):
+        return row
+    return tuple(tuple(value) if isinstance(value, list) else value for value in row)
+
+
+async def write_changes(conn: asyncpg.Connection, service: str, schema: str,
+                        before: dict[str, Rows], after: dict[str, Rows]
+                        ) -> dict[str, tuple[int, int]]:
+    """Bring `schema`'s tables from `before` to `after`: rows whose content changed are
+    deleted by their key and written again; ordinal-keyed (append-only) tables only grow."""
+    specs = {spec.name: spec for spec in TABLES[service]}
+    quoted = quote_schema(schema)
+    changed: dict[str, tuple[int, int]] = {}
+    for table, new in after.items():
+        old = before.get(table, Rows(new.columns, []))
+        old_keys = {_hashable(row) for row in old.rows}
+        new_keys = {_hashable(row) for row in new.rows}
+        removed = [row for row in old.rows if _hashable(row) not in new_keys]
+        added = [row for row in new.rows if _hashable(row) not in old_keys]
+        spec = specs[table]
+        if spec.ordinal is not None:
+            if removed:
+                raise SwapRefused(f"{table} is append-only but {len(removed)} rows of the "
+                                  "rebuild went away while catching up")
+        elif removed:
+            positions = [new.columns.index(key) for key in spec.keys]
+            where = " AND ".join(f"{key} = ${n}" for n, key in enumerate(spec.keys, 1))
+            await conn.executemany(f"DELETE FROM {quoted}.{table} WHERE {where}",
+                                   [tuple(row[i] for i in positions) for row in removed])
+        if added:
+            await conn.copy_records_to_table(table, records=added, columns=list(new.columns),
+                                             schema_name=schema)
+        changed[table] = (len(removed), len(added))
+    return changed
+
+
+async def next_schema_name(conn: asyncpg.Connection, base: str) -> str:
+    names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                             f"{base}\\_%")
+    numbers = [int(row["nspname"].rsplit("_", 1)[1]) for row in names
+               if row["nspname"].rsplit("_", 1)[1].isdigit()]
+    return f"{base}_{max(numbers, default=0) + 1}"
+
+
+async def _hand_over(conn: asyncpg.Connection, live: str, rebuilt: str, replaced: str) -> None:
+    live_q, rebuilt_q, replaced_q = (quote_schema(s) for s in (live, rebuilt, replaced))
+    owner = await conn.fetchval("SELECT nspowner::regrole::text FROM pg_namespace "
+                                "WHERE nspname = $1", live)
+    for table in MOVED_TABLES:
+        await conn.execute(f"DROP TABLE {rebuilt_q}.{table}")
+        await conn.execute(f"ALTER TABLE {live_q}.{table} SET SCHEMA {rebuilt_q}")
+    current = await conn.fetchval("SELECT nspowner::regrole::text FROM pg_namespace "
+                                  "WHERE nspname = $1", rebuilt)
+    if current != owner:
+        # The service's role must own what it writes (compose gives each service its own).
+        role = owner  # regrole's text form is already quoted where needed
+        await conn.execute(f"ALTER SCHEMA {rebuilt_q} OWNER TO {role}")
+        for row in await conn.fetch(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')", rebuilt):
+            await conn.execute(f'ALTER TABLE {rebuilt_q}."{row["relname"]}" OWNER TO {role}')
+    await conn.execute(f"ALTER SCHEMA {live_q} RENAME TO {replaced_q}")
+    await conn.execute(f"ALTER SCHEMA {rebuilt_q} RENAME TO {live_q}")
+
+
+async def swap(service: str, live_schema: str, prefix: str = "", *,
+               require_equal: bool = False, lock_timeout_s: float = 30.0,
+               database_url: str | None = None, bootstrap_servers: str | None = None,
+               on_rebuilt: Callable[[], Awaitable[None]] | None = None) -> SwapResult:
+    """Rebuild `service` from the log and switch `live_schema` over to it (module docstring).
+    `require_equal`: refuse (roll back, raise SwapRefused) unless the rebuilt tables equal the
+    live ones at the switch. `on_rebuilt` runs between the two steps (the live service keeps
+    going meanwhile)."""
+    settings = Settings()
+    database_url = database_url or settings.database_url
+    bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
+    quote_schema(live_schema)
+    inputs = _input_topics(service)
+    folding: Projection = projection(service)
+    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
+    topics = {topic.name: topic for topic in folding.topics}
+
+    conn = await connect(database_url, live_schema)
+    try:
+        started = time.perf_counter()
+        first_cut = _bounded_cut(await reader.cut(), await _tracked(conn, prefix), inputs)
+        await fold_log(service, prefix, first_cut, bootstrap_servers=bootstrap_servers,
+                       into=folding)
+        rebuilt_records = folding.stats.records
+        written = folding.rows()
+        rebuilt = await next_schema_name(conn, f"{live_schema}_rebuild")
+        replaced = await next_schema_name(conn, f"{live_schema}_replaced")
+        async with conn.transaction():
+            await create_schema(conn, service, rebuilt, written)
+        rebuild_s = time.perf_counter() - started
+        if on_rebuilt is not None:
+            await on_rebuilt()
+
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
+            await conn.execute(f"SET LOCAL search_path TO {quote_schema(live_schema)}")
+            await conn.execute("LOCK TABLE tracking, inbox, outbox IN ACCESS EXCLUSIVE MODE")
+            locked = time.perf_counter()
+            tracked = await _tracked(conn, prefix)
+            pending = await conn.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
+            # Ends read after the outbox: a row the relay deleted before is in them.
+            ends = await reader.cut()
+            second_cut = _bounded_cut(ends, tracked, inputs)
+            await fold_log(service, prefix, second_cut, bootstrap_servers=bootstrap_servers,
+                           start=first_cut, into=folding)
+            outbox_records = _outbox_records(pending, topics, prefix, ends,
+                                             _partition_counts(ends))
+            folding.apply_batch(outbox_records)
+            changed = await write_changes(conn, service, rebuilt, written, folding.rows())
+            verification = None
+            if require_equal:
+                verification = Verification(service, live_schema, rebuilt,
+                                            await compare_tables(conn, service, live_schema,
+                                                                 rebuilt))
+                if not verification.equal:
+                    raise SwapRefused(f"{rebuilt} (rebuilt) differs from {live_schema}; "
+                                      f"nothing swapped, {rebuilt} kept for inspection",
+                                      verification)
+            await _hand_over(conn, live_schema, rebuilt, replaced)
+            locked_s = time.perf_counter() - locked
+    finally:
+        await conn.close()
+    return SwapResult(service, live_schema, replaced, rebuilt_records,
+                      folding.stats.records - rebuilt_records, len(pending), changed,
+                      verification, rebuild_s, locked_s)
+
+
+def describe_refusal(refusal: SwapRefused) -> list[str]:
+    lines = [str(refusal)]
+    if refusal.verification is not None:
+        lines.extend(refusal.verification.lines())
+    return lines
+
