@@ -16,6 +16,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
+from ops.replay.parallel import fold_and_write_in_processes, processes_for
 from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
@@ -50,6 +51,7 @@ class RebuildResult:
     rows: dict[str, int] = field(default_factory=dict)
     read_s: float = 0.0
     write_s: float = 0.0
+    processes: int = 1
 
     @property
     def events_per_s(self) -> float:
@@ -62,7 +64,8 @@ class RebuildResult:
                 f"({self.stats.applied} applied, {self.stats.duplicates} duplicate ids, "
                 f"{self.stats.undecodable} undecodable, {len(self.stats.broken)} entities not "
                 f"folding) in {self.read_s + self.write_s:.2f}s ({self.events_per_s:,.0f} "
-                f"events/s; read+fold {self.read_s:.2f}s, write {self.write_s:.2f}s); {tables}")
+                f"events/s; read+fold {self.read_s:.2f}s, write {self.write_s:.2f}s"
+                f"{f'; {self.processes} processes' if self.processes > 1 else ''}); {tables}")
 
 
 async def connect(database_url: str, schema: str) -> asyncpg.Connection:
@@ -95,6 +98,49 @@ async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
     return folding, cut, time.perf_counter() - started
 
 
+@dataclass
+class DeferredIndexes:
+    """Keys and indexes taken off tables before a bulk load, to be put back after: building an
+    index once over all rows costs a fraction of maintaining it row by row."""
+
+    constraints: list[tuple[str, str, str]] = field(default_factory=list)
+    """(table, name, definition) of primary keys and unique constraints."""
+    indexes: list[str] = field(default_factory=list)
+    """CREATE INDEX statements of the other indexes."""
+
+
+async def defer_indexes(conn: asyncpg.Connection, schema: str,
+                        tables: list[str]) -> DeferredIndexes:
+    quoted = quote_schema(schema)
+    deferred = DeferredIndexes()
+    for table in tables:
+        for row in await conn.fetch(
+                "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
+                " WHERE conrelid = $1::regclass AND contype IN ('p', 'u')",
+                f"{quoted}.{table}"):
+            deferred.constraints.append((table, row["conname"], row["definition"]))
+            await conn.execute(f'ALTER TABLE {quoted}.{table} DROP CONSTRAINT "{row["conname"]}"')
+        for row in await conn.fetch(
+                "SELECT indexname, indexdef FROM pg_indexes"
+                " WHERE schemaname = $1 AND tablename = $2", schema, table):
+            deferred.indexes.append(row["indexdef"])
+            await conn.execute(f'DROP INDEX {quoted}."{row["indexname"]}"')
+    return deferred
+
+
+async def restore_indexes(conn: asyncpg.Connection, schema: str,
+                          deferred: DeferredIndexes) -> None:
+    quoted = quote_schema(schema)
+    for table, name, definition in deferred.constraints:
+        await conn.execute(f'ALTER TABLE {quoted}.{table} ADD CONSTRAINT "{name}" {definition}')
+    for statement in deferred.indexes:
+        await conn.execute(statement)
+
+
+BULK_ROWS = 10_000
+"""From this many rows in a table, its indexes are built after the load, not during."""
+
+
 async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
                         rows: dict[str, Rows]) -> dict[str, int]:
     """Within the caller's transaction: `schema` (which must not exist) with the service's
@@ -103,23 +149,36 @@ async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
     if exists:
         raise ValueError(f"schema {schema} exists; a rebuild needs a fresh one")
     await apply_migrations(conn, schema, service_migrations(service))
+    deferred = await defer_indexes(conn, schema, [table for table, data in rows.items()
+                                                  if len(data.rows) >= BULK_ROWS])
     counts: dict[str, int] = {}
     for table, data in rows.items():
         if data.rows:
             await conn.copy_records_to_table(table, records=data.rows,
                                              columns=list(data.columns), schema_name=schema)
         counts[table] = len(data.rows)
+    await restore_indexes(conn, schema, deferred)
     return counts
 
 
 async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut | None = None,
-                  *, database_url: str | None = None,
-                  bootstrap_servers: str | None = None) -> RebuildResult:
+                  *, database_url: str | None = None, bootstrap_servers: str | None = None,
+                  processes: int | None = None) -> RebuildResult:
     """Fold the service's topics up to `cut` (default: their ends now) and write the read
     tables into `target_schema`, which must not exist yet (it is created with the service's
-    migrations). One transaction: the schema appears complete or not at all."""
+    migrations). The schema appears complete or not at all.
+
+    Wallet and payout fold in several processes when the log is large (ops/replay/parallel.py;
+    `processes` overrides the choice, 1 keeps everything in this process)."""
     settings = Settings()
     database_url = database_url or settings.database_url
+    bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
+    quote_schema(target_schema)
+    cut = cut or await take_cut(service, prefix, bootstrap_servers=bootstrap_servers)
+    workers = processes_for(service, cut, processes)
+    if workers > 1:
+        return await _rebuild_in_processes(service, target_schema, prefix, cut, workers,
+                                           database_url, bootstrap_servers)
     folding, cut, read_s = await fold_log(service, prefix, cut,
                                           bootstrap_servers=bootstrap_servers)
     started = time.perf_counter()
@@ -131,7 +190,44 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     finally:
         await conn.close()
     return RebuildResult(service, target_schema, cut, folding.stats, counts, read_s,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, processes=1)
+
+
+async def _rebuild_in_processes(service: str, target_schema: str, prefix: str, cut: Cut,
+                                workers: int, database_url: str,
+                                bootstrap_servers: str) -> RebuildResult:
+    # The processes fill a schema of another name, renamed once all have committed.
+    partial = f"{target_schema[:50]}_partial"
+    started = time.perf_counter()
+    conn = await connect(database_url, partial)
+    try:
+        exists = await conn.fetchval(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1::text[])",
+            [target_schema, partial])
+        if exists:
+            raise ValueError(f"schema {target_schema} or {partial} exists; a rebuild needs "
+                             "a fresh one")
+        await apply_migrations(conn, partial, service_migrations(service))
+        try:
+            # A schema made for this rebuild: every table is loaded in bulk.
+            tables = [spec.name for spec in TABLES[service]]
+            deferred = await defer_indexes(conn, partial, tables)
+            stats, counts, fold_s, write_s = await fold_and_write_in_processes(
+                service, partial, prefix, cut, workers, database_url=database_url,
+                bootstrap_servers=bootstrap_servers)
+            indexing = time.perf_counter()
+            await restore_indexes(conn, partial, deferred)
+            write_s += time.perf_counter() - indexing
+        except BaseException:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {quote_schema(partial)} CASCADE")
+            raise
+        await conn.execute(f"ALTER SCHEMA {quote_schema(partial)} RENAME TO "
+                           f"{quote_schema(target_schema)}")
+    finally:
+        await conn.close()
+    elapsed = time.perf_counter() - started
+    return RebuildResult(service, target_schema, cut, stats, counts, elapsed - write_s,
+                         write_s, processes=workers)
 
 
 @dataclass

@@ -1,0 +1,42 @@
+"""A rebuild shared out among processes writes the same tables as one in a single process, and
+both equal the live ones."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from ops.replay.rebuild import rebuild, take_cut, verify
+from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, gift_status
+from tests.e2e.test_replay import all_caught_up
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("service", ["wallet", "payout"])
+async def test_rebuild_in_processes_equals_live(world, economy, infra, service):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    for _ in range(3):
+        viewer, _ = await an_adult_with_coins(world, economy, 300)
+        gift = world.gift(viewer, stream, "doughnut")
+        await world.publish(gift)
+        assert (await gift_status(economy, gift))["status"] == "sent"
+    await all_caught_up(economy)
+    prefix = economy.topic_prefix
+    live = economy.processes[service].schema
+    target = f"{live}_rebuild_in_processes"
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+        cut = await take_cut(service, prefix)
+        result = await rebuild(service, target, prefix, cut, processes=3)
+        assert result.processes == 3
+        assert result.stats.records == cut.total
+        outcome = await verify(service, live, target)
+        assert outcome.equal, "\n".join(outcome.lines())
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = $1", f"{target}_partial")
+    finally:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+        await conn.close()
