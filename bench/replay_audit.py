@@ -37,8 +37,10 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 
 import asyncpg
@@ -128,8 +130,11 @@ class Measure:
 # ------------------------------------------------------------------------------ raw aiokafka
 
 async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
-                   decode_records: bool, name: str) -> Phase:
-    """Every record of `topics` from the beginning to their end offsets now."""
+                   decode_records: bool, name: str,
+                   only: list[tuple[str, int]] | None = None) -> Phase:
+    """Every record of `topics` (of the partitions `only` names, when given) from the
+    beginning to their end offsets now. Decoding is the codec's without a content digest:
+    the least a reader does to get events (replay skips the digest too)."""
     by_name = {prefix + topic.name: topic for topic in topics}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
                                 enable_auto_commit=False, auto_offset_reset="earliest",
@@ -139,7 +144,8 @@ async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
     phase = Phase(name)
     try:
         partitions = [TopicPartition(prefix + topic.name, p)
-                      for topic in topics for p in range(topic.partitions)]
+                      for topic in topics for p in range(topic.partitions)
+                      if only is None or (topic.name, p) in only]
         ends = {tp: end for tp, end in (await consumer.end_offsets(partitions)).items()
                 if end > 0}
         consumer.assign(list(ends))
@@ -148,6 +154,7 @@ async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
         count = undecodable = 0
         with Measure(phase):
             started = time.perf_counter()
+            phase.extra["started_at"] = time.time()
             while remaining:
                 fetched = await consumer.getmany(*remaining, timeout_ms=1000,
                                                  max_records=BATCH_RECORDS)
@@ -159,7 +166,7 @@ async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
                         topic = by_name[tp.topic]
                         for record in records:
                             try:
-                                decode(topic, record.value)
+                                decode(topic, record.value, digest=False)
                             except InvalidEvent:
                                 undecodable += 1
                     count += len(records)
@@ -167,12 +174,51 @@ async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
                         remaining.pop(tp)
                         consumer.pause(tp)
             phase.seconds = time.perf_counter() - started
+            phase.extra["ended_at"] = time.time()
         phase.records = count
         if decode_records:
             phase.extra["undecodable"] = undecodable
     finally:
         await consumer.stop()
     return phase
+
+
+def _raw_share(bootstrap: str, prefix: str, topic_names: list[str],
+               only: list[tuple[str, int]]) -> tuple[int, float, float]:
+    topics = tuple(topic for topic in ALL_TOPICS if topic.name in topic_names)
+    phase = asyncio.run(raw_read(bootstrap, prefix, topics, decode_records=True,
+                                 name="share", only=only))
+    return phase.records, phase.extra["started_at"], phase.extra["ended_at"]
+
+
+async def raw_decode_in_processes(bootstrap: str, prefix: str, topics: tuple[Topic, ...],
+                                  processes: int, name: str) -> Phase:
+    """Raw consume+decode with the partitions dealt out to `processes` spawned processes
+    (largest first to the least loaded), from the first record in hand in any process to the
+    last record decoded in all: the baseline for a replay that uses as many processes."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(prefix + topic.name, p)
+                      for topic in topics for p in range(topic.partitions)]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    shares: list[list[tuple[str, int]]] = [[] for _ in range(processes)]
+    load = [0] * processes
+    for tp, end in sorted(ends.items(), key=lambda item: -item[1]):
+        least = load.index(min(load))
+        shares[least].append((tp.topic.removeprefix(prefix), tp.partition))
+        load[least] += end
+    loop = asyncio.get_running_loop()
+    names = [topic.name for topic in topics]
+    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+        done = await asyncio.gather(*(loop.run_in_executor(pool, _raw_share, bootstrap, prefix,
+                                                           names, share)
+                                      for share in shares if share))
+    return Phase(name, records=sum(records for records, _, _ in done),
+                 seconds=max(end for _, _, end in done) - min(start for _, start, _ in done),
+                 extra={"processes": processes})
 
 
 # ------------------------------------------------------------------------------ breakdown
@@ -344,7 +390,8 @@ async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
             profiler = cProfile.Profile() if args.profile else None
             with Measure(phase, profiler):
                 rebuilt = await rebuild(service, schemas[service], prefix,
-                                        database_url=database_url, bootstrap_servers=bootstrap)
+                                        database_url=database_url, bootstrap_servers=bootstrap,
+                                        processes=args.processes)
             phase.records = rebuilt.stats.records
             phase.seconds = rebuilt.read_s + rebuilt.write_s
             phase.extra.update(
@@ -352,12 +399,23 @@ async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
                 read_fold_events_per_s=round(rebuilt.stats.records / rebuilt.read_s, 1),
                 applied=rebuilt.stats.applied, duplicates=rebuilt.stats.duplicates,
                 undecodable=rebuilt.stats.undecodable, broken=len(rebuilt.stats.broken),
-                rows=rebuilt.rows)
+                rows=rebuilt.rows, processes=rebuilt.processes)
             replays[service] = phase
             console.print(f"  {rebuilt.summary()}", highlight=False)
             if profiler:
                 profiles[f"replay {service}"] = _profile_text(profiler, args.profile_top)
             await drop_schemas(database_url, [schemas[service]])
+
+        # 4b. a replay in several processes also next to raw decode in as many
+        parallel_raw: dict[str, Phase] = {}
+        for service, phase in replays.items():
+            processes = int(phase.extra["processes"])
+            if processes > 1:
+                parallel_raw[service] = await raw_decode_in_processes(
+                    bootstrap, prefix, sets[service], processes,
+                    f"raw decode {service} in {processes} processes")
+                console.print(f"  {parallel_raw[service].name}: "
+                              f"{parallel_raw[service].rate:,.0f}/s", highlight=False)
 
         # 5. optional: stage by stage, in memory
         if args.breakdown:
@@ -420,12 +478,19 @@ async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
         row(audit_phase, "audit", "all", raw["all topics"], verdicts["audit"],
             "all invariants hold" if audit_phase.extra.get("passed")
             else f"FAILED {audit_phase.extra.get('failed')}")
+    parallel_verdicts = {service: phase.rate / parallel_raw[service].rate
+                         for service, phase in replays.items() if service in parallel_raw}
     for service, phase in replays.items():
+        processes = int(phase.extra["processes"])
+        parallel_note = (f"; {processes} processes, vs raw decode in {processes} processes "
+                         f"({_rate(parallel_raw[service].rate)}/s): "
+                         f"{_share(parallel_verdicts[service])}"
+                         if service in parallel_raw else "")
         row(phase, f"replay {service}", topic_list(sets[service]), raw[service],
             verdicts[service],
             f"read+fold {phase.extra['read_fold_s']:.1f}s "
             f"({_rate(phase.extra['read_fold_events_per_s'])}/s), "
-            f"write {phase.extra['write_s']:.1f}s")
+            f"write {phase.extra['write_s']:.1f}s{parallel_note}")
     if replays:
         row(total, "replay total", "3 services", raw_total, verdicts["replay total"],
             "sum of the three")
@@ -449,6 +514,10 @@ async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
         "replay": {service: phase.as_json() for service, phase in replays.items()},
         "replay_total": total.as_json(),
         "ratio_to_raw_decode": {name: round(ratio, 3) for name, ratio in verdicts.items()},
+        "raw_decode_in_processes": {service: phase.as_json()
+                                    for service, phase in parallel_raw.items()},
+        "ratio_to_raw_decode_in_as_many_processes": {
+            name: round(ratio, 3) for name, ratio in parallel_verdicts.items()},
         "replay_target_met": all(ok for name, ok in target_met.items() if name != "audit"),
     })
     sys.stdout.write("RESULT " + json.dumps(result, separators=(",", ":"), default=str) + "\n")
@@ -471,6 +540,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--services", type=lambda s: tuple(s.split(",")),
                         default=SERVICES, help="replays to run (default wallet,gifting,payout)")
     parser.add_argument("--skip-audit", action="store_true")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="processes per wallet/payout rebuild (default: the rebuild's "
+                             "own choice by log size and CPUs; 1 = in this process)")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time each replay and the audit stage by stage in memory "
                              "(read+decode, fold, rows/report), without a profiler")
