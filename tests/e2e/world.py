@@ -47,13 +47,15 @@ class World:
     def adult(self, user_id: str, adult: bool = True) -> users.AgeVerified:
         return users.AgeVerified(**self._envelope(), user_id=user_id, adult=adult)
 
-    def verified_creator(self, creator_id: str) -> users.CreatorVerified:
-        return users.CreatorVerified(**self._envelope(), user_id=creator_id, verified=True)
+    def verified_creator(self, creator_id: str, verified: bool = True
+                         ) -> users.CreatorVerified:
+        return users.CreatorVerified(**self._envelope(), user_id=creator_id, verified=verified)
 
     def limit(self, user_id: str, coins: int | None,
-              period: users.LimitPeriod = users.LimitPeriod.daily) -> users.SpendingLimitSet:
+              period: users.LimitPeriod = users.LimitPeriod.daily,
+              set_by: users.LimitSetter = users.LimitSetter.user) -> users.SpendingLimitSet:
         return users.SpendingLimitSet(**self._envelope(), user_id=user_id, period=period,
-                                      set_by=users.LimitSetter.user, coins=coins)
+                                      set_by=set_by, coins=coins)
 
     def purchase(self, user_id: str, coins: int, purchase_id: str | None = None
                  ) -> payments.PurchaseCompleted:
