@@ -1,7 +1,9 @@
 """Every output explained by an input, and every input decided exactly once.
 
 Causes and effects are on different topics, read concurrently, so both sides are kept as
-small records (the few fields compared) and matched in `finish`.
+small records (the few fields compared) and matched in `finish`; each rule's inputs and
+decisions are grouped by business key as they are fed, so `finish` visits every record once
+rather than once per rule.
 
 Each output event of wallet, gifting and payout must have a causation_id naming an event seen
 on an input topic of its service, of an allowed type (CAUSES), with the id derived from it
@@ -17,13 +19,17 @@ of the end of the log (not decided yet on a live system), are not counted as mis
 
 from __future__ import annotations
 
+import hashlib
+import re
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass
-from typing import Any
+from collections import defaultdict, namedtuple
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from ops.audit.model import Invariant, Location
-from shared.contract.envelope import Event, derive_event_id
+from shared.contract.envelope import EVENT_NAMESPACE, Event
 
 WALLET_INPUTS = frozenset({
     "payments.purchase_completed", "payments.purchase_refunded",
@@ -57,45 +63,44 @@ CAUSES: dict[str, frozenset[str]] = {
 }
 
 
-def _step(event: Event) -> tuple[str, ...]:
-    match event.type:
-        case "wallet.coins_purchased" | "wallet.promo_coins_credited":
-            return ("credit",)
-        case "wallet.promo_coins_expired":
-            return (f"expire:{event.grant_id}",)
-        case "wallet.coins_spent" | "wallet.spend_rejected":
-            return ("debit",)
-        case "wallet.coins_clawed_back":
-            return ("clawback",)
-        case "wallet.wallet_frozen":
-            return ("freeze",)
-        case "wallet.wallet_unfrozen":
-            return ("unfreeze",)
-        case "wallet.age_verification_recorded" | "wallet.spending_limit_recorded":
-            return ("record",)
-        case "gifting.gift_priced":
-            return ("priced",)
-        case "gifting.gift_rejected":
-            return ("rejected",)
-        case "gifting.gift_sent":
-            return ("sent",)
-        case "gifting.gift_failed":
-            return ("failed",)
-        case "payout.diamonds_earned":
-            return ("earned",)
-        case "payout.diamonds_clawed_back":
-            return (f"clawback:{event.creator_id}:{event.request_id}",)
-        case "payout.payout_reserved":
-            return ("payout",)
-        case "payout.payout_rejected":
-            return ("payout", "payout_duplicate")
-        case "payout.payout_posted":
-            return ("posted",)
-        case "payout.payout_released":
-            return ("released",)
-        case "payout.creator_verification_recorded":
-            return ("verification",)
-    return ()
+STEPS: dict[str, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
+    # output type: the steps its id may be derived with, from the cause's id
+    "wallet.coins_purchased": ("credit",),
+    "wallet.promo_coins_credited": ("credit",),
+    "wallet.promo_coins_expired": lambda event: (f"expire:{event.grant_id}",),
+    "wallet.coins_spent": ("debit",),
+    "wallet.spend_rejected": ("debit",),
+    "wallet.coins_clawed_back": ("clawback",),
+    "wallet.wallet_frozen": ("freeze",),
+    "wallet.wallet_unfrozen": ("unfreeze",),
+    "wallet.age_verification_recorded": ("record",),
+    "wallet.spending_limit_recorded": ("record",),
+    "gifting.gift_priced": ("priced",),
+    "gifting.gift_rejected": ("rejected",),
+    "gifting.gift_sent": ("sent",),
+    "gifting.gift_failed": ("failed",),
+    "payout.diamonds_earned": ("earned",),
+    "payout.diamonds_clawed_back":
+        lambda event: (f"clawback:{event.creator_id}:{event.request_id}",),
+    "payout.payout_reserved": ("payout",),
+    "payout.payout_rejected": ("payout", "payout_duplicate"),
+    "payout.payout_posted": ("posted",),
+    "payout.payout_released": ("released",),
+    "payout.creator_verification_recorded": ("verification",),
+}
+
+
+_NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
+_UUID5_KEEP = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_UUID5_SET = (0x8000 << 48) | (5 << 76)
+
+
+def is_derived(event_id: uuid.UUID, cause: uuid.UUID, step: str) -> bool:
+    """Whether `event_id == derive_event_id(cause, step)`: the same SHA-1 name-based UUID
+    (RFC 4122 version 5), compared as an integer instead of built as a UUID object, since it is
+    done for every output of the log."""
+    digest = hashlib.sha1(_NAMESPACE_BYTES + f"{cause}/{step}".encode()).digest()
+    return (int.from_bytes(digest[:16], "big") & _UUID5_KEEP) | _UUID5_SET == event_id.int
 
 
 FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -142,22 +147,28 @@ for _output, _pairs in FIELDS.items():
         KEPT[_cause] = tuple(dict.fromkeys((*KEPT[_cause], *(c for _, c in _pairs))))
 
 
-@dataclass(frozen=True, slots=True)
-class Seen:
+class Seen(NamedTuple):
+    """An event kept as a possible cause or as an input of a rule. `fields` is a tuple of the
+    few fields compared, read by name (`fields.user_id`): a named tuple class per event type
+    (`_TypeBook`), far smaller than the event and cheaper to build than a dict."""
+
     type: str
     location: Location
     timestamp_ms: int
-    fields: dict[str, Any]
+    fields: tuple
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
+class Output(NamedTuple):
+    """An output event: what Seen holds (in the same positions, so an Output is also the
+    event's Seen) and what its cause is matched with."""
+
     type: str
+    location: Location
+    timestamp_ms: int
+    fields: tuple
     event_id: uuid.UUID
     causation_id: uuid.UUID | None
-    location: Location
     steps: tuple[str, ...]
-    fields: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -216,83 +227,171 @@ RULE_FIELDS["payout.diamonds_clawed_back"].update({"creator_id", "request_id"})
 RULE_FIELDS["payout.diamonds_earned"].add("request_id")
 
 
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    """A function reading the attributes `names` as a tuple, whatever their number
+    (attrgetter returns a bare value for one name)."""
+    if len(names) == 1:
+        one = attrgetter(names[0])
+        return lambda source: (one(source),)
+    return attrgetter(*names) if names else lambda _: ()
+
+
+class _TypeBook:
+    """How the events of one type are kept, worked out at its first event: which fields
+    (`read` reads them into a `fields` named tuple), whether they are outputs, and the rules
+    they are an input or a decision of, as (key function, groups by key) pairs; and the
+    events of the type kept so far, in feed order."""
+
+    __slots__ = ("names", "fields", "read", "is_output", "steps", "input_to", "decision_of",
+                 "kept")
+
+    def __init__(self, event_type: str, rules: tuple[_RuleBook, ...]):
+        names = (*KEPT.get(event_type, ()), *RULE_FIELDS.get(event_type, ()))
+        self.is_output = event_type in CAUSES
+        if self.is_output:
+            names = (*names, *(o for o, _ in FIELDS[event_type]))
+        self.names = names = tuple(dict.fromkeys(names))
+        self.fields: type[tuple] = namedtuple(  # noqa: PYI024
+            "Fields_" + re.sub(r"\W", "_", event_type), names)
+        self.read: Callable[[Event], tuple] = _tuple_getter(names)
+        self.steps = STEPS.get(event_type, ())
+        self.input_to = tuple((_tuple_getter(book.rule.input_key), book.inputs)
+                              for book in rules if event_type in book.rule.inputs)
+        self.decision_of = tuple((_tuple_getter(book.rule.output_key), book.decided)
+                                 for book in rules if event_type in book.rule.outputs)
+        self.kept: list[Seen | Output] = []
+
+
+@dataclass(slots=True)
+class _RuleBook:
+    """The inputs and the decisions of one rule by business key, grouped while feeding (in
+    feed order, which the report's examples follow)."""
+
+    rule: Rule
+    inputs: dict[tuple, list[Seen]] = field(default_factory=dict)
+    decided: dict[tuple, list[Output]] = field(default_factory=dict)
+
+
 class Causality:
+    """Fed every event once (the Auditor drops repeated event ids), in feed order."""
+
     def __init__(self, invariant: Invariant, grace_s: float = 0.0):
         self.invariant = invariant
         self.grace_ms = int(grace_s * 1000)
-        self.seen: dict[uuid.UUID, Seen] = {}
+        self.seen: dict[int, Seen | Output] = {}
+        """By event_id.int (an int hashes faster than a UUID)."""
         self.outputs: list[Output] = []
         self.dead_lettered: set[str] = set()
         self.last_ts_ms = 0
         self.pending = 0
         self.exempt = 0
+        self.rules = tuple(_RuleBook(rule) for rule in RULES)
+        self.types: dict[str, _TypeBook | None] = {}
 
     def dead_letter(self, source_event_id: str | None) -> None:
         if source_event_id:
             self.dead_lettered.add(source_event_id)
 
+    def _type_book(self, event_type: str) -> _TypeBook | None:
+        book = _TypeBook(event_type, self.rules)
+        kept = book.names or book.is_output or event_type in WALLET_INPUTS
+        self.types[event_type] = book if kept else None
+        return self.types[event_type]
+
     def feed(self, event: Event, at: Location, timestamp_ms: int) -> None:
-        self.last_ts_ms = max(self.last_ts_ms, timestamp_ms)
-        names = (*KEPT.get(event.type, ()), *RULE_FIELDS.get(event.type, ()))
-        if event.type in CAUSES:
-            names = (*names, *(o for o, _ in FIELDS[event.type]))
-        if not names and event.type not in CAUSES and event.type not in WALLET_INPUTS:
+        if timestamp_ms > self.last_ts_ms:
+            self.last_ts_ms = timestamp_ms
+        event_type = event.type
+        try:
+            book = self.types[event_type]
+        except KeyError:
+            book = self._type_book(event_type)
+        if book is None:
             return
-        fields = {name: getattr(event, name) for name in dict.fromkeys(names)}
-        self.seen[event.event_id] = Seen(event.type, at, timestamp_ms, fields)
-        if event.type in CAUSES:
-            self.outputs.append(Output(event.type, event.event_id, event.causation_id, at,
-                                       _step(event), fields))
+        fields = tuple.__new__(book.fields, book.read(event))  # what the class's _make does
+        if book.is_output:
+            steps = book.steps
+            kept = Output(event_type, at, timestamp_ms, fields, event.event_id,
+                          event.causation_id, steps(event) if callable(steps) else steps)
+            self.outputs.append(kept)
+            # a rejection of a repeated payout request answers the repeat: the first
+            # request's decision is the one that counts
+            if book.decision_of and not (event_type == "payout.payout_rejected"
+                                         and fields.reason == "duplicate_payout"):
+                for key_of, decided in book.decision_of:
+                    decided.setdefault(key_of(fields), []).append(kept)
+        else:
+            kept = Seen(event_type, at, timestamp_ms, fields)
+        self.seen[event.event_id.int] = kept
+        book.kept.append(kept)
+        for key_of, inputs in book.input_to:
+            inputs.setdefault(key_of(fields), []).append(kept)
+
+    def _kept(self, event_type: str) -> list[Seen | Output]:
+        book = self.types.get(event_type)
+        return book.kept if book else []
 
     def finish(self) -> dict:
-        check = self.invariant.check
-        for output in self.outputs:
-            cause = self.seen.get(output.causation_id) if output.causation_id else None
-            if not check(cause is not None,
-                         f"{output.type}: its cause {output.causation_id} is not in the log",
-                         output.location):
+        invariant = self.invariant
+        fail = invariant.fail
+        seen = self.seen
+        passed = 0
+        matches: dict[str, tuple[frozenset[str], Callable, Callable]] = {}
+        """Per output type: the types of its causes, and functions reading the fields it
+        copies and its cause's as tuples (by attribute name, so they read any type of
+        cause)."""
+        for output_type, location, _, fields, event_id, causation_id, steps in self.outputs:
+            cause = seen.get(causation_id.int) if causation_id is not None else None
+            if cause is None:
+                fail(f"{output_type}: its cause {causation_id} is not in the log", location)
                 continue
-            assert cause is not None and output.causation_id is not None
-            if not check(cause.type in CAUSES[output.type],
-                         f"{output.type} caused by a {cause.type} ({cause.location})",
-                         output.location):
+            passed += 1
+            match = matches.get(output_type)
+            if match is None:
+                pairs = FIELDS[output_type]
+                match = matches[output_type] = (
+                    CAUSES[output_type], _tuple_getter(tuple(mine for mine, _ in pairs)),
+                    _tuple_getter(tuple(theirs for _, theirs in pairs)))
+            causes, copied, copied_from = match
+            if cause.type not in causes:
+                fail(f"{output_type} caused by a {cause.type} ({cause.location})", location)
                 continue
-            check(any(derive_event_id(output.causation_id, step) == output.event_id
-                      for step in output.steps),
-                  f"{output.type}: event id is not derived from its cause "
-                  f"{output.causation_id}", output.location)
-            differ = [f"{mine}={output.fields[mine]!r} vs {theirs}={cause.fields[theirs]!r}"
-                      for mine, theirs in FIELDS[output.type]
-                      if output.fields[mine] != cause.fields[theirs]]
-            check(not differ, f"{output.type} differs from its cause {cause.type} "
-                              f"({cause.location}): {'; '.join(differ)}", output.location)
-        decisions = {rule.name: self._decisions(rule) for rule in RULES}
+            passed += 1
+            for step in steps:
+                if is_derived(event_id, causation_id, step):
+                    passed += 1
+                    break
+            else:
+                fail(f"{output_type}: event id is not derived from its cause {causation_id}",
+                     location)
+            if copied(fields) == copied_from(cause.fields):
+                passed += 1
+            else:
+                differ = [f"{mine}={getattr(fields, mine)!r} vs "
+                          f"{theirs}={getattr(cause.fields, theirs)!r}"
+                          for mine, theirs in FIELDS[output_type]
+                          if getattr(fields, mine) != getattr(cause.fields, theirs)]
+                fail(f"{output_type} differs from its cause {cause.type} "
+                     f"({cause.location}): {'; '.join(differ)}", location)
+        invariant.ok(passed)
+        decisions = {book.rule.name: self._decisions(book) for book in self.rules}
         decisions["clawed gift loses its diamonds"] = self._diamond_clawbacks()
         return {"outputs_checked": len(self.outputs), "decisions": decisions,
                 "undecided_pending": self.pending, "undecided_exempt": self.exempt}
 
-    def _decisions(self, rule: Rule) -> int:  # noqa: C901
-        check = self.invariant.check
-        inputs: dict[tuple, list[Seen]] = defaultdict(list)
-        decided: dict[tuple, list[Output]] = defaultdict(list)
-        by_id = {}
-        for event_id, seen in self.seen.items():
-            if seen.type in rule.inputs:
-                inputs[tuple(seen.fields[f] for f in rule.input_key)].append(seen)
-                by_id[event_id] = seen
-        for output in self.outputs:
-            if output.type in rule.outputs:
-                if output.type == "payout.payout_rejected" and \
-                        output.fields["reason"] == "duplicate_payout":
-                    continue
-                decided[tuple(output.fields[f] for f in rule.output_key)].append(output)
+    def _decisions(self, book: _RuleBook) -> int:
+        rule = book.rule
+        invariant = self.invariant
+        fail = invariant.fail
+        decided = book.decided
         for key, outputs in decided.items():
             for extra in outputs[1:]:
-                check(False, f"{rule.name}: {key} decided {len(outputs)} times (first at "
-                             f"{outputs[0].location})", extra.location)
-        for key, seen in inputs.items():
+                fail(f"{rule.name}: {key} decided {len(outputs)} times (first at "
+                     f"{outputs[0].location})", extra.location)
+        answered = 0
+        for key, seen in book.inputs.items():
             if key in decided:
-                self.invariant.ok()
+                answered += 1
                 continue
             if not self._required(rule, key, seen):
                 continue
@@ -302,7 +401,8 @@ class Causality:
             elif first.timestamp_ms > self.last_ts_ms - self.grace_ms and self.grace_ms:
                 self.pending += 1
             else:
-                check(False, f"{rule.name}: {first.type} {key} never decided", first.location)
+                fail(f"{rule.name}: {first.type} {key} never decided", first.location)
+        invariant.ok(answered)
         return sum(len(outputs) for outputs in decided.values())
 
     def _required(self, rule: Rule, key: tuple, seen: list[Seen]) -> bool:
@@ -310,7 +410,7 @@ class Causality:
         if rule.inputs == CLAWBACKS:
             return self._purchase_before(key, seen)
         if "promotions.promo_coins_granted" in rule.inputs:
-            return any(s.fields["expires_at"] > s.fields["occurred_at"] for s in seen)
+            return any(s.fields.expires_at > s.fields.occurred_at for s in seen)
         if "provider.payout_succeeded" in rule.inputs:
             return key in self._reserved_payouts()
         return True
@@ -318,11 +418,10 @@ class Causality:
     def _purchase_before(self, key: tuple, seen: list[Seen]) -> bool:
         if not hasattr(self, "_purchases"):
             self._purchases: dict[tuple, Location] = {}
-            for s in self.seen.values():
-                if s.type == "payments.purchase_completed":
-                    k = (s.fields["user_id"], s.fields["purchase_id"])
-                    if k not in self._purchases or s.location.offset < self._purchases[k].offset:
-                        self._purchases[k] = s.location
+            for s in self._kept("payments.purchase_completed"):
+                k = (s.fields.user_id, s.fields.purchase_id)
+                if k not in self._purchases or s.location.offset < self._purchases[k].offset:
+                    self._purchases[k] = s.location
         purchase = self._purchases.get(key)
         return purchase is not None and any(
             s.location.partition == purchase.partition and s.location.offset > purchase.offset
@@ -330,33 +429,29 @@ class Causality:
 
     def _reserved_payouts(self) -> set[tuple]:
         if not hasattr(self, "_reserved"):
-            self._reserved = {(o.fields["creator_id"], o.fields["payout_id"])
-                              for o in self.outputs if o.type == "payout.payout_reserved"}
+            self._reserved = {(o.fields.creator_id, o.fields.payout_id)
+                              for o in self._kept("payout.payout_reserved")}
         return self._reserved
 
     def _diamond_clawbacks(self) -> int:
         """Each gift a clawed purchase funded loses its diamonds once, if it earned any."""
-        check = self.invariant.check
-        earned = {(o.fields["creator_id"], o.fields["request_id"]) for o in self.outputs
-                  if o.type == "payout.diamonds_earned"}
+        invariant = self.invariant
+        fail = invariant.fail
+        earned = {(o.fields.creator_id, o.fields.request_id)
+                  for o in self._kept("payout.diamonds_earned")}
         done: dict[tuple, list[Output]] = defaultdict(list)
-        for o in self.outputs:
-            if o.type == "payout.diamonds_clawed_back":
-                done[(o.fields["purchase_id"], o.fields["creator_id"],
-                      o.fields["request_id"])].append(o)
+        for o in self._kept("payout.diamonds_clawed_back"):
+            done[(o.fields.purchase_id, o.fields.creator_id, o.fields.request_id)].append(o)
         for key, outputs in done.items():
             for extra in outputs[1:]:
-                check(False, f"diamonds of {key} clawed back {len(outputs)} times",
-                      extra.location)
-        for o in self.outputs:
-            if o.type != "wallet.coins_clawed_back":
-                continue
-            for gift in o.fields["funded_gifts"]:
-                key = (o.fields["purchase_id"], gift.creator_id, gift.request_id)
+                fail(f"diamonds of {key} clawed back {len(outputs)} times", extra.location)
+        for o in self._kept("wallet.coins_clawed_back"):
+            for gift in o.fields.funded_gifts:
+                key = (o.fields.purchase_id, gift.creator_id, gift.request_id)
                 if (gift.creator_id, gift.request_id) not in earned or key in done:
-                    self.invariant.ok()
+                    invariant.ok()
                     continue
-                check(False, f"clawback of {o.fields['purchase_id']} funded gift "
-                             f"{gift.request_id} of {gift.creator_id}: its diamonds were "
-                             f"never clawed back", o.location)
+                fail(f"clawback of {o.fields.purchase_id} funded gift "
+                     f"{gift.request_id} of {gift.creator_id}: its diamonds were "
+                     f"never clawed back", o.location)
         return sum(len(v) for v in done.values())

@@ -28,7 +28,7 @@ from shared.contract.events.payout import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class Earning:
     coins: int
     diamonds: int
@@ -84,13 +84,19 @@ class CreatorBook:
         check = self.conservation.check
         match event:
             case DiamondsEarned():
-                if not check(event.request_id not in creator.earnings,
-                             f"gift {event.request_id} earned twice by {event.creator_id}", at):
+                conservation = self.conservation
+                if event.request_id in creator.earnings:
+                    conservation.fail(
+                        f"gift {event.request_id} earned twice by {event.creator_id}", at)
                     return 0
+                conservation.ok()
                 expected = min(event.diamonds, creator.debt)
-                check(event.applied_to_debt == expected,
-                      f"applied_to_debt {event.applied_to_debt}, expected min(diamonds "
-                      f"{event.diamonds}, debt {creator.debt}) = {expected}", at)
+                if event.applied_to_debt == expected:
+                    conservation.ok()
+                else:
+                    conservation.fail(
+                        f"applied_to_debt {event.applied_to_debt}, expected min(diamonds "
+                        f"{event.diamonds}, debt {creator.debt}) = {expected}", at)
                 applied = min(event.applied_to_debt, creator.debt, event.diamonds)
                 creator.debt -= applied
                 creator.earnings[event.request_id] = Earning(

@@ -34,22 +34,24 @@ class Ledger:
         self.entries = 0
 
     def post(self, location: Location, what: str, legs: list[Leg]) -> None:
-        per_ledger: dict[str, int] = defaultdict(int)
+        per_ledger: dict[str, int] = {}
         for ledger, _, amount in legs:
-            per_ledger[ledger] += amount
-        unbalanced = {ledger: total for ledger, total in per_ledger.items() if total}
-        if not self.invariant.check(
-                not unbalanced,
-                f"{what} does not balance: debits - credits = {unbalanced}", location):
+            per_ledger[ledger] = per_ledger.get(ledger, 0) + amount
+        if any(per_ledger.values()):
+            unbalanced = {ledger: total for ledger, total in per_ledger.items() if total}
+            self.invariant.fail(f"{what} does not balance: debits - credits = {unbalanced}",
+                                location)
             return  # an unbalanced entry is reported, not booked
+        self.invariant.ok()
         self.entries += 1
+        balances, debits, credits = self.balances, self.debits, self.credits
         for ledger, account, amount in legs:
             if amount:
-                self.balances[(ledger, account)] += amount
+                balances[(ledger, account)] += amount
                 if amount > 0:
-                    self.debits[ledger] += amount
+                    debits[ledger] += amount
                 else:
-                    self.credits[ledger] -= amount
+                    credits[ledger] -= amount
 
     def finish(self) -> dict:
         for ledger in sorted(set(self.debits) | set(self.credits)):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 MAX_EXAMPLES = 20
 """Violations kept per invariant (all are counted)."""
@@ -27,12 +28,15 @@ INVARIANTS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(NamedTuple):
+    """Where a record is in the log. One is built for every record fed, so it is a tuple (the
+    cheapest immutable object to build); while auditing the event id may be the event's UUID,
+    a reported violation always carries it as text (see Invariant.fail)."""
+
     topic: str
     partition: int
     offset: int
-    event_id: str | None = None
+    event_id: str | uuid.UUID | None = None
 
     def __str__(self) -> str:
         return f"{self.topic}:{self.partition}:{self.offset}" + (
@@ -65,10 +69,16 @@ class Invariant:
         self.checked += 1
         self.failed += 1
         if len(self.examples) < MAX_EXAMPLES:
+            if location is not None and isinstance(location.event_id, uuid.UUID):
+                location = location._replace(event_id=str(location.event_id))
             self.examples.append(Violation(self.name, message, location))
 
     def check(self, condition: bool, message: str, location: Location | None = None) -> bool:
-        """Count one check; record a violation when `condition` is false."""
+        """Count one check; record a violation when `condition` is false.
+
+        The message is built before the call; where a check runs for every record and its
+        message formats ids or times, callers test the condition themselves and call `ok()` or
+        `fail(message)`, so the message is only built for a violation."""
         if condition:
             self.checked += 1
         else:
@@ -109,7 +119,7 @@ class AuditReport:
                 {"name": inv.name, "description": inv.description, "passed": inv.passed,
                  "checked": inv.checked, "failed": inv.failed,
                  "violations": [{"message": v.message,
-                                 "location": asdict(v.location) if v.location else None}
+                                 "location": v.location._asdict() if v.location else None}
                                 for v in inv.examples]}
                 for inv in self.invariants],
             "figures": self.figures,

@@ -17,6 +17,7 @@ every LotUse.value_minor is checked exactly.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ops.audit.ledger import Ledger
@@ -37,7 +38,7 @@ from shared.contract.events.wallet import (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class PurchaseLot:
     coins: int
     amount_minor: int
@@ -57,7 +58,7 @@ class PurchaseLot:
         return 0 if self.clawed else self.amount_minor - self.value_of_first(self.used)
 
 
-@dataclass
+@dataclass(slots=True)
 class PromoLot:
     coins: int
     used: int = 0
@@ -68,7 +69,7 @@ class PromoLot:
         return 0 if self.expired else self.coins - self.used
 
 
-@dataclass
+@dataclass(slots=True)
 class WalletState:
     purchases: dict[str, PurchaseLot] = field(default_factory=dict)
     promos: dict[str, PromoLot] = field(default_factory=dict)
@@ -80,11 +81,36 @@ class WalletState:
     spent: int = 0
     clawed: int = 0
     expired: int = 0
+    in_lots: int = 0
+    """The coins left in the lots (the sum of their `remaining`), kept up to date by every
+    change of a lot (WalletBook adds, uses, claws back and expires lots only through
+    `add_lot`, `take` and `close`), so the balance is not a sum over every lot per event."""
 
     @property
     def balance(self) -> int:
+        return self.in_lots - self.debt
+
+    def recount(self) -> int:
+        """The balance summed over every lot, as `balance` must always equal."""
         return (sum(lot.remaining for lot in self.purchases.values())
                 + sum(lot.remaining for lot in self.promos.values()) - self.debt)
+
+    def add_lot(self, lots: dict, lot_id: str, lot: PurchaseLot | PromoLot) -> None:
+        lots[lot_id] = lot
+        self.in_lots += lot.remaining
+
+    def take(self, lot: PurchaseLot | PromoLot, coins: int) -> None:
+        """Use `coins` of an open lot (0 < coins <= lot.remaining)."""
+        lot.used += coins
+        self.in_lots -= coins
+
+    def close(self, lot: PurchaseLot | PromoLot) -> None:
+        """Claw back a purchase lot or expire a promo lot: nothing of it remains."""
+        self.in_lots -= lot.remaining
+        if isinstance(lot, PurchaseLot):
+            lot.clawed = True
+        else:
+            lot.expired = True
 
 
 class WalletBook:
@@ -96,23 +122,43 @@ class WalletBook:
         self.wallets: dict[str, WalletState] = defaultdict(WalletState)
         self.consumed_value: dict[str, int] = defaultdict(int)
         """Cash value of purchased coins used (gifts, debt repaid, cover), per currency."""
+        self._kinds: dict[type, tuple[Callable, bool]] = {}
+        """Per event class: its replay step, and whether it records a balance_after."""
+
+    def _kind(self, event_class: type) -> tuple[Callable, bool]:
+        for base, step in ((CoinsPurchased, self._purchased), (PromoCoinsCredited, self._promo),
+                           (PromoCoinsExpired, self._expired), (CoinsSpent, self._spent),
+                           (SpendRejected, self._nothing), (CoinsClawedBack, self._claw_back),
+                           (WalletFrozen, self._frozen), (WalletUnfrozen, self._unfrozen)):
+            if issubclass(event_class, base):
+                break
+        else:
+            step = self._nothing
+        kind = self._kinds[event_class] = (step, "balance_after" in event_class.model_fields)
+        return kind
 
     def apply(self, event: WalletEvent, at: Location) -> int:
         """Apply one wallet event; return its change of the coins outstanding."""
         wallet = self.wallets[event.user_id]
-        before = wallet.balance
-        delta = self._apply(wallet, event, at)
-        recorded = getattr(event, "balance_after", None)
+        step, records_balance = self._kinds.get(event.__class__) or self._kind(event.__class__)
+        delta = step(wallet, event, at)
+        recorded = event.balance_after if records_balance else None
         if recorded is not None:
+            conservation = self.conservation
             previous = wallet.recorded if wallet.recorded is not None else 0
-            self.conservation.check(
-                recorded == previous + delta,
-                f"{event.type} of {event.user_id}: balance_after {recorded} != previous "
-                f"balance_after {previous} {delta:+d}", at)
-            self.conservation.check(
-                recorded == wallet.balance,
-                f"{event.type} of {event.user_id}: balance_after {recorded} != {wallet.balance}"
-                f" replayed from the lots and debt", at)
+            if recorded == previous + delta:
+                conservation.ok()
+            else:
+                conservation.fail(
+                    f"{event.type} of {event.user_id}: balance_after {recorded} != previous "
+                    f"balance_after {previous} {delta:+d}", at)
+            balance = wallet.balance
+            if recorded == balance:
+                conservation.ok()
+            else:
+                conservation.fail(
+                    f"{event.type} of {event.user_id}: balance_after {recorded} != {balance}"
+                    f" replayed from the lots and debt", at)
             wallet.recorded = recorded
             if recorded < 0 <= previous:
                 self.overspend.check(
@@ -121,89 +167,101 @@ class WalletBook:
                     f"clawback may", at)
         elif delta:
             wallet.recorded = (wallet.recorded or 0) + delta
-        del before
         return delta
 
-    def _apply(self, wallet: WalletState, event: WalletEvent, at: Location) -> int:  # noqa: C901
-        match event:
-            case CoinsPurchased():
-                if not self.conservation.check(
-                        event.purchase_id not in wallet.purchases,
-                        f"purchase {event.purchase_id} credited twice", at):
-                    return 0
-                lot = PurchaseLot(event.coins, event.amount_minor, event.currency)
-                self._repay(wallet, lot, event, at)
-                wallet.purchases[event.purchase_id] = lot
-                wallet.credited += event.coins
-                self.ledger.post(at, event.type, [
-                    ("coins", "issued:purchase", -event.coins),
-                    ("coins", "wallet", event.coins - event.debt_repaid),
-                    ("coins", "wallet:debt", event.debt_repaid)])
-                return event.coins
-            case PromoCoinsCredited():
-                if not self.conservation.check(
-                        event.grant_id not in wallet.promos,
-                        f"promo grant {event.grant_id} credited twice", at):
-                    return 0
-                lot = PromoLot(event.coins)
-                self._repay(wallet, lot, event, at)
-                wallet.promos[event.grant_id] = lot
-                wallet.credited += event.coins
-                self.ledger.post(at, event.type, [
-                    ("coins", "issued:promo", -event.coins),
-                    ("coins", "wallet", event.coins - event.debt_repaid),
-                    ("coins", "wallet:debt", event.debt_repaid)])
-                return event.coins
-            case PromoCoinsExpired():
-                promo = wallet.promos.get(event.grant_id)
-                remaining = promo.remaining if promo else 0
-                if self.conservation.check(
-                        promo is not None and remaining == event.coins,
-                        f"expiry of {event.grant_id}: {event.coins} coins, the lot has "
-                        f"{remaining} left", at) and promo is not None:
-                    promo.expired = True
-                wallet.expired += event.coins
-                self.ledger.post(at, event.type, [("coins", "wallet", -remaining),
-                                                  ("coins", "expired", event.coins)])
-                return -event.coins
-            case CoinsSpent():
-                before = wallet.balance
-                self.overspend.check(
-                    event.balance_after >= 0 and before >= event.coins,
-                    f"spend of {event.coins} by {event.user_id} with balance {before} leaves "
-                    f"balance_after {event.balance_after}", at)
-                self.overspend.check(
-                    wallet.frozen is None,
-                    f"spend by {event.user_id} while frozen ({wallet.frozen})", at)
-                used = self._use(wallet, event.lots, at, event.type)
-                self.conservation.check(
-                    used == event.coins,
-                    f"spend of {event.coins} coins takes {used} from its lots", at)
-                wallet.spent += event.coins
-                self.ledger.post(at, event.type, [("coins", "wallet", -used),
-                                                  ("coins", "spent", event.coins)])
-                return -event.coins
-            case SpendRejected():
-                return 0
-            case CoinsClawedBack():
-                return self._claw_back(wallet, event, at)
-            case WalletFrozen():
-                wallet.frozen = event.reason
-            case WalletUnfrozen():
-                self.conservation.check(
-                    wallet.debt == 0 and wallet.frozen == FreezeReason.debt.value,
-                    f"{event.user_id} unfrozen with debt {wallet.debt}, frozen for "
-                    f"{wallet.frozen}", at)
-                wallet.frozen = None
+    def _purchased(self, wallet: WalletState, event: CoinsPurchased, at: Location) -> int:
+        if event.purchase_id in wallet.purchases:
+            self.conservation.fail(f"purchase {event.purchase_id} credited twice", at)
+            return 0
+        self.conservation.ok()
+        lot = PurchaseLot(event.coins, event.amount_minor, event.currency)
+        self._repay(wallet, lot, event, at)
+        wallet.add_lot(wallet.purchases, event.purchase_id, lot)
+        wallet.credited += event.coins
+        self.ledger.post(at, event.type, [
+            ("coins", "issued:purchase", -event.coins),
+            ("coins", "wallet", event.coins - event.debt_repaid),
+            ("coins", "wallet:debt", event.debt_repaid)])
+        return event.coins
+
+    def _promo(self, wallet: WalletState, event: PromoCoinsCredited, at: Location) -> int:
+        if event.grant_id in wallet.promos:
+            self.conservation.fail(f"promo grant {event.grant_id} credited twice", at)
+            return 0
+        self.conservation.ok()
+        lot = PromoLot(event.coins)
+        self._repay(wallet, lot, event, at)
+        wallet.add_lot(wallet.promos, event.grant_id, lot)
+        wallet.credited += event.coins
+        self.ledger.post(at, event.type, [
+            ("coins", "issued:promo", -event.coins),
+            ("coins", "wallet", event.coins - event.debt_repaid),
+            ("coins", "wallet:debt", event.debt_repaid)])
+        return event.coins
+
+    def _expired(self, wallet: WalletState, event: PromoCoinsExpired, at: Location) -> int:
+        promo = wallet.promos.get(event.grant_id)
+        remaining = promo.remaining if promo else 0
+        if self.conservation.check(
+                promo is not None and remaining == event.coins,
+                f"expiry of {event.grant_id}: {event.coins} coins, the lot has "
+                f"{remaining} left", at) and promo is not None:
+            wallet.close(promo)
+        wallet.expired += event.coins
+        self.ledger.post(at, event.type, [("coins", "wallet", -remaining),
+                                          ("coins", "expired", event.coins)])
+        return -event.coins
+
+    def _spent(self, wallet: WalletState, event: CoinsSpent, at: Location) -> int:
+        overspend = self.overspend
+        before = wallet.balance
+        if event.balance_after >= 0 and before >= event.coins:
+            overspend.ok()
+        else:
+            overspend.fail(
+                f"spend of {event.coins} by {event.user_id} with balance {before} leaves "
+                f"balance_after {event.balance_after}", at)
+        if wallet.frozen is None:
+            overspend.ok()
+        else:
+            overspend.fail(f"spend by {event.user_id} while frozen ({wallet.frozen})", at)
+        used = self._use(wallet, event.lots, at, event.type)
+        if used == event.coins:
+            self.conservation.ok()
+        else:
+            self.conservation.fail(
+                f"spend of {event.coins} coins takes {used} from its lots", at)
+        wallet.spent += event.coins
+        self.ledger.post(at, event.type, [("coins", "wallet", -used),
+                                          ("coins", "spent", event.coins)])
+        return -event.coins
+
+    def _nothing(self, wallet: WalletState, event: WalletEvent, at: Location) -> int:
+        return 0
+
+    def _frozen(self, wallet: WalletState, event: WalletFrozen, at: Location) -> int:
+        wallet.frozen = event.reason
+        return 0
+
+    def _unfrozen(self, wallet: WalletState, event: WalletUnfrozen, at: Location) -> int:
+        self.conservation.check(
+            wallet.debt == 0 and wallet.frozen == FreezeReason.debt.value,
+            f"{event.user_id} unfrozen with debt {wallet.debt}, frozen for "
+            f"{wallet.frozen}", at)
+        wallet.frozen = None
         return 0
 
     def _repay(self, wallet: WalletState, lot: PurchaseLot | PromoLot,
                event: CoinsPurchased | PromoCoinsCredited, at: Location) -> None:
+        """Pay the wallet's debt off with the first coins of a new lot (not yet in the
+        wallet, so its coins are not counted in `in_lots` yet)."""
         expected = min(wallet.debt, event.coins)
-        self.conservation.check(
-            event.debt_repaid == expected,
-            f"{event.type}: debt_repaid {event.debt_repaid}, the wallet owed {wallet.debt} "
-            f"(expected {expected})", at)
+        if event.debt_repaid == expected:
+            self.conservation.ok()
+        else:
+            self.conservation.fail(
+                f"{event.type}: debt_repaid {event.debt_repaid}, the wallet owed {wallet.debt} "
+                f"(expected {expected})", at)
         repaid = min(event.debt_repaid, event.coins, wallet.debt)
         lot.used = repaid
         wallet.debt -= repaid
@@ -213,28 +271,31 @@ class WalletBook:
     def _use(self, wallet: WalletState, uses: tuple[LotUse, ...], at: Location,
              what: str) -> int:
         """Take the recorded uses out of their lots; return the coins taken."""
+        conservation, money = self.conservation, self.money
         taken = 0
         for use in uses:
             lot = (wallet.purchases if use.kind is LotKind.purchase else wallet.promos
                    ).get(use.lot_id)
-            if not self.conservation.check(
-                    lot is not None and 0 < use.coins <= lot.remaining,
+            if lot is None or not 0 < use.coins <= lot.remaining:
+                conservation.fail(
                     f"{what} takes {use.coins} coins from lot {use.lot_id}, which has "
-                    f"{lot.remaining if lot else 'no such lot'}", at):
+                    f"{lot.remaining if lot else 'no such lot'}", at)
                 continue
-            assert lot is not None
+            conservation.ok()
             if isinstance(lot, PurchaseLot):
                 value = lot.value_of_first(lot.used + use.coins) - lot.value_of_first(lot.used)
-                self.money.check(
-                    use.value_minor == value and use.currency == lot.currency,
-                    f"{what}: {use.coins} coins of lot {use.lot_id} valued "
-                    f"{use.value_minor} {use.currency}, cumulative allocation gives {value} "
-                    f"{lot.currency}", at)
+                if use.value_minor == value and use.currency == lot.currency:
+                    money.ok()
+                else:
+                    money.fail(
+                        f"{what}: {use.coins} coins of lot {use.lot_id} valued "
+                        f"{use.value_minor} {use.currency}, cumulative allocation gives "
+                        f"{value} {lot.currency}", at)
                 self.consumed_value[lot.currency] += value
             else:
-                self.money.check(use.value_minor == 0,
-                                 f"{what}: promo coins valued {use.value_minor}", at)
-            lot.used += use.coins
+                money.check(use.value_minor == 0,
+                            f"{what}: promo coins valued {use.value_minor}", at)
+            wallet.take(lot, use.coins)
             taken += use.coins
         return taken
 
@@ -255,7 +316,7 @@ class WalletBook:
             f"clawback of {event.purchase_id} values {event.amount_minor} {event.currency}, "
             f"the lot cost {lot.amount_minor} {lot.currency}", at)
         unspent = lot.remaining
-        lot.clawed = True
+        wallet.close(lot)
         covered = self._use(wallet, event.covered_by, at, event.type)
         debt_added = lot.coins - unspent - covered
         self.conservation.check(

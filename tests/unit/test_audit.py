@@ -20,6 +20,7 @@ from shared.contract.defaults import default_policy
 from shared.contract.envelope import Event
 from shared.contract.events import creators, payments, streams, users
 from shared.contract.events.catalog import GiftListed
+from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.events.policy import PayoutLimitsSet
 from shared.contract.topics import TOPICS_BY_NAME, topic_of
 from shared.logread import LogRecord
@@ -322,3 +323,131 @@ def test_a_removed_ledger_event_breaks_conservation(name):
     report = audit(tampered(economy, target))
     assert name in report.failed_names() or "causation" in report.failed_names()
     assert "causation" in report.failed_names()
+
+
+# ------------------------------------------------------------ derivation, balances, decisions
+
+def test_derived_ids_are_checked_exactly_as_derive_event_id_builds_them():
+    from ops.audit.causality import is_derived
+    from shared.contract.envelope import derive_event_id
+
+    for cause in [uuid.uuid4() for _ in range(100)]:
+        for step in ("credit", "expire:grant-1", "clawback:c1:r9", "payout_duplicate", "ünï"):
+            derived = derive_event_id(cause, step)
+            assert is_derived(derived, cause, step)
+            assert not is_derived(derived, cause, step + "x")
+            assert not is_derived(derived, uuid.uuid4(), step)
+            for bit in (0, 62, 63, 76, 79, 127):  # incl. the variant and version bits
+                assert not is_derived(uuid.UUID(int=derived.int ^ (1 << bit)), cause, step)
+
+
+def an_economy_with_expiry_and_debt() -> Economy:
+    """build(), then v1's promo coins lapse (expired by v1's next purchase) and v2, in debt
+    since the chargeback, buys again (the purchase repays the debt first)."""
+    from shared.contract.events import promotions
+
+    economy, _ = build()
+    e = economy
+    e.publish(promotions.PromoCoinsGranted(**e.env(), user_id="v1", grant_id="g1",
+                                           campaign_id="welcome", coins=50,
+                                           expires_at=e.now + timedelta(days=1)))
+    e.now += timedelta(days=2)
+    for user_id, purchase_id in (("v1", "p3"), ("v2", "p4")):
+        e.publish(payments.PurchaseCompleted(**e.env(), user_id=user_id,
+                                             purchase_id=purchase_id, coins=660,
+                                             amount_minor=999, currency="USD",
+                                             platform=payments.Platform.app_ios, region="US",
+                                             package_id="coins-660",
+                                             rate_version="packs-2026-01"))
+    return economy
+
+
+def test_running_wallet_balances_equal_the_lots_summed_even_when_tampered():
+    economy = an_economy_with_expiry_and_debt()
+    events = [event for _, _, event in economy.log.records]
+    types = {event.type for event in events}
+    assert {"wallet.promo_coins_expired", "wallet.coins_clawed_back",
+            "wallet.wallet_frozen"} <= types
+    assert any(getattr(event, "debt_repaid", 0) for event in events)
+    records = economy.log.log_records()
+    assert audit(records).passed
+    variants = [records]
+    for event in events:
+        if event.type.startswith("wallet."):
+            variants.append(tampered(economy, event))  # removed
+            if getattr(event, "coins", None):
+                variants.append(tampered(economy, event, coins=event.coins + 1))
+    broken = 0
+    for variant in variants:
+        auditor = Auditor()
+        for rec in variant:
+            auditor.feed(rec)
+        for wallet in auditor.wallets.wallets.values():
+            assert wallet.balance == wallet.recount()
+        broken += "coin_conservation" in auditor.report().failed_names()
+    assert broken > len(variants) // 2
+
+
+def test_an_undecided_input_fails_causation_unless_dead_lettered_or_within_the_grace():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    settled = next(ev for _, _, ev in economy.log.records
+                   if ev.type == "gifting.gift_sent" and ev.causation_id == spent.event_id)
+    records = tampered(economy, settled)  # the spend is never answered
+    report = audit(records)
+    assert report.failed_names() == ["causation"]
+    [violation] = report.invariant("causation").examples
+    assert violation.message.startswith("wallet answer settles the gift: wallet.coins_spent")
+    assert violation.message.endswith("never decided")
+    assert f"{violation.location.topic}:{violation.location.offset}" == \
+        offset_of(records, spent.event_id)
+    assert violation.location.event_id == str(spent.event_id)
+
+    auditor = Auditor(grace_s=40 * 86400)  # the whole log is still "recent"
+    for rec in records:
+        auditor.feed(rec)
+    report = auditor.report()
+    assert report.passed and report.figures["causation"]["undecided_pending"] == 1
+
+    dead_letter = EventDeadLettered(
+        event_id=uuid.uuid4(), occurred_at=economy.now, producer="gifting", consumer="gifting",
+        source_topic="wallet.ledger", source_partition=0, source_offset=0, source_key=None,
+        source_event_id=str(spent.event_id), payload="{}", payload_sha256="0" * 64,
+        reason=DeadLetterReason.handler_error, detail="crashed")
+    offsets = {("gifting.dead-letter", 0): 0}
+    report = audit([*records, record("gifting.dead-letter", 0, offsets, encode(dead_letter))])
+    assert report.passed and report.figures["causation"]["undecided_exempt"] == 1
+
+
+def test_a_repeated_payout_request_rejected_as_duplicate_is_not_a_second_decision():
+    economy, _ = build()
+    e = economy
+    [rejected] = e.publish(creators.PayoutRequested(**e.env(), creator_id="c1",
+                                                    payout_id="po1", diamonds=100,
+                                                    currency="USD", method="bank"))
+    assert rejected.type == "payout.payout_rejected" and rejected.reason == "duplicate_payout"
+    report = audit(economy.log.log_records())
+    assert report.passed, [(i.name, [v.message for v in i.examples])
+                           for i in report.invariants if not i.passed]
+    assert report.figures["causation"]["decisions"]["payout request reserved or rejected"] == 1
+
+
+def test_an_output_caused_by_the_wrong_event_or_differing_from_its_cause_fails_causation():
+    economy, marks = build()
+    spent = marks["wallet.coins_spent"]
+    purchase = next(ev for _, _, ev in economy.log.records
+                    if ev.type == "payments.purchase_completed")
+    earned = marks["payout.diamonds_earned"]
+    records = economy.log.log_records({
+        spent.event_id: spent.model_copy(update={"causation_id": purchase.event_id}),
+        earned.event_id: earned.model_copy(update={"coins": earned.coins + 1}),
+    })
+    report = audit(records)
+    messages = {v.message.split(" (")[0] for v in report.invariant("causation").examples}
+    assert "wallet.coins_spent caused by a payments.purchase_completed" in messages
+    assert any(m.startswith("payout.diamonds_earned differs from its cause wallet.coins_spent")
+               for m in messages)
+    assert {offset_of(records, spent.event_id), offset_of(records, earned.event_id)} <= \
+        set(located(report, "causation"))
+    assert all(isinstance(v.location.event_id, str)
+               for inv in report.invariants for v in inv.examples if v.location)
