@@ -18,11 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+
 from services.gifting.domain import evolve_campaign, evolve_gift, evolve_stream
 from services.gifting.domain.leaderboard import units
 from services.payout import snapshot as creator_snapshot
 from services.payout.domain import Creator, InconsistentHistory, Replay
-from services.wallet.domain import SpendingPolicy, Wallet, balance, effective_limit, evolve
+from services.wallet.domain import (
+    SpendingPolicy,
+    Wallet,
+    WalletDraft,
+    balance,
+    effective_limit,
+)
 from services.wallet.store import buckets, wallets as wallet_snapshots
 from shared.contract.events.catalog import (
     CampaignEnded,
@@ -32,6 +39,13 @@ from shared.contract.events.catalog import (
     GiftRetired,
 )
 from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
+from shared.contract.events.payout import (
+    DiamondsEarned,
+    PayoutPosted,
+    PayoutRejected,
+    PayoutReleased,
+    PayoutReserved,
+)
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.streams import GiftRequested, StreamEnded, StreamStarted
 from shared.contract.events.users import AgeVerified, LimitPeriod
@@ -48,6 +62,9 @@ from shared.contract.topics import (
     Topic,
 )
 from shared.logread import LogRecord
+
+
+SPEND_DECISIONS = (CoinsSpent, SpendRejected)
 
 
 @dataclass
@@ -73,41 +90,48 @@ class Projection:
 
     def __init__(self) -> None:
         self.stats = FoldStats()
-        self._seen: set = set()
-        self._history: list[tuple[tuple, tuple]] = []
+        self._seen: set[int] = set()
+        """Event ids applied, as integers (hashing a UUID object runs Python code)."""
+        self._history: list[tuple] = []
+        """(timestamp_ms, topic, partition, offset, *event_history row): sorts in log order."""
 
     def apply_batch(self, records: Iterable[LogRecord]) -> None:
         for record in records:
             self.apply(record)
 
     def apply(self, record: LogRecord) -> None:
-        self.stats.records += 1
-        if record.decoded is None:
-            self.stats.undecodable += 1
+        stats = self.stats
+        stats.records += 1
+        decoded = record.decoded
+        if decoded is None:
+            stats.undecodable += 1
             return
-        event = record.decoded.event
-        if event.event_id in self._seen:
-            self.stats.duplicates += 1
+        event = decoded.event
+        seen = self._seen
+        before = len(seen)
+        seen.add(event.event_id.int)
+        if len(seen) == before:
+            stats.duplicates += 1
             return
-        self._seen.add(event.event_id)
-        self.stats.applied += 1
+        stats.applied += 1
         self._apply(record, event)
 
     def _apply(self, record: LogRecord, event: Any) -> None:
         raise NotImplementedError
 
     def _record_history(self, record: LogRecord, event: Any) -> None:
-        self._history.append(((record.timestamp_ms, record.topic, record.partition,
-                               record.offset),
-                              (event.key, event.event_id, event.type, event.occurred_at,
-                               event.model_dump_json())))
+        # Only the row is kept, not the record or the decoded event: a long log's history
+        # would otherwise hold every event model in memory until rows().
+        self._history.append((record.timestamp_ms, record.topic, record.partition,
+                              record.offset, event.key, event.event_id, event.type,
+                              event.occurred_at, published_json(record, event)))
 
     def _history_rows(self) -> Rows:
         """In log order per entity; across entities roughly in decision (append-time) order."""
-        ordered = [row for _, row in sorted(self._history, key=lambda item: item[0])]
         broken = self.stats.broken
+        # (topic, partition, offset) is unique, so the sort never compares the rows themselves.
         return Rows(("entity", "event_id", "type", "occurred_at", "payload"),
-                    [row for row in ordered if row[0] not in broken])
+                    [entry[4:] for entry in sorted(self._history) if entry[4] not in broken])
 
     def _break(self, entity: str, problem: object) -> None:
         self.stats.broken.setdefault(entity, str(problem)[:300])
@@ -131,7 +155,7 @@ class WalletProjection(Projection):
 
     def __init__(self) -> None:
         super().__init__()
-        self.wallets: dict[str, Wallet] = {}
+        self.wallets: dict[str, WalletDraft] = {}
         self.last: dict[str, tuple[datetime, int, str | None, bool]] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.policies: list[tuple[int, SpendingPolicy]] = []
@@ -144,15 +168,18 @@ class WalletProjection(Projection):
         user = event.user_id
         if user in self.stats.broken:
             return
+        wallet = self.wallets.get(user)
+        if wallet is None:
+            wallet = self.wallets[user] = WalletDraft.of(Wallet(user))
         try:
-            self.wallets[user] = evolve(self.wallets.get(user) or Wallet(user), event)
+            wallet.apply(event)
         except AssertionError as problem:
             self._break(user, f"{event.type} {event.event_id} at {record.partition}:"
                               f"{record.offset}: {problem}")
             return
-        decision = isinstance(event, CoinsSpent | SpendRejected)
+        decision = isinstance(event, SPEND_DECISIONS)
         self.last[user] = (event.occurred_at, record.timestamp_ms,
-                           getattr(event, "spending_policy_version", None), decision)
+                           event.spending_policy_version if decision else None, decision)
         self.counts[user] += 1
         self._record_history(record, event)
 
@@ -168,7 +195,7 @@ class WalletProjection(Projection):
         return before[-1] if before else None
 
     def rows(self) -> dict[str, Rows]:
-        wallets = {u: w for u, w in self.wallets.items() if u not in self.stats.broken}
+        wallets = {u: w.freeze() for u, w in self.wallets.items() if u not in self.stats.broken}
         snapshots = [(user, wallet_snapshots.dump(w).decode(), self.counts[user])
                      for user, w in wallets.items()]
         balances = []
@@ -232,14 +259,10 @@ class PayoutProjection(Projection):
         self._record_history(record, event)
 
     def _payout_row(self, event: Any) -> None:
-        from shared.contract.events.payout import (
-            PayoutPosted,
-            PayoutRejected,
-            PayoutReleased,
-            PayoutReserved,
-        )
         # The same statements as services/payout/store.record_payouts, as row updates.
         match event:
+            case DiamondsEarned():  # most of the log; not a payout
+                pass
             case PayoutReserved():
                 self.payouts[event.payout_id] = [
                     event.payout_id, event.creator_id, "reserved", event.diamonds,
@@ -326,7 +349,26 @@ class GiftingProjection(Projection):
         super().apply(record)
 
     def _apply(self, record: LogRecord, event: Any) -> None:
+        # Gift decisions first: they are most of the records (the cases exclude each other).
         match event:
+            case GiftSent() | GiftFailed():
+                self._record_history(record, event)
+                self._settle(event)
+            case GiftPriced():
+                self._record_history(record, event)
+                # The JSON of priced_event is made in rows(), only for gifts still unsettled.
+                self.gifts.setdefault(event.request_id, [
+                    event.request_id, event.sender_id, event.stream_id, event.creator_id,
+                    event.gift_id, event.quantity, event.coins, event.points,
+                    event.catalog_version, event.campaign_id, "priced", None,
+                    event, event.occurred_at, event.occurred_at])
+            case GiftRejected():
+                self._record_history(record, event)
+                self.rejected.append(event)
+                self.gifts.setdefault(event.request_id, [
+                    event.request_id, event.sender_id, event.stream_id, None, None, None, None,
+                    None, None, None, "rejected", event.reason.value, None, event.occurred_at,
+                    event.occurred_at])
             case StreamStarted() | StreamEnded():
                 self.streams[event.stream_id] = evolve_stream(
                     self.streams.get(event.stream_id), event)
@@ -340,40 +382,31 @@ class GiftingProjection(Projection):
                 campaign = evolve_campaign(self.campaigns.get(event.campaign_id), event)
                 if campaign is not None:
                     self.campaigns[event.campaign_id] = campaign
-            case GiftPriced():
-                self._record_history(record, event)
-                self.gifts.setdefault(event.request_id, [
-                    event.request_id, event.sender_id, event.stream_id, event.creator_id,
-                    event.gift_id, event.quantity, event.coins, event.points,
-                    event.catalog_version, event.campaign_id, "priced", None,
-                    event.model_dump_json(), event.occurred_at, event.occurred_at])
-            case GiftRejected():
-                self._record_history(record, event)
-                self.rejected.append(event)
-                self.gifts.setdefault(event.request_id, [
-                    event.request_id, event.sender_id, event.stream_id, None, None, None, None,
-                    None, None, None, "rejected", event.reason.value, None, event.occurred_at,
-                    event.occurred_at])
-            case GiftSent() | GiftFailed():
-                self._record_history(record, event)
-                self._settle(event)
 
     def _settle(self, event: GiftSent | GiftFailed) -> None:
+        sent = isinstance(event, GiftSent)
         row = self.gifts.get(event.request_id)
         if row is not None:
-            row[10:13] = (["sent", None, None] if isinstance(event, GiftSent)
-                          else ["failed", event.reason, None])
-        if isinstance(event, GiftSent):
-            total = self.totals.setdefault(event.stream_id, [event.creator_id, 0, 0, 0, 0])
-            total[1] += 1
-            total[2] += units(event)
-            total[3] += event.coins
-            total[4] += event.points
-            for scope, scope_id in (("stream", event.stream_id), ("creator", event.creator_id)):
-                score = self.scores.setdefault((scope, scope_id, event.sender_id), [0, 0, 0])
-                score[0] += event.points
-                score[1] += event.coins
-                score[2] += units(event)
+            row[10:13] = ("sent", None, None) if sent else ("failed", event.reason, None)
+        if not sent:
+            return
+        gifts, coins, points = units(event), event.coins, event.points
+        total = self.totals.get(event.stream_id)
+        if total is None:
+            total = self.totals[event.stream_id] = [event.creator_id, 0, 0, 0, 0]
+        total[1] += 1
+        total[2] += gifts
+        total[3] += coins
+        total[4] += points
+        scores = self.scores
+        for key in (("stream", event.stream_id, event.sender_id),
+                    ("creator", event.creator_id, event.sender_id)):
+            score = scores.get(key)
+            if score is None:
+                score = scores[key] = [0, 0, 0]
+            score[0] += points
+            score[1] += coins
+            score[2] += gifts
 
     def rows(self) -> dict[str, Rows]:
         for event in self.rejected:
@@ -386,7 +419,9 @@ class GiftingProjection(Projection):
             if row[4] is None:  # a rejection whose request is not in the log: cannot be a row
                 self._break(row[0], "rejected request not found on streams.gift-requests")
                 continue
-            gifts.append(tuple(row))
+            priced = row[12]
+            gifts.append((*row[:12], None if priced is None else priced.model_dump_json(),
+                          *row[13:]))
         return {
             "catalog_gifts": Rows(("gift_id", "name", "coins", "catalog_version", "retired"),
                                   [(g.gift_id, g.name, g.coins, g.catalog_version, g.retired)
@@ -409,6 +444,16 @@ class GiftingProjection(Projection):
                                   [(*k, *v) for k, v in self.scores.items()]),
             "event_history": self._history_rows(),
         }
+
+
+def published_json(record: LogRecord, event: Any) -> str:
+    """The event's JSON as the service published it, which is what its event_history holds:
+    the record's own bytes, unless decoding upcast them to the current schema version, in
+    which case the event as decoded."""
+    raw = record.value
+    if raw is not None and record.decoded is not None and not record.decoded.upcast:
+        return raw.decode()
+    return event.model_dump_json()
 
 
 PROJECTIONS: dict[str, type[Projection]] = {

@@ -14,7 +14,7 @@ it was, exactly.
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date, datetime
 from types import MappingProxyType
 
@@ -23,13 +23,24 @@ import orjson
 from services.payout.domain import Creator, Earning, Reservation
 
 
+EARNING_FIELDS = tuple(f.name for f in fields(Earning))
+RESERVATION_FIELDS = tuple(f.name for f in fields(Reservation))
+
+
+def _as_object(value: Earning | Reservation, names: tuple[str, ...]) -> dict:
+    # What dataclasses.asdict gives for these flat records of immutable values, without its
+    # recursive deep copy.
+    return {name: getattr(value, name) for name in names}
+
+
 def dump(creator: Creator) -> bytes:
     return orjson.dumps({
         "creator_id": creator.creator_id,
         "verified": creator.verified,
         "clock": creator.clock,
-        "earnings": [asdict(earning) for earning in creator.earnings.values()],
-        "reservations": [asdict(r) for r in creator.reservations.values()],
+        "earnings": [_as_object(e, EARNING_FIELDS) for e in creator.earnings.values()],
+        "reservations": [_as_object(r, RESERVATION_FIELDS)
+                         for r in creator.reservations.values()],
         "withdrawn_diamonds": creator.withdrawn_diamonds,
         "clawed_from_available_diamonds": creator.clawed_from_available_diamonds,
         "debt_diamonds": creator.debt_diamonds,

@@ -10,14 +10,14 @@ means a caller paired the wrong wallet and event, or a replayed log does not add
     facts      decide_age, decide_limit (user-service facts recorded as wallet events)
     spending   decide_spend: check order, limits per UTC day and month
     clawback   decide_clawback: refunds, chargebacks, debt, freeze
-    evolve     evolve, fold, replay (the wallet rebuilt from its own events)
+    evolve     evolve, fold, replay (the wallet rebuilt from its own events), WalletDraft
     decide     decide: expiry first, then the input's own decision
 """
 
 from services.wallet.domain.clawback import decide_clawback, freeze_reason, funded_gifts
 from services.wallet.domain.credits import decide_expiry, decide_grant, decide_purchase
 from services.wallet.domain.decide import decide
-from services.wallet.domain.evolve import evolve, fold, replay
+from services.wallet.domain.evolve import WalletDraft, evolve, fold, replay
 from services.wallet.domain.facts import decide_age, decide_limit
 from services.wallet.domain.lots import cash_value_of_first, cover_order, spend_order, take
 from services.wallet.domain.spending import decide_spend, effective_limit, refusal_of
@@ -36,7 +36,8 @@ from services.wallet.domain.state import (
 )
 
 __all__ = [
-    "Lot", "PromoLot", "PurchaseLot", "SpendingLimit", "SpendingPolicy", "Wallet", "Window",
+    "Lot", "PromoLot", "PurchaseLot", "SpendingLimit", "SpendingPolicy", "Wallet",
+    "WalletDraft", "Window",
     "balance", "cash_value_of_first", "cover_order", "day_key", "decide", "decide_age",
     "decide_clawback", "decide_expiry", "decide_grant", "decide_limit", "decide_purchase",
     "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason", "funded_gifts",

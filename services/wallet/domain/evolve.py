@@ -4,29 +4,40 @@ evolve never re-decides: it applies what each event records (the lots a spend us
 clawback covered, the debt a credit repaid), so a replay reproduces the state the decisions
 saw even if a rule changes later. It re-checks balance_after on every event that carries it: a
 mismatch means the log was altered or an event is missing, and replay stops loudly.
+
+Events are applied to a `WalletDraft`, a mutable copy of a Wallet that `freeze` turns back into
+one. `evolve`, `fold` (the handler's path) and long replays (one draft kept per wallet) run the
+same code; a fold copies the wallet once rather than once per event, and a long replay does not
+copy a wallet's decided requests and its lots' gifts again with every spend.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from services.wallet.domain.lots import apply_uses
 from services.wallet.domain.state import (
+    PromoCoins,
     PromoLot,
+    PurchaseCoins,
     PurchaseLot,
     SpendingLimit,
     Wallet,
+    Window,
     balance,
-    day_key,
-    month_key,
+    window_keys,
 )
 from shared.contract.events.wallet import (
     AgeVerificationRecorded,
+    ClawbackKind,
     CoinsClawedBack,
     CoinsPurchased,
     CoinsSpent,
     FreezeReason,
+    FundedGift,
+    LotKind,
+    LotUse,
     PromoCoinsCredited,
     PromoCoinsExpired,
     SpendingLimitRecorded,
@@ -38,18 +49,18 @@ from shared.contract.events.wallet import (
 
 
 def evolve(wallet: Wallet, event: WalletEvent) -> Wallet:
-    assert event.user_id == wallet.user_id, (wallet.user_id, event.user_id)
-    after = _apply(wallet, event)
-    recorded = getattr(event, "balance_after", None)
-    assert recorded is None or recorded == balance(after), (
-        f"{event.type} {event.event_id} says balance {recorded}, replay gives {balance(after)}")
-    return after
+    draft = WalletDraft.of(wallet)
+    draft.apply(event)
+    return draft.freeze()
 
 
 def fold(wallet: Wallet, events: Iterable[WalletEvent]) -> Wallet:
+    draft = None
     for event in events:
-        wallet = evolve(wallet, event)
-    return wallet
+        if draft is None:
+            draft = WalletDraft.of(wallet)
+        draft.apply(event)
+    return wallet if draft is None else draft.freeze()
 
 
 def replay(user_id: str, events: Iterable[WalletEvent]) -> Wallet:
@@ -57,74 +68,229 @@ def replay(user_id: str, events: Iterable[WalletEvent]) -> Wallet:
     return fold(Wallet(user_id), events)
 
 
-def _apply(wallet: Wallet, event: WalletEvent) -> Wallet:  # noqa: PLR0911 - one case per type
-    match event:
-        case CoinsPurchased():
-            assert wallet.purchase(event.purchase_id) is None, event
-            lot = PurchaseLot(event.purchase_id, event.coins, event.amount_minor, event.currency,
-                              event.rate_version, event.occurred_at, used=event.debt_repaid)
-            return replace(wallet, purchases=(*wallet.purchases, lot),
-                           debt=wallet.debt - event.debt_repaid)
-        case PromoCoinsCredited():
-            assert wallet.promo(event.grant_id) is None, event
-            promo = PromoLot(event.grant_id, event.coins, event.expires_at, event.occurred_at,
-                             used=event.debt_repaid)
-            return replace(wallet, promos=(*wallet.promos, promo),
-                           debt=wallet.debt - event.debt_repaid)
-        case PromoCoinsExpired():
-            return _expire(wallet, event)
-        case CoinsSpent():
-            assert event.request_id not in wallet.requests, event
-            assert sum(use.coins for use in event.lots) == event.coins, event
-            spent = apply_uses(wallet, event.lots, gift=(event.request_id, event.creator_id))
-            return replace(
-                spent, requests=wallet.requests | {event.request_id},
-                spent_today=wallet.spent_today.add(day_key(event.occurred_at), event.coins),
-                spent_this_month=wallet.spent_this_month.add(month_key(event.occurred_at),
-                                                             event.coins))
-        case SpendRejected():
-            assert event.request_id not in wallet.requests, event
-            return replace(wallet, requests=wallet.requests | {event.request_id})
-        case CoinsClawedBack():
-            return _claw_back(wallet, event)
-        case WalletFrozen():
-            return replace(wallet, frozen_reason=FreezeReason(event.reason))
-        case WalletUnfrozen():
-            return replace(wallet, frozen_reason=None)
-        case AgeVerificationRecorded():
-            return replace(wallet, adult=event.adult)
-        case SpendingLimitRecorded():
-            return _record_limit(wallet, event)
-    raise TypeError(f"the wallet does not apply {type(event).__name__}")
+@dataclass(slots=True)
+class PurchaseDraft(PurchaseCoins):
+    """A PurchaseLot that events are changing: its fields, mutable."""
+
+    purchase_id: str
+    coins: int
+    amount_minor: int
+    currency: str
+    rate_version: str
+    acquired_at: datetime
+    used: int
+    gifts: list[FundedGift]
+    clawed_back: ClawbackKind | None
+
+    @classmethod
+    def of(cls, lot: PurchaseLot) -> PurchaseDraft:
+        return cls(lot.purchase_id, lot.coins, lot.amount_minor, lot.currency, lot.rate_version,
+                   lot.acquired_at, lot.used, list(lot.gifts), lot.clawed_back)
+
+    def freeze(self) -> PurchaseLot:
+        return PurchaseLot(self.purchase_id, self.coins, self.amount_minor, self.currency,
+                           self.rate_version, self.acquired_at, self.used, tuple(self.gifts),
+                           self.clawed_back)
 
 
-def _expire(wallet: Wallet, event: PromoCoinsExpired) -> Wallet:
-    promos = tuple(replace(lot, expired=True) if lot.grant_id == event.grant_id else lot
-                   for lot in wallet.promos)
-    lot = wallet.promo(event.grant_id)
-    assert lot is not None and lot.remaining == event.coins, (lot, event)
-    return replace(wallet, promos=promos)
+@dataclass(slots=True)
+class PromoDraft(PromoCoins):
+    """A PromoLot that events are changing: its fields, mutable."""
+
+    grant_id: str
+    coins: int
+    expires_at: datetime
+    granted_at: datetime
+    used: int
+    expired: bool
+
+    @classmethod
+    def of(cls, lot: PromoLot) -> PromoDraft:
+        return cls(lot.grant_id, lot.coins, lot.expires_at, lot.granted_at, lot.used,
+                   lot.expired)
+
+    def freeze(self) -> PromoLot:
+        return PromoLot(self.grant_id, self.coins, self.expires_at, self.granted_at, self.used,
+                        self.expired)
 
 
-def _claw_back(wallet: Wallet, event: CoinsClawedBack) -> Wallet:
-    lot = wallet.purchase(event.purchase_id)
-    assert lot is not None and lot.clawed_back is None, (lot, event)
-    assert (lot.coins, lot.remaining) == (event.coins, event.coins_unspent), (lot, event)
-    covered = sum(use.coins for use in event.covered_by)
-    debt_added = event.coins - event.coins_unspent - covered
-    assert debt_added >= 0, event
-    purchases = tuple(replace(other, clawed_back=event.kind)
-                      if other.purchase_id == event.purchase_id else other
-                      for other in wallet.purchases)
-    clawed = replace(wallet, purchases=purchases, debt=wallet.debt + debt_added)
-    return apply_uses(clawed, event.covered_by)
+@dataclass(slots=True)
+class WalletDraft:
+    """A mutable fold over one wallet's events: apply them one by one, and `freeze` a Wallet
+    (a copy) whenever one is needed. Wallet's fields, with a set for `requests`; a lot of the
+    wallet it started from becomes a draft only when an event changes it, so freezing rebuilds
+    only the lots that changed or are new."""
+
+    user_id: str
+    purchases: list[PurchaseLot | PurchaseDraft]
+    promos: list[PromoLot | PromoDraft]
+    debt: int
+    frozen_reason: FreezeReason | None
+    adult: bool | None
+    limits: tuple[SpendingLimit, ...]
+    spent_today: Window
+    spent_this_month: Window
+    requests: set[str]
+    purchase_index: dict[str, int]
+    """Position in `purchases` by purchase_id (unique: a second credit of one is refused)."""
+    promo_index: dict[str, int]
+    """Position in `promos` by grant_id (unique likewise)."""
+
+    @classmethod
+    def of(cls, wallet: Wallet) -> WalletDraft:
+        return cls(wallet.user_id, list(wallet.purchases), list(wallet.promos), wallet.debt,
+                   wallet.frozen_reason, wallet.adult, wallet.limits, wallet.spent_today,
+                   wallet.spent_this_month, set(wallet.requests),
+                   _positions(lot.purchase_id for lot in wallet.purchases),
+                   _positions(lot.grant_id for lot in wallet.promos))
+
+    def freeze(self) -> Wallet:
+        return Wallet(
+            self.user_id,
+            tuple(lot.freeze() if isinstance(lot, PurchaseDraft) else lot
+                  for lot in self.purchases),
+            tuple(lot.freeze() if isinstance(lot, PromoDraft) else lot for lot in self.promos),
+            self.debt, self.frozen_reason, self.adult, self.limits, self.spent_today,
+            self.spent_this_month, frozenset(self.requests))
+
+    def apply(self, event: WalletEvent) -> None:
+        assert event.user_id == self.user_id, (self.user_id, event.user_id)
+        self._apply(event)
+        if _carries_balance(event):
+            recorded = event.balance_after  # type: ignore[attr-defined]
+            assert recorded is None or recorded == balance(self), (
+                f"{event.type} {event.event_id} says balance {recorded}, "
+                f"replay gives {balance(self)}")
+
+    def _apply(self, event: WalletEvent) -> None:  # noqa: C901 - one case per type
+        match event:
+            case CoinsPurchased():
+                assert event.purchase_id not in self.purchase_index, event
+                self.purchase_index[event.purchase_id] = len(self.purchases)
+                self.purchases.append(PurchaseDraft(
+                    event.purchase_id, event.coins, event.amount_minor, event.currency,
+                    event.rate_version, event.occurred_at, used=event.debt_repaid, gifts=[],
+                    clawed_back=None))
+                self.debt -= event.debt_repaid
+            case PromoCoinsCredited():
+                assert event.grant_id not in self.promo_index, event
+                self.promo_index[event.grant_id] = len(self.promos)
+                self.promos.append(PromoDraft(event.grant_id, event.coins, event.expires_at,
+                                              event.occurred_at, used=event.debt_repaid,
+                                              expired=False))
+                self.debt -= event.debt_repaid
+            case PromoCoinsExpired():
+                self._expire(event)
+            case CoinsSpent():
+                assert event.request_id not in self.requests, event
+                assert sum(use.coins for use in event.lots) == event.coins, event
+                self._take(event.lots, gift=(event.request_id, event.creator_id))
+                self.requests.add(event.request_id)
+                day, month = window_keys(event.occurred_at)
+                self.spent_today = self.spent_today.add(day, event.coins)
+                self.spent_this_month = self.spent_this_month.add(month, event.coins)
+            case SpendRejected():
+                assert event.request_id not in self.requests, event
+                self.requests.add(event.request_id)
+            case CoinsClawedBack():
+                self._claw_back(event)
+            case WalletFrozen():
+                self.frozen_reason = FreezeReason(event.reason)
+            case WalletUnfrozen():
+                self.frozen_reason = None
+            case AgeVerificationRecorded():
+                self.adult = event.adult
+            case SpendingLimitRecorded():
+                self._record_limit(event)
+            case _:
+                raise TypeError(f"the wallet does not apply {type(event).__name__}")
+
+    def _purchase(self, purchase_id: str) -> PurchaseDraft:
+        """The lot as a draft, to change it."""
+        index = self.purchase_index.get(purchase_id)
+        if index is None:
+            raise AssertionError(f"no lot {purchase_id!r}: the event does not belong to this "
+                                 f"wallet")
+        lot = self.purchases[index]
+        if isinstance(lot, PurchaseLot):
+            lot = self.purchases[index] = PurchaseDraft.of(lot)
+        return lot
+
+    def _promo(self, grant_id: str) -> PromoDraft:
+        index = self.promo_index.get(grant_id)
+        if index is None:
+            raise AssertionError(f"no lot {grant_id!r}: the event does not belong to this "
+                                 f"wallet")
+        lot = self.promos[index]
+        if isinstance(lot, PromoLot):
+            lot = self.promos[index] = PromoDraft.of(lot)
+        return lot
+
+    def _take(self, uses: Sequence[LotUse], gift: tuple[str, str] | None = None) -> None:
+        """Take recorded uses out of their lots; `gift` (request_id, creator_id) marks the uses
+        of purchase lots as funding that gift, for a later clawback's funded_gifts."""
+        for use in uses:
+            lot: PurchaseDraft | PromoDraft
+            if use.kind is LotKind.promo:
+                lot = self._promo(use.lot_id)
+            else:
+                lot = self._purchase(use.lot_id)
+            assert 0 < use.coins <= lot.remaining, (lot.freeze(), use.coins)
+            lot.used += use.coins
+            if gift is not None and isinstance(lot, PurchaseDraft):
+                lot.gifts.append(FundedGift(request_id=gift[0], creator_id=gift[1],
+                                            coins=use.coins))
+
+    def _expire(self, event: PromoCoinsExpired) -> None:
+        index = self.promo_index.get(event.grant_id)
+        lot = None if index is None else self.promos[index]
+        assert lot is not None and lot.remaining == event.coins, (_frozen(lot), event)
+        self._promo(event.grant_id).expired = True
+
+    def _claw_back(self, event: CoinsClawedBack) -> None:
+        index = self.purchase_index.get(event.purchase_id)
+        lot = None if index is None else self.purchases[index]
+        assert lot is not None and lot.clawed_back is None, (_frozen(lot), event)
+        assert (lot.coins, lot.remaining) == (event.coins, event.coins_unspent), (
+            _frozen(lot), event)
+        covered = sum(use.coins for use in event.covered_by)
+        debt_added = event.coins - event.coins_unspent - covered
+        assert debt_added >= 0, event
+        self._purchase(event.purchase_id).clawed_back = event.kind
+        self.debt += debt_added
+        self._take(event.covered_by)
+
+    def _record_limit(self, event: SpendingLimitRecorded) -> None:
+        others = tuple(limit for limit in self.limits
+                       if (limit.period, limit.set_by) != (event.period, event.set_by))
+        if event.coins is None:
+            self.limits = others
+            return
+        limit = SpendingLimit(event.period, event.set_by, event.coins)
+        self.limits = tuple(sorted((*others, limit),
+                                   key=lambda entry: (entry.period, entry.set_by)))
 
 
-def _record_limit(wallet: Wallet, event: SpendingLimitRecorded) -> Wallet:
-    others = tuple(limit for limit in wallet.limits
-                   if (limit.period, limit.set_by) != (event.period, event.set_by))
-    if event.coins is None:
-        return replace(wallet, limits=others)
-    limit = SpendingLimit(event.period, event.set_by, event.coins)
-    ordered = sorted((*others, limit), key=lambda entry: (entry.period, entry.set_by))
-    return replace(wallet, limits=tuple(ordered))
+def _frozen(lot: object) -> object:
+    """A lot as problems name it: the frozen lot, as the wallet holds it."""
+    return lot.freeze() if isinstance(lot, PurchaseDraft | PromoDraft) else lot
+
+
+def _positions(ids: Iterable[str]) -> dict[str, int]:
+    positions: dict[str, int] = {}
+    for index, lot_id in enumerate(ids):
+        positions.setdefault(lot_id, index)
+    return positions
+
+
+_BALANCE_CARRIED: dict[type, bool] = {}
+
+
+def _carries_balance(event: WalletEvent) -> bool:
+    """Whether the event's type has a balance_after field (cached per type: asking a model
+    for a field it lacks is slow, and asking the class for its fields is not free either)."""
+    kind = type(event)
+    carried = _BALANCE_CARRIED.get(kind)
+    if carried is None:
+        carried = _BALANCE_CARRIED[kind] = "balance_after" in kind.model_fields
+    return carried

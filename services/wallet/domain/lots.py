@@ -1,4 +1,4 @@
-"""Which lots fund a debit, what those coins are worth in cash, and taking them out.
+"""Which lots fund a debit, and what those coins are worth in cash (evolve takes them out).
 
 Spend order (a published rule): promo coins first, soonest expiry first (ties: the order they
 were credited), so free coins are used before they lapse; then purchased lots oldest first
@@ -16,11 +16,10 @@ whatever the order or size of the slices. Promo coins are worth 0, currency None
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Iterable
 
 from services.wallet.domain.state import Lot, PromoLot, PurchaseLot, Wallet
-from shared.contract.events.wallet import FundedGift, LotKind, LotUse
+from shared.contract.events.wallet import LotKind, LotUse
 
 
 def cash_value_of_first(lot: PurchaseLot, used: int) -> int:
@@ -58,37 +57,6 @@ def take(lots: Iterable[Lot], coins: int) -> tuple[LotUse, ...]:
             uses.append(use_of(lot, taken))
             wanted -= taken
     return tuple(uses)
-
-
-def apply_uses(wallet: Wallet, uses: Sequence[LotUse],
-               gift: tuple[str, str] | None = None) -> Wallet:
-    """Take recorded uses out of their lots; `gift` (request_id, creator_id) marks the uses of
-    purchase lots as funding that gift, for a later clawback's funded_gifts."""
-    purchases, promos = list(wallet.purchases), list(wallet.promos)
-    for use in uses:
-        if use.kind is LotKind.promo:
-            index = _index(promos, use.lot_id, "grant_id")
-            promos[index] = _used(promos[index], use.coins)
-        else:
-            index = _index(purchases, use.lot_id, "purchase_id")
-            lot = _used(purchases[index], use.coins)
-            if gift is not None:
-                funded = FundedGift(request_id=gift[0], creator_id=gift[1], coins=use.coins)
-                lot = replace(lot, gifts=(*lot.gifts, funded))
-            purchases[index] = lot
-    return replace(wallet, purchases=tuple(purchases), promos=tuple(promos))
-
-
-def _index(lots: Sequence[Lot], lot_id: str, id_field: str) -> int:
-    for index, lot in enumerate(lots):
-        if getattr(lot, id_field) == lot_id:
-            return index
-    raise AssertionError(f"no lot {lot_id!r}: the event does not belong to this wallet")
-
-
-def _used(lot: Lot, coins: int) -> Lot:
-    assert 0 < coins <= lot.remaining, (lot, coins)
-    return replace(lot, used=lot.used + coins)
 
 
 def _expiry(lot: PromoLot):  # noqa: ANN202 - a sort key

@@ -11,14 +11,45 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.users import LimitPeriod, LimitSetter
 from shared.contract.events.wallet import ClawbackKind, FreezeReason, FundedGift
 
+if TYPE_CHECKING:
+    from services.wallet.domain.evolve import WalletDraft
+
+
+class PurchaseCoins:
+    """What is left of a purchase lot: one rule for PurchaseLot and the mutable draft evolve
+    folds events into (evolve.PurchaseDraft)."""
+
+    __slots__ = ()
+    coins: int
+    used: int
+    clawed_back: ClawbackKind | None
+
+    @property
+    def remaining(self) -> int:
+        return 0 if self.clawed_back is not None else self.coins - self.used
+
+
+class PromoCoins:
+    """What is left of a promo lot: one rule for PromoLot and evolve.PromoDraft."""
+
+    __slots__ = ()
+    coins: int
+    used: int
+    expired: bool
+
+    @property
+    def remaining(self) -> int:
+        return 0 if self.expired else self.coins - self.used
+
 
 @dataclass(frozen=True, slots=True)
-class PurchaseLot:
+class PurchaseLot(PurchaseCoins):
     """Coins bought in one purchase, and everything that took coins out of it."""
 
     purchase_id: str
@@ -33,13 +64,9 @@ class PurchaseLot:
     """The gifts this lot funded, coins from this lot only: a clawback names them."""
     clawed_back: ClawbackKind | None = None
 
-    @property
-    def remaining(self) -> int:
-        return 0 if self.clawed_back is not None else self.coins - self.used
-
 
 @dataclass(frozen=True, slots=True)
-class PromoLot:
+class PromoLot(PromoCoins):
     """Coins granted for free, spendable while event time < expires_at."""
 
     grant_id: str
@@ -48,10 +75,6 @@ class PromoLot:
     granted_at: datetime
     used: int = 0
     expired: bool = False
-
-    @property
-    def remaining(self) -> int:
-        return 0 if self.expired else self.coins - self.used
 
 
 Lot = PurchaseLot | PromoLot
@@ -84,14 +107,18 @@ class Window:
         return Window(self.key, self.coins + coins)
 
 
+def window_keys(at: datetime) -> tuple[str, str]:
+    """The UTC day ("2026-03-31") and month ("2026-03") of an instant, converted once."""
+    day = at.astimezone(UTC).date().isoformat()
+    return day, day[:7]
+
+
 def day_key(at: datetime) -> str:
-    utc = at.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}"
+    return window_keys(at)[0]
 
 
 def month_key(at: datetime) -> str:
-    utc = at.astimezone(UTC)
-    return f"{utc.year:04d}-{utc.month:02d}"
+    return window_keys(at)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +172,13 @@ class Wallet:
                      if limit.period is period and limit.set_by is set_by), None)
 
 
-def spendable(wallet: Wallet) -> int:
+def spendable(wallet: Wallet | WalletDraft) -> int:
     """Coins left in lots (never negative)."""
     return (sum(lot.remaining for lot in wallet.purchases)
             + sum(lot.remaining for lot in wallet.promos))
 
 
-def balance(wallet: Wallet) -> int:
+def balance(wallet: Wallet | WalletDraft) -> int:
     """Spendable coins minus debt: below zero only after a clawback."""
     return spendable(wallet) - wallet.debt
 
