@@ -126,11 +126,25 @@ class Projection:
                               record.offset, event.key, event.event_id, event.type,
                               event.occurred_at, published_json(record, event)))
 
+    HISTORY_COLUMNS = ("entity", "event_id", "type", "occurred_at", "payload")
+
+    @property
+    def history_backlog(self) -> int:
+        return len(self._history)
+
+    def take_history(self) -> list[tuple]:
+        """The event_history rows folded so far, in fold order (log order per entity), for a
+        caller that writes them while the fold goes on; rows() leaves them out. Rows of an
+        entity that breaks later are among them: the caller removes those (stats.broken)."""
+        taken = [entry[4:] for entry in self._history]
+        self._history = []
+        return taken
+
     def _history_rows(self) -> Rows:
         """In log order per entity; across entities roughly in decision (append-time) order."""
         broken = self.stats.broken
         # (topic, partition, offset) is unique, so the sort never compares the rows themselves.
-        return Rows(("entity", "event_id", "type", "occurred_at", "payload"),
+        return Rows(self.HISTORY_COLUMNS,
                     [entry[4:] for entry in sorted(self._history) if entry[4] not in broken])
 
     def _break(self, entity: str, problem: object) -> None:

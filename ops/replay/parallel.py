@@ -3,8 +3,14 @@
 Wallet and payout state is per entity (user, creator), and every entity's events live on one
 partition of its ledger; the only other topic they read is policy.changes, which every process
 folds whole. So each process folds a disjoint set of entities and writes their rows; the rows
-that come from policy.changes alone are written by the first process only. Gifting's tables mix
-topics keyed differently (requests, streams, senders), so it is rebuilt in one process.
+that come from policy.changes alone are written by the first process only.
+
+Gifting's decisions (gifting.gifts) and the requests they answer (streams.gift-requests) are
+both keyed by sender with as many partitions, so partition N of both holds the same senders:
+a share takes partition numbers of both. Gifts and gifter scores are per request and per
+sender, so disjoint; stream totals add up gifts of many senders, so the shares send theirs to
+the parent, which adds them up; streams, catalog, campaigns and creator ages come from the fact
+topics every share reads whole and are written once.
 
 Processes are spawned (not forked: the parent runs an event loop with open sockets), each with
 its own Kafka consumer and PostgreSQL connection; Python folds one core per process.
@@ -16,55 +22,98 @@ import asyncio
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-from ops.replay.fold import FoldStats
-from shared.contract.topics import PAYOUT_LEDGER, WALLET_LEDGER, Topic
+from ops.replay.fold import FoldStats, Rows
+from shared.contract.topics import GIFT_REQUESTS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER, Topic
 from shared.logread import Cut
 
 
 @dataclass(frozen=True)
 class Split:
-    ledger: Topic
-    """Partitions of this topic are shared out; every other topic is read by every process."""
+    ledgers: tuple[Topic, ...]
+    """Partition numbers of these (co-partitioned) topics are shared out; every other topic is
+    read by every process."""
     shared_tables: tuple[str, ...]
     """Tables made only from the topics every process reads: written once."""
+    summed_tables: dict[str, int] = field(default_factory=dict)
+    """Tables whose rows add up across shares: table -> how many leading columns are its key
+    (the rest are added)."""
+
+    @property
+    def ledger_names(self) -> frozenset[str]:
+        return frozenset(topic.name for topic in self.ledgers)
 
 
 SPLITS: dict[str, Split] = {
-    "wallet": Split(WALLET_LEDGER, ("spending_policy",)),
-    "payout": Split(PAYOUT_LEDGER, ("policy_events",)),
+    "wallet": Split((WALLET_LEDGER,), ("spending_policy",)),
+    "payout": Split((PAYOUT_LEDGER,), ("policy_events",)),
+    "gifting": Split((GIFTS, GIFT_REQUESTS),
+                     ("catalog_gifts", "campaigns", "creator_ages", "streams"),
+                     {"stream_totals": 2}),
 }
 
 MIN_RECORDS_PER_PROCESS = 100_000
 """Below this a process costs more (spawn, imports, connections: ~1 s) than it saves."""
 
 
+def _ledger_partitions(split: Split, cut: Cut) -> dict[int, int] | None:
+    """Partition number -> records over the ledgers; None when they are not co-partitioned."""
+    counts = {name: sum(1 for topic, _ in cut.ends if topic == name)
+              for name in split.ledger_names}
+    if len(set(counts.values())) != 1:
+        return None
+    records: dict[int, int] = {}
+    for (topic, partition), end in cut.ends.items():
+        if topic in split.ledger_names:
+            records[partition] = records.get(partition, 0) + end
+    return records
+
+
 def processes_for(service: str, cut: Cut, requested: int | None = None) -> int:
     split = SPLITS.get(service)
-    if split is None:
+    partitions = _ledger_partitions(split, cut) if split is not None else None
+    if not partitions:
         return 1
-    partitions = [end for (topic, _), end in cut.ends.items() if topic == split.ledger.name]
     if requested is not None:
         return max(1, min(requested, len(partitions)))
-    by_size = sum(partitions) // MIN_RECORDS_PER_PROCESS
+    by_size = sum(partitions.values()) // MIN_RECORDS_PER_PROCESS
     return max(1, min(os.cpu_count() or 1, len(partitions), by_size))
 
 
 def shares(service: str, cut: Cut, processes: int) -> list[Cut]:
-    """The cut divided: ledger partitions dealt out by size (largest first, to the least
-    loaded), every other topic's partitions in every share."""
-    ledger = SPLITS[service].ledger.name
-    common = {position: end for position, end in cut.ends.items() if position[0] != ledger}
+    """The cut divided: ledger partition numbers dealt out by size (largest first, to the
+    least loaded), every other topic's partitions in every share."""
+    split = SPLITS[service]
+    ledgers = split.ledger_names
+    common = {position: end for position, end in cut.ends.items() if position[0] not in ledgers}
     parts: list[dict[tuple[str, int], int]] = [dict(common) for _ in range(processes)]
     load = [0] * processes
-    for position, end in sorted(((p, e) for p, e in cut.ends.items() if p[0] == ledger),
-                                key=lambda item: -item[1]):
+    for number, records in sorted(_ledger_partitions(split, cut).items(),
+                                  key=lambda item: (-item[1], item[0])):
         least = load.index(min(load))
-        parts[least][position] = end
-        load[least] += end
+        for position, end in cut.ends.items():
+            if position[0] in ledgers and position[1] == number:
+                parts[least][position] = end
+        load[least] += records
     return [Cut(part) for part in parts]
+
+
+def add_up(rows: list[Rows], key_columns: int) -> Rows:
+    """Rows of one table from several shares, added up per key (the first `key_columns`
+    columns), in first-seen order."""
+    totals: dict[tuple, list] = {}
+    for part in rows:
+        for row in part.rows:
+            key = row[:key_columns]
+            total = totals.get(key)
+            if total is None:
+                totals[key] = list(row[key_columns:])
+            else:
+                for i, value in enumerate(row[key_columns:]):
+                    total[i] += value
+    return Rows(rows[0].columns, [(*key, *values) for key, values in totals.items()])
 
 
 @dataclass
@@ -73,6 +122,8 @@ class ShareResult:
     rows: dict[str, int]
     read_s: float
     write_s: float
+    summed: dict[str, Rows] = field(default_factory=dict)
+    """Rows of the summed tables, for the parent to add up and write."""
 
 
 def _rebuild_share(service: str, schema: str, prefix: str, ends: dict, write_shared: bool,
@@ -85,51 +136,48 @@ async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
                                write_shared: bool, database_url: str,
                                bootstrap_servers: str) -> ShareResult:
     from ops.replay.fold import projection
-    from ops.replay.rebuild import connect
+    from ops.replay.load import HistoryStream, load_rows
     from shared.gcpause import collector_paused
     from shared.logread import LogReader
 
     folding = projection(service)
-    ledger = SPLITS[service].ledger.name
+    split = SPLITS[service]
+    ledgers = split.ledger_names
     reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
     common = FoldStats()
     started = time.perf_counter()
-    with collector_paused():
-        async for batch in reader.read(cut):
-            # Per partition the order is kept; across topics there is none to keep.
-            others = [record for record in batch if record.topic != ledger]
-            if others:
-                before = _counts(folding.stats)
-                folding.apply_batch(others)
-                _add(common, folding.stats, before)
-                folding.apply_batch([record for record in batch if record.topic == ledger])
-            else:
-                folding.apply_batch(batch)
+    async with HistoryStream(database_url, schema) as stream:
+        with collector_paused():
+            async for batch in reader.read(cut):
+                # Per partition the order is kept; across topics there is none to keep.
+                others = [record for record in batch if record.topic not in ledgers]
+                if others:
+                    before = _counts(folding.stats)
+                    folding.apply_batch(others)
+                    _add(common, folding.stats, before)
+                    folding.apply_batch([record for record in batch
+                                         if record.topic in ledgers])
+                else:
+                    folding.apply_batch(batch)
+                await stream.offer(folding)
+        history = await stream.finish(folding)
     read_s = time.perf_counter() - started
     started = time.perf_counter()
-    rows = folding.rows()
-    if not write_shared:
-        for table in SPLITS[service].shared_tables:
-            rows.pop(table, None)
-    counts: dict[str, int] = {}
-    conn = await connect(database_url, schema)
-    try:
-        async with conn.transaction():
-            for table, data in rows.items():
-                if data.rows:
-                    await conn.copy_records_to_table(table, records=data.rows,
-                                                     columns=list(data.columns),
-                                                     schema_name=schema)
-                counts[table] = len(data.rows)
-    finally:
-        await conn.close()
+    with collector_paused():
+        rows = folding.rows()
+        if not write_shared:
+            for table in split.shared_tables:
+                rows.pop(table, None)
+        summed = {table: rows.pop(table) for table in split.summed_tables if table in rows}
+        counts = await load_rows(database_url, schema, rows, connections=1)
+    counts["event_history"] = counts.get("event_history", 0) + history
     own = folding.stats
     if not write_shared:
         # The first share reports the records every share read.
         own = FoldStats(own.records - common.records, own.applied - common.applied,
                         own.duplicates - common.duplicates,
                         own.undecodable - common.undecodable, own.broken)
-    return ShareResult(own, counts, read_s, time.perf_counter() - started)
+    return ShareResult(own, counts, read_s, time.perf_counter() - started, summed)
 
 
 def _counts(stats: FoldStats) -> tuple[int, int, int, int]:
@@ -173,4 +221,9 @@ async def fold_and_write_in_processes(service: str, schema: str, prefix: str, cu
     for result in results:
         for table, count in result.rows.items():
             counts[table] = counts.get(table, 0) + count
+    summed = {table: add_up([r.summed[table] for r in results], key_columns)
+              for table, key_columns in SPLITS[service].summed_tables.items()}
+    if summed:
+        from ops.replay.load import load_rows
+        counts.update(await load_rows(database_url, schema, summed, connections=1))
     return (stats, counts, max(r.read_s for r in results), max(r.write_s for r in results))

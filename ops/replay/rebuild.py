@@ -16,6 +16,13 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
+from ops.replay.load import (
+    HistoryStream,
+    build_indexes,
+    defer_indexes,
+    load_rows,
+    restore_indexes,
+)
 from ops.replay.parallel import fold_and_write_in_processes, processes_for
 from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, Rows, projection
@@ -98,47 +105,23 @@ async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
     return folding, cut, time.perf_counter() - started
 
 
-@dataclass
-class DeferredIndexes:
-    """Keys and indexes taken off tables before a bulk load, to be put back after: building an
-    index once over all rows costs a fraction of maintaining it row by row."""
-
-    constraints: list[tuple[str, str, str]] = field(default_factory=list)
-    """(table, name, definition) of primary keys and unique constraints."""
-    indexes: list[str] = field(default_factory=list)
-    """CREATE INDEX statements of the other indexes."""
-
-
-async def defer_indexes(conn: asyncpg.Connection, schema: str,
-                        tables: list[str]) -> DeferredIndexes:
-    quoted = quote_schema(schema)
-    deferred = DeferredIndexes()
-    for table in tables:
-        for row in await conn.fetch(
-                "SELECT conname, pg_get_constraintdef(oid) AS definition FROM pg_constraint"
-                " WHERE conrelid = $1::regclass AND contype IN ('p', 'u')",
-                f"{quoted}.{table}"):
-            deferred.constraints.append((table, row["conname"], row["definition"]))
-            await conn.execute(f'ALTER TABLE {quoted}.{table} DROP CONSTRAINT "{row["conname"]}"')
-        for row in await conn.fetch(
-                "SELECT indexname, indexdef FROM pg_indexes"
-                " WHERE schemaname = $1 AND tablename = $2", schema, table):
-            deferred.indexes.append(row["indexdef"])
-            await conn.execute(f'DROP INDEX {quoted}."{row["indexname"]}"')
-    return deferred
-
-
-async def restore_indexes(conn: asyncpg.Connection, schema: str,
-                          deferred: DeferredIndexes) -> None:
-    quoted = quote_schema(schema)
-    for table, name, definition in deferred.constraints:
-        await conn.execute(f'ALTER TABLE {quoted}.{table} ADD CONSTRAINT "{name}" {definition}')
-    for statement in deferred.indexes:
-        await conn.execute(statement)
-
-
 BULK_ROWS = 10_000
 """From this many rows in a table, its indexes are built after the load, not during."""
+
+
+async def fold_writing_history(service: str, prefix: str, cut: Cut, *, bootstrap_servers: str,
+                               database_url: str, schema: str) -> tuple[Projection, int]:
+    """fold_log, with the event_history rows written into `schema` as the fold goes on.
+    Returns the projection (its rows() without the history) and the history rows written."""
+    folding = projection(service)
+    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
+    async with HistoryStream(database_url, schema) as stream:
+        with collector_paused():
+            async for batch in reader.read(cut):
+                folding.apply_batch(batch)
+                await stream.offer(folding)
+        written = await stream.finish(folding)
+    return folding, written
 
 
 async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
@@ -157,7 +140,7 @@ async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
             await conn.copy_records_to_table(table, records=data.rows,
                                              columns=list(data.columns), schema_name=schema)
         counts[table] = len(data.rows)
-    await restore_indexes(conn, schema, deferred)
+    await restore_indexes(conn, deferred)
     return counts
 
 
@@ -166,37 +149,19 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
                   processes: int | None = None) -> RebuildResult:
     """Fold the service's topics up to `cut` (default: their ends now) and write the read
     tables into `target_schema`, which must not exist yet (it is created with the service's
-    migrations). The schema appears complete or not at all.
+    migrations). The schema is filled under another name and renamed once complete, so it
+    appears complete or not at all.
 
     Wallet and payout fold in several processes when the log is large (ops/replay/parallel.py;
-    `processes` overrides the choice, 1 keeps everything in this process)."""
+    `processes` overrides the choice, 1 keeps the fold in this process); the rows go in over
+    several connections (ops/replay/load.py)."""
     settings = Settings()
     database_url = database_url or settings.database_url
     bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
     quote_schema(target_schema)
     cut = cut or await take_cut(service, prefix, bootstrap_servers=bootstrap_servers)
     workers = processes_for(service, cut, processes)
-    if workers > 1:
-        return await _rebuild_in_processes(service, target_schema, prefix, cut, workers,
-                                           database_url, bootstrap_servers)
-    folding, cut, read_s = await fold_log(service, prefix, cut,
-                                          bootstrap_servers=bootstrap_servers)
-    started = time.perf_counter()
-    rows = folding.rows()
-    conn = await connect(database_url, target_schema)
-    try:
-        async with conn.transaction():
-            counts = await create_schema(conn, service, target_schema, rows)
-    finally:
-        await conn.close()
-    return RebuildResult(service, target_schema, cut, folding.stats, counts, read_s,
-                         time.perf_counter() - started, processes=1)
-
-
-async def _rebuild_in_processes(service: str, target_schema: str, prefix: str, cut: Cut,
-                                workers: int, database_url: str,
-                                bootstrap_servers: str) -> RebuildResult:
-    # The processes fill a schema of another name, renamed once all have committed.
+    # The rows are filled into a schema of another name, renamed once all is in.
     partial = f"{target_schema[:50]}_partial"
     started = time.perf_counter()
     conn = await connect(database_url, partial)
@@ -209,15 +174,25 @@ async def _rebuild_in_processes(service: str, target_schema: str, prefix: str, c
                              "a fresh one")
         await apply_migrations(conn, partial, service_migrations(service))
         try:
-            # A schema made for this rebuild: every table is loaded in bulk.
-            tables = [spec.name for spec in TABLES[service]]
-            deferred = await defer_indexes(conn, partial, tables)
-            stats, counts, fold_s, write_s = await fold_and_write_in_processes(
-                service, partial, prefix, cut, workers, database_url=database_url,
-                bootstrap_servers=bootstrap_servers)
-            indexing = time.perf_counter()
-            await restore_indexes(conn, partial, deferred)
-            write_s += time.perf_counter() - indexing
+            # A schema made for this load: every table is loaded in bulk.
+            deferred = await defer_indexes(conn, partial, [spec.name for spec in TABLES[service]])
+            if workers > 1:
+                stats, counts, _, share_write_s = await fold_and_write_in_processes(
+                    service, partial, prefix, cut, workers, database_url=database_url,
+                    bootstrap_servers=bootstrap_servers)
+                # Spawning and folding until the slowest share began writing.
+                fold_s = time.perf_counter() - started - share_write_s
+            else:
+                folding, history = await fold_writing_history(
+                    service, prefix, cut, bootstrap_servers=bootstrap_servers,
+                    database_url=database_url, schema=partial)
+                fold_s = time.perf_counter() - started
+                stats = folding.stats
+                with collector_paused():
+                    counts = await load_rows(database_url, partial, folding.rows())
+                counts["event_history"] = counts.get("event_history", 0) + history
+                del folding
+            await build_indexes(database_url, partial, deferred)
         except BaseException:
             await conn.execute(f"DROP SCHEMA IF EXISTS {quote_schema(partial)} CASCADE")
             raise
@@ -226,8 +201,8 @@ async def _rebuild_in_processes(service: str, target_schema: str, prefix: str, c
     finally:
         await conn.close()
     elapsed = time.perf_counter() - started
-    return RebuildResult(service, target_schema, cut, stats, counts, elapsed - write_s,
-                         write_s, processes=workers)
+    return RebuildResult(service, target_schema, cut, stats, counts, fold_s, elapsed - fold_s,
+                         processes=workers)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from tests.e2e.test_replay import all_caught_up
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("service", ["wallet", "payout"])
+@pytest.mark.parametrize("service", ["wallet", "payout", "gifting"])
 async def test_rebuild_in_processes_equals_live(world, economy, infra, service):
     creator = world.id("creator")
     stream = await a_live_stream(world, economy, creator)
