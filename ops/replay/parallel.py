@@ -19,6 +19,7 @@ its own Kafka consumer and PostgreSQL connection; Python folds one core per proc
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -54,7 +55,7 @@ SPLITS: dict[str, Split] = {
                      {"stream_totals": 2}),
 }
 
-MIN_RECORDS_PER_PROCESS = 100_000
+MIN_RECORDS_PER_PROCESS = 50_000
 """Below this a process costs more (spawn, imports, connections: ~1 s) than it saves."""
 
 
@@ -137,7 +138,6 @@ async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
                                bootstrap_servers: str) -> ShareResult:
     from ops.replay.fold import projection
     from ops.replay.load import HistoryStream, load_rows
-    from shared.gcpause import collector_paused
     from shared.logread import LogReader
 
     folding = projection(service)
@@ -146,30 +146,29 @@ async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
     reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
     common = FoldStats()
     started = time.perf_counter()
+    # This process ends after the share: the cyclic collector would only rescan the fold.
+    gc.disable()
     async with HistoryStream(database_url, schema) as stream:
-        with collector_paused():
-            async for batch in reader.read(cut):
-                # Per partition the order is kept; across topics there is none to keep.
-                others = [record for record in batch if record.topic not in ledgers]
-                if others:
-                    before = _counts(folding.stats)
-                    folding.apply_batch(others)
-                    _add(common, folding.stats, before)
-                    folding.apply_batch([record for record in batch
-                                         if record.topic in ledgers])
-                else:
-                    folding.apply_batch(batch)
-                await stream.offer(folding)
+        async for batch in reader.read(cut):
+            # Per partition the order is kept; across topics there is none to keep.
+            others = [record for record in batch if record.topic not in ledgers]
+            if others:
+                before = _counts(folding.stats)
+                folding.apply_batch(others)
+                _add(common, folding.stats, before)
+                folding.apply_batch([record for record in batch if record.topic in ledgers])
+            else:
+                folding.apply_batch(batch)
+            await stream.offer(folding)
         history = await stream.finish(folding)
     read_s = time.perf_counter() - started
     started = time.perf_counter()
-    with collector_paused():
-        rows = folding.rows()
-        if not write_shared:
-            for table in split.shared_tables:
-                rows.pop(table, None)
-        summed = {table: rows.pop(table) for table in split.summed_tables if table in rows}
-        counts = await load_rows(database_url, schema, rows, connections=1)
+    rows = folding.rows()
+    if not write_shared:
+        for table in split.shared_tables:
+            rows.pop(table, None)
+    summed = {table: rows.pop(table) for table in split.summed_tables if table in rows}
+    counts = await load_rows(database_url, schema, rows, connections=1)
     counts["event_history"] = counts.get("event_history", 0) + history
     own = folding.stats
     if not write_shared:

@@ -183,15 +183,17 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
                 # Spawning and folding until the slowest share began writing.
                 fold_s = time.perf_counter() - started - share_write_s
             else:
-                folding, history = await fold_writing_history(
-                    service, prefix, cut, bootstrap_servers=bootstrap_servers,
-                    database_url=database_url, schema=partial)
-                fold_s = time.perf_counter() - started
-                stats = folding.stats
+                # One pause for fold, rows and load, and the fold freed before the collector
+                # runs again: it would otherwise scan every object of the fold once more.
                 with collector_paused():
+                    folding, history = await fold_writing_history(
+                        service, prefix, cut, bootstrap_servers=bootstrap_servers,
+                        database_url=database_url, schema=partial)
+                    fold_s = time.perf_counter() - started
+                    stats = folding.stats
                     counts = await load_rows(database_url, partial, folding.rows())
-                counts["event_history"] = counts.get("event_history", 0) + history
-                del folding
+                    counts["event_history"] = counts.get("event_history", 0) + history
+                    del folding
             await build_indexes(database_url, partial, deferred)
         except BaseException:
             await conn.execute(f"DROP SCHEMA IF EXISTS {quote_schema(partial)} CASCADE")
