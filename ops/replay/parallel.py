@@ -203,14 +203,33 @@ def merge_stats(parts: list[FoldStats]) -> FoldStats:
     return merged
 
 
+def _prepare_process() -> None:
+    import ops.replay.fold  # noqa: F401 - the domains and the contract: most of a start-up
+    import ops.replay.load  # noqa: F401
+    import shared.logread  # noqa: F401
+
+
+def start_processes(processes: int) -> ProcessPoolExecutor:
+    """Processes started (and their imports under way) now, so that they are ready by the
+    time the caller has made the schema: with spawn, each submit without an idle process
+    starts one."""
+    pool = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
+                               initializer=_prepare_process)
+    for _ in range(processes):
+        pool.submit(os.getpid)
+    return pool
+
+
 async def fold_and_write_in_processes(service: str, schema: str, prefix: str, cut: Cut,
                                       processes: int, *, database_url: str,
-                                      bootstrap_servers: str
+                                      bootstrap_servers: str,
+                                      pool: ProcessPoolExecutor | None = None
                                       ) -> tuple[FoldStats, dict[str, int], float, float]:
-    """Fill the (existing, empty) `schema` from `processes` processes. Returns the merged
-    stats, rows per table, and the slowest share's fold and write seconds."""
+    """Fill the (existing, empty) `schema` from `processes` processes (of `pool`, which this
+    shuts down, or new ones). Returns the merged stats, rows per table, and the slowest
+    share's fold and write seconds."""
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+    with pool or start_processes(processes) as pool:
         results: list[ShareResult] = await asyncio.gather(*(
             loop.run_in_executor(pool, _rebuild_share, service, schema, prefix, part.ends,
                                  number == 0, database_url, bootstrap_servers)

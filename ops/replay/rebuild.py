@@ -23,7 +23,7 @@ from ops.replay.load import (
     load_rows,
     restore_indexes,
 )
-from ops.replay.parallel import fold_and_write_in_processes, processes_for
+from ops.replay.parallel import fold_and_write_in_processes, processes_for, start_processes
 from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
@@ -152,9 +152,9 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     migrations). The schema is filled under another name and renamed once complete, so it
     appears complete or not at all.
 
-    Wallet and payout fold in several processes when the log is large (ops/replay/parallel.py;
-    `processes` overrides the choice, 1 keeps the fold in this process); the rows go in over
-    several connections (ops/replay/load.py)."""
+    Large logs are folded in several processes, a share of the ledger partitions each
+    (ops/replay/parallel.py; `processes` overrides the choice, 1 keeps the fold in this
+    process); the rows go in over several connections (ops/replay/load.py)."""
     settings = Settings()
     database_url = database_url or settings.database_url
     bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
@@ -164,6 +164,18 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     # The rows are filled into a schema of another name, renamed once all is in.
     partial = f"{target_schema[:50]}_partial"
     started = time.perf_counter()
+    pool = start_processes(workers) if workers > 1 else None
+    try:
+        return await _rebuild_into(service, target_schema, partial, prefix, cut, workers, pool,
+                                   database_url, bootstrap_servers, started)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+
+async def _rebuild_into(service: str, target_schema: str, partial: str, prefix: str, cut: Cut,
+                        workers: int, pool, database_url: str, bootstrap_servers: str,
+                        started: float) -> RebuildResult:
     conn = await connect(database_url, partial)
     try:
         exists = await conn.fetchval(
@@ -179,7 +191,7 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
             if workers > 1:
                 stats, counts, _, share_write_s = await fold_and_write_in_processes(
                     service, partial, prefix, cut, workers, database_url=database_url,
-                    bootstrap_servers=bootstrap_servers)
+                    bootstrap_servers=bootstrap_servers, pool=pool)
                 # Spawning and folding until the slowest share began writing.
                 fold_s = time.perf_counter() - started - share_write_s
             else:
