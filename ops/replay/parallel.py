@@ -12,8 +12,9 @@ sender, so disjoint; stream totals add up gifts of many senders, so the shares s
 the parent, which adds them up; streams, catalog, campaigns and creator ages come from the fact
 topics every share reads whole and are written once.
 
-Processes are spawned (not forked: the parent runs an event loop with open sockets), each with
-its own Kafka consumer and PostgreSQL connection; Python folds one core per process.
+Processes come from a fork server (not forked from the parent, which runs an event loop with
+open sockets), each with its own Kafka consumer and PostgreSQL connection; Python folds one
+core per process.
 """
 
 from __future__ import annotations
@@ -203,18 +204,18 @@ def merge_stats(parts: list[FoldStats]) -> FoldStats:
     return merged
 
 
-def _prepare_process() -> None:
-    import ops.replay.fold  # noqa: F401 - the domains and the contract: most of a start-up
-    import ops.replay.load  # noqa: F401
-    import shared.logread  # noqa: F401
+PRELOADED = ["ops.replay.fold", "ops.replay.load", "ops.replay.parallel", "shared.logread"]
+"""Imported once by the fork server (the domains and the contract: most of a start-up)."""
 
 
 def start_processes(processes: int) -> ProcessPoolExecutor:
-    """Processes started (and their imports under way) now, so that they are ready by the
-    time the caller has made the schema: with spawn, each submit without an idle process
-    starts one."""
-    pool = ProcessPoolExecutor(processes, mp_context=get_context("spawn"),
-                               initializer=_prepare_process)
+    """Processes started now, so that they are ready by the time the caller has made the
+    schema. They are forked from a fork server that imported the replay once (a fork of this
+    process could inherit its running event loop and its threads' locks; a spawn would import
+    everything again in every process)."""
+    context = get_context("forkserver")
+    context.set_forkserver_preload(PRELOADED)
+    pool = ProcessPoolExecutor(processes, mp_context=context)
     for _ in range(processes):
         pool.submit(os.getpid)
     return pool
