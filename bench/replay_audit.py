@@ -32,7 +32,6 @@ import json
 import os
 import platform
 import pstats
-import resource
 import signal
 import subprocess
 import sys
@@ -116,9 +115,8 @@ class Measure:
 
     @staticmethod
     def _cpu() -> float:
-        """This process and its finished children (a rebuild's processes)."""
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return time.process_time() + children.ru_utime + children.ru_stime
+        # A rebuild's processes are the fork server's children, not ours: not counted.
+        return time.process_time()
 
     def __enter__(self) -> Phase:
         self.machine = MachineCpu()
@@ -459,7 +457,8 @@ async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
                         f"{env['date']})",
                   caption="ev/s: records per second of wall time. vs raw decode: the rate "
                           "over the raw consume+decode rate of the same topics, in this run "
-                          "(target for replay: >= 50%). py CPU: CPU of this process and its rebuild processes / wall; "
+                          "(target for replay: >= 50%). py CPU: this process's CPU / wall (not a "
+                          "rebuild's own processes); "
                           "machine: all CPUs busy (Kafka, PostgreSQL, this process, others).")
     for column in ("pass", "topics", "records", "seconds", "ev/s", "raw consume ev/s",
                    "raw +decode ev/s", "vs raw decode", "py CPU", "machine", "notes"):
