@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import event as label
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -26,12 +26,15 @@ from pydantic import TypeAdapter
 from services.wallet.domain import (
     SpendingPolicy,
     Wallet,
+    WalletDraft,
     balance,
     cash_value_of_first,
+    day_key,
     decide,
     decide_spend,
     evolve,
     fold,
+    month_key,
     replay,
     spendable,
 )
@@ -584,6 +587,29 @@ def test_replay_refuses_a_log_that_does_not_add_up(tamper):
         replay(USER, tamper(emitted))
 
 
+def test_a_balance_that_does_not_add_up_is_named_with_the_balance_replay_gives():
+    _, emitted = run(SCENARIO)
+    spent = next(event for event in emitted if isinstance(event, CoinsSpent))
+    altered = spent.model_copy(update={"balance_after": spent.balance_after + 1})
+    with pytest.raises(AssertionError) as refused:
+        replay(USER, [altered if event is spent else event for event in emitted])
+    assert str(refused.value) == (f"wallet.coins_spent {spent.event_id} says balance "
+                                  f"{spent.balance_after + 1}, replay gives {spent.balance_after}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(at=st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),
+       offset_minutes=st.sampled_from([0, 0, 1, -1, 59, -59, 330, -600, 23 * 60 + 59]),
+       parsed=st.booleans())
+def test_window_keys_are_the_utc_day_and_month(at, offset_minutes, parsed):
+    at = at.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+    if parsed:  # as the codec decodes event times, with pydantic's own tzinfo
+        at = TypeAdapter(datetime).validate_json(TypeAdapter(datetime).dump_json(at))
+    utc_day = at.astimezone(UTC).date().isoformat()
+    for _ in range(2):  # converted, then remembered
+        assert (day_key(at), month_key(at)) == (utc_day, utc_day[:7])
+
+
 def test_evolve_refuses_another_users_event():
     _, [credited] = run([bought("p1", 10)])
     with pytest.raises(AssertionError):
@@ -721,3 +747,29 @@ class WalletMachine(RuleBasedStateMachine):
 TestWalletMachine = WalletMachine.TestCase
 TestWalletMachine.settings = settings(max_examples=300, stateful_step_count=50, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
+
+
+class LongReplayMachine(WalletMachine):
+    """The same random histories, folded into one draft kept for the whole history, as a long
+    replay keeps one per wallet: its running balance equals a recount after every event, and
+    it freezes into the live wallet."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draft = WalletDraft.of(Wallet(USER))
+        self.applied = 0
+
+    @invariant()
+    def the_running_balance_equals_a_recount(self):
+        for event in self.log[self.applied:]:
+            self.draft.apply(event)
+            assert self.draft.running_balance == balance(self.draft)
+        self.applied = len(self.log)
+        assert self.draft.freeze() == self.wallet
+        assert WalletDraft.of(self.wallet).running_balance == balance(self.wallet)
+
+
+TestLongReplayMachine = LongReplayMachine.TestCase
+TestLongReplayMachine.settings = settings(max_examples=100, stateful_step_count=50,
+                                          deadline=None,
+                                          suppress_health_check=[HealthCheck.too_slow])

@@ -135,6 +135,9 @@ class WalletDraft:
     """Position in `purchases` by purchase_id (unique: a second credit of one is refused)."""
     promo_index: dict[str, int]
     """Position in `promos` by grant_id (unique likewise)."""
+    running_balance: int
+    """balance() of the draft, kept up to date by every change to a lot or the debt: events
+    that carry balance_after are checked against it without summing every lot again."""
 
     @classmethod
     def of(cls, wallet: Wallet) -> WalletDraft:
@@ -142,7 +145,7 @@ class WalletDraft:
                    wallet.frozen_reason, wallet.adult, wallet.limits, wallet.spent_today,
                    wallet.spent_this_month, set(wallet.requests),
                    _positions(lot.purchase_id for lot in wallet.purchases),
-                   _positions(lot.grant_id for lot in wallet.promos))
+                   _positions(lot.grant_id for lot in wallet.promos), balance(wallet))
 
     def freeze(self) -> Wallet:
         return Wallet(
@@ -158,9 +161,9 @@ class WalletDraft:
         self._apply(event)
         if _carries_balance(event):
             recorded = event.balance_after  # type: ignore[attr-defined]
-            assert recorded is None or recorded == balance(self), (
+            assert recorded is None or recorded == self.running_balance, (
                 f"{event.type} {event.event_id} says balance {recorded}, "
-                f"replay gives {balance(self)}")
+                f"replay gives {self.running_balance}")
 
     def _apply(self, event: WalletEvent) -> None:  # noqa: C901 - one case per type
         match event:
@@ -172,6 +175,8 @@ class WalletDraft:
                     event.rate_version, event.occurred_at, used=event.debt_repaid, gifts=[],
                     clawed_back=None))
                 self.debt -= event.debt_repaid
+                # The lot's remaining coins, plus the debt its first coins paid off.
+                self.running_balance += event.coins
             case PromoCoinsCredited():
                 assert event.grant_id not in self.promo_index, event
                 self.promo_index[event.grant_id] = len(self.promos)
@@ -179,6 +184,7 @@ class WalletDraft:
                                               event.occurred_at, used=event.debt_repaid,
                                               expired=False))
                 self.debt -= event.debt_repaid
+                self.running_balance += event.coins
             case PromoCoinsExpired():
                 self._expire(event)
             case CoinsSpent():
@@ -237,6 +243,8 @@ class WalletDraft:
                 lot = self._purchase(use.lot_id)
             assert 0 < use.coins <= lot.remaining, (lot.freeze(), use.coins)
             lot.used += use.coins
+            # The lot still holds coins (checked above), so its remaining fell by exactly these.
+            self.running_balance -= use.coins
             if gift is not None and isinstance(lot, PurchaseDraft):
                 lot.gifts.append(FundedGift(request_id=gift[0], creator_id=gift[1],
                                             coins=use.coins))
@@ -246,6 +254,7 @@ class WalletDraft:
         lot = None if index is None else self.promos[index]
         assert lot is not None and lot.remaining == event.coins, (_frozen(lot), event)
         self._promo(event.grant_id).expired = True
+        self.running_balance -= event.coins
 
     def _claw_back(self, event: CoinsClawedBack) -> None:
         index = self.purchase_index.get(event.purchase_id)
@@ -257,7 +266,9 @@ class WalletDraft:
         debt_added = event.coins - event.coins_unspent - covered
         assert debt_added >= 0, event
         self._purchase(event.purchase_id).clawed_back = event.kind
+        self.running_balance -= event.coins_unspent
         self.debt += debt_added
+        self.running_balance -= debt_added
         self._take(event.covered_by)
 
     def _record_limit(self, event: SpendingLimitRecorded) -> None:

@@ -10,7 +10,7 @@ Invariants (checked by the property tests):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from shared.contract.events.policy import SpendingPolicySet
@@ -109,8 +109,29 @@ class Window:
 
 def window_keys(at: datetime) -> tuple[str, str]:
     """The UTC day ("2026-03-31") and month ("2026-03") of an instant, converted once."""
+    if at.utcoffset() == _NO_OFFSET:
+        # At UTC the local date is the UTC date, and converting and formatting it for every
+        # spend costs more than looking it up.
+        utc_date = at.date()
+        keys = _UTC_WINDOW_KEYS.get(utc_date)
+        if keys is None:
+            if len(_UTC_WINDOW_KEYS) >= _UTC_WINDOW_KEYS_KEPT:
+                _UTC_WINDOW_KEYS.clear()
+            keys = _UTC_WINDOW_KEYS[utc_date] = _converted_window_keys(at)
+        return keys
+    return _converted_window_keys(at)
+
+
+def _converted_window_keys(at: datetime) -> tuple[str, str]:
     day = at.astimezone(UTC).date().isoformat()
     return day, day[:7]
+
+
+_NO_OFFSET = timedelta(0)
+_UTC_WINDOW_KEYS: dict[date, tuple[str, str]] = {}
+"""window_keys of instants at UTC, by date."""
+_UTC_WINDOW_KEYS_KEPT = 4096
+"""Enough days for any replay; a bound so a long-lived process cannot grow it without end."""
 
 
 def day_key(at: datetime) -> str:
