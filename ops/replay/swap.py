@@ -29,7 +29,7 @@ The replaced schema is kept (without its runtime tables) for comparison; drop it
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -46,6 +46,7 @@ from ops.replay.rebuild import (
 )
 from ops.replay.tables import TABLES
 from shared.contract.codec import InvalidEvent, decode
+from shared.gcpause import collector_paused
 from shared.contract.topics import Topic
 from shared.logread import Cut, LogReader, LogRecord
 from shared.runtime.migrate import quote_schema
@@ -143,11 +144,21 @@ def _outbox_records(rows: Sequence[asyncpg.Record], topics: dict[str, Topic], pr
     return records
 
 
-def _hashable(row: tuple) -> Hashable:
-    """Rows may hold lists (array columns); compare those as tuples."""
-    if all(isinstance(value, Hashable) for value in row):
-        return row
-    return tuple(tuple(value) if isinstance(value, list) else value for value in row)
+def _difference(old: Rows, new: Rows, keys: tuple[str, ...]) -> tuple[list[tuple], list[tuple]]:
+    """(rows to remove, rows to add): by key, a changed row is removed and added again."""
+    positions = [new.columns.index(key) for key in keys]
+    old_by_key = {tuple(row[i] for i in positions): row for row in old.rows}
+    removed: list[tuple] = []
+    added: list[tuple] = []
+    for row in new.rows:
+        previous = old_by_key.pop(tuple(row[i] for i in positions), None)
+        if previous is None:
+            added.append(row)
+        elif previous != row:
+            removed.append(previous)
+            added.append(row)
+    removed.extend(old_by_key.values())
+    return removed, added
 
 
 async def write_changes(conn: asyncpg.Connection, service: str, schema: str,
@@ -160,16 +171,15 @@ async def write_changes(conn: asyncpg.Connection, service: str, schema: str,
     changed: dict[str, tuple[int, int]] = {}
     for table, new in after.items():
         old = before.get(table, Rows(new.columns, []))
-        old_keys = {_hashable(row) for row in old.rows}
-        new_keys = {_hashable(row) for row in new.rows}
-        removed = [row for row in old.rows if _hashable(row) not in new_keys]
-        added = [row for row in new.rows if _hashable(row) not in old_keys]
         spec = specs[table]
         if spec.ordinal is not None:
-            if removed:
-                raise SwapRefused(f"{table} is append-only but {len(removed)} rows of the "
-                                  "rebuild went away while catching up")
-        elif removed:
+            if new.rows[:len(old.rows)] != old.rows:
+                raise SwapRefused(f"{table} is append-only but rows of the rebuild changed "
+                                  "while catching up")
+            removed, added = [], new.rows[len(old.rows):]
+        else:
+            removed, added = _difference(old, new, spec.keys)
+        if removed:
             positions = [new.columns.index(key) for key in spec.keys]
             where = " AND ".join(f"{key} = ${n}" for n, key in enumerate(spec.keys, 1))
             await conn.executemany(f"DELETE FROM {quoted}.{table} WHERE {where}",
@@ -234,11 +244,16 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
         await fold_log(service, prefix, first_cut, bootstrap_servers=bootstrap_servers,
                        into=folding)
         rebuilt_records = folding.stats.records
-        written = folding.rows()
+        with collector_paused():
+            written = folding.rows()
         rebuilt = await next_schema_name(conn, f"{live_schema}_rebuild")
         replaced = await next_schema_name(conn, f"{live_schema}_replaced")
         async with conn.transaction():
             await create_schema(conn, service, rebuilt, written)
+        # The history is written: from here on only new rows are appended, without comparing
+        # every written one while the service stands still.
+        folding.take_history()
+        written["event_history"] = Rows(written["event_history"].columns, [])
         rebuild_s = time.perf_counter() - started
         if on_rebuilt is not None:
             await on_rebuilt()
@@ -253,12 +268,15 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
             # Ends read after the outbox: a row the relay deleted before is in them.
             ends = await reader.cut()
             second_cut = _bounded_cut(ends, tracked, inputs)
-            await fold_log(service, prefix, second_cut, bootstrap_servers=bootstrap_servers,
-                           start=first_cut, into=folding)
-            outbox_records = _outbox_records(pending, topics, prefix, ends,
-                                             _partition_counts(ends))
-            folding.apply_batch(outbox_records)
-            changed = await write_changes(conn, service, rebuilt, written, folding.rows())
+            with collector_paused():
+                await fold_log(service, prefix, second_cut,
+                               bootstrap_servers=bootstrap_servers, start=first_cut,
+                               into=folding)
+                outbox_records = _outbox_records(pending, topics, prefix, ends,
+                                                 _partition_counts(ends))
+                folding.apply_batch(outbox_records)
+                changed = await write_changes(conn, service, rebuilt, written,
+                                              folding.rows())
             verification = None
             if require_equal:
                 verification = Verification(service, live_schema, rebuilt,
