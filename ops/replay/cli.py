@@ -18,15 +18,13 @@ def _prefix(prefix: str | None) -> str:
 
 async def next_rebuild_schema(service: str, database_url: str) -> str:
     import asyncpg
+
+    from ops.replay.swap import next_schema_name
     conn = await asyncpg.connect(database_url)
     try:
-        names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
-                                 f"{service}_rebuild_%")
+        return await next_schema_name(conn, f"{service}_rebuild")
     finally:
         await conn.close()
-    numbers = [int(n["nspname"].rsplit("_", 1)[1]) for n in names
-               if n["nspname"].rsplit("_", 1)[1].isdigit()]
-    return f"{service}_rebuild_{max(numbers, default=0) + 1}"
 
 
 async def _swap(service: str, live: str, prefix: str, require_equal: bool) -> int:
