@@ -6,8 +6,10 @@ folds whole. So each process folds a disjoint set of entities and writes their r
 that come from policy.changes alone are written by the first process only.
 
 Gifting's decisions (gifting.gifts) and the requests they answer (streams.gift-requests) are
-both keyed by sender with as many partitions, so partition N of both holds the same senders:
-a share takes partition numbers of both. Gifts and gifter scores are per request and per
+both keyed by sender with as many partitions, so with Kafka's default partitioner partition N
+of both holds the same senders: a share takes partition numbers of both. (A producer that
+partitions requests otherwise leaves rejections without their request: entities that do not
+fold, and rebuild() then folds again in one process.) Gifts and gifter scores are per request and per
 sender, so disjoint; stream totals add up gifts of many senders, so the shares send theirs to
 the parent, which adds them up; streams, catalog, campaigns and creator ages come from the fact
 topics every share reads whole and are written once.

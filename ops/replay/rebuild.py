@@ -166,11 +166,22 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     started = time.perf_counter()
     pool = start_processes(workers) if workers > 1 else None
     try:
-        return await _rebuild_into(service, target_schema, partial, prefix, cut, workers, pool,
-                                   database_url, bootstrap_servers, started)
+        result = await _rebuild_into(service, target_schema, partial, prefix, cut, workers,
+                                     pool, database_url, bootstrap_servers, started)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    if workers > 1 and result.stats.broken:
+        # Entities that do not fold may be the split's doing (requests partitioned by a
+        # producer other than the service's): one process tells.
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f"DROP SCHEMA {quote_schema(target_schema)} CASCADE")
+        finally:
+            await conn.close()
+        return await rebuild(service, target_schema, prefix, cut, database_url=database_url,
+                             bootstrap_servers=bootstrap_servers, processes=1)
+    return result
 
 
 async def _rebuild_into(service: str, target_schema: str, partial: str, prefix: str, cut: Cut,
