@@ -4,7 +4,7 @@ verification leaves out.
 Compared: every column of every read table, except the ones listed in `excluded`:
 
 - the runtime tables `tracking`, `inbox`, `outbox`, `schema_migrations`: progress of the
-  consumer and the relay, not state (a rebuild copies them only when it swaps);
+  consumer and the relay, not state (a swap moves the live ones into the rebuilt schema);
 - `updated_at` of the snapshot tables (`wallets`, `creators`): wall-clock time of the save;
 - `version` of the snapshot tables: how many batches saved the row, which depends on batching;
 - `seq` of `event_history` and `policy_events`: a bigserial in decision order across entities.
