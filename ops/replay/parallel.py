@@ -9,10 +9,10 @@ Gifting's decisions (gifting.gifts) and the requests they answer (streams.gift-r
 both keyed by sender with as many partitions, so with Kafka's default partitioner partition N
 of both holds the same senders: a share takes partition numbers of both. (A producer that
 partitions requests otherwise leaves rejections without their request: entities that do not
-fold, and rebuild() then folds again in one process.) Gifts and gifter scores are per request and per
-sender, so disjoint; stream totals add up gifts of many senders, so the shares send theirs to
-the parent, which adds them up; streams, catalog, campaigns and creator ages come from the fact
-topics every share reads whole and are written once.
+fold, and rebuild() then folds again in one process.) Gifts and gifter scores are per request
+and per sender, so disjoint; stream totals add up gifts of many senders, so the shares send
+theirs to the parent, which adds them up; streams, catalog, campaigns and creator ages come
+from the fact topics every share reads whole and are written once.
 
 Processes come from a fork server (not forked from the parent, which runs an event loop with
 open sockets), each with its own Kafka consumer and PostgreSQL connection; Python folds one
