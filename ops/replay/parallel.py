@@ -29,9 +29,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-from ops.replay.fold import FoldStats, Rows
+from ops.replay.fold import FoldStats, Projection, Rows
 from shared.contract.topics import GIFT_REQUESTS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER, Topic
-from shared.logread import Cut
+from shared.logread import Cut, LogRecord
 
 
 @dataclass(frozen=True)
@@ -139,31 +139,30 @@ def _rebuild_share(service: str, schema: str, prefix: str, ends: dict, write_sha
 async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
                                write_shared: bool, database_url: str,
                                bootstrap_servers: str) -> ShareResult:
-    from ops.replay.fold import projection
-    from ops.replay.load import HistoryStream, load_rows
-    from shared.logread import LogReader
+    from ops.replay.load import load_rows
+    from ops.replay.rebuild import fold_writing_history
 
-    folding = projection(service)
     split = SPLITS[service]
     ledgers = split.ledger_names
-    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
     common = FoldStats()
+
+    def apply(folding: Projection, batch: list[LogRecord]) -> None:
+        # Per partition the order is kept; across topics there is none to keep.
+        others = [record for record in batch if record.topic not in ledgers]
+        if others:
+            before = _counts(folding.stats)
+            folding.apply_batch(others)
+            _add(common, folding.stats, before)
+            folding.apply_batch([record for record in batch if record.topic in ledgers])
+        else:
+            folding.apply_batch(batch)
+
     started = time.perf_counter()
     # This process ends after the share: the cyclic collector would only rescan the fold.
     gc.disable()
-    async with HistoryStream(database_url, schema) as stream:
-        async for batch in reader.read(cut):
-            # Per partition the order is kept; across topics there is none to keep.
-            others = [record for record in batch if record.topic not in ledgers]
-            if others:
-                before = _counts(folding.stats)
-                folding.apply_batch(others)
-                _add(common, folding.stats, before)
-                folding.apply_batch([record for record in batch if record.topic in ledgers])
-            else:
-                folding.apply_batch(batch)
-            await stream.offer(folding)
-        history = await stream.finish(folding)
+    folding, history = await fold_writing_history(
+        service, prefix, cut, bootstrap_servers=bootstrap_servers, database_url=database_url,
+        schema=schema, apply=apply)
     read_s = time.perf_counter() - started
     started = time.perf_counter()
     rows = folding.rows()

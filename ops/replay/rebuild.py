@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -28,7 +29,7 @@ from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
 from shared.gcpause import collector_paused
-from shared.logread import Cut, LogReader
+from shared.logread import Cut, LogReader, LogRecord
 from shared.runtime.migrate import apply_migrations, migrations_in, quote_schema, runtime_migrations
 from shared.settings import Settings
 
@@ -109,16 +110,22 @@ BULK_ROWS = 10_000
 """From this many rows in a table, its indexes are built after the load, not during."""
 
 
-async def fold_writing_history(service: str, prefix: str, cut: Cut, *, bootstrap_servers: str,
-                               database_url: str, schema: str) -> tuple[Projection, int]:
+async def fold_writing_history(
+        service: str, prefix: str, cut: Cut, *, bootstrap_servers: str, database_url: str,
+        schema: str, apply: Callable[[Projection, list[LogRecord]], None] | None = None,
+) -> tuple[Projection, int]:
     """fold_log, with the event_history rows written into `schema` as the fold goes on.
-    Returns the projection (its rows() without the history) and the history rows written."""
+    Returns the projection (its rows() without the history) and the history rows written.
+    `apply` folds each batch instead of `Projection.apply_batch`."""
     folding = projection(service)
     reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
     async with HistoryStream(database_url, schema) as stream:
         with collector_paused():
             async for batch in reader.read(cut):
-                folding.apply_batch(batch)
+                if apply is None:
+                    folding.apply_batch(batch)
+                else:
+                    apply(folding, batch)
                 await stream.offer(folding)
         written = await stream.finish(folding)
     return folding, written
