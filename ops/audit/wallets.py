@@ -170,31 +170,27 @@ class WalletBook:
         return delta
 
     def _purchased(self, wallet: WalletState, event: CoinsPurchased, at: Location) -> int:
-        if event.purchase_id in wallet.purchases:
-            self.conservation.fail(f"purchase {event.purchase_id} credited twice", at)
-            return 0
-        self.conservation.ok()
         lot = PurchaseLot(event.coins, event.amount_minor, event.currency)
-        self._repay(wallet, lot, event, at)
-        wallet.add_lot(wallet.purchases, event.purchase_id, lot)
-        wallet.credited += event.coins
-        self.ledger.post(at, event.type, [
-            ("coins", "issued:purchase", -event.coins),
-            ("coins", "wallet", event.coins - event.debt_repaid),
-            ("coins", "wallet:debt", event.debt_repaid)])
-        return event.coins
+        return self._credit(wallet, wallet.purchases, "purchase", event.purchase_id,
+                            "issued:purchase", lot, event, at)
 
     def _promo(self, wallet: WalletState, event: PromoCoinsCredited, at: Location) -> int:
-        if event.grant_id in wallet.promos:
-            self.conservation.fail(f"promo grant {event.grant_id} credited twice", at)
+        return self._credit(wallet, wallet.promos, "promo grant", event.grant_id,
+                            "issued:promo", PromoLot(event.coins), event, at)
+
+    def _credit(self, wallet: WalletState, lots: dict, kind: str, lot_id: str, issuer: str,
+                lot: PurchaseLot | PromoLot, event: CoinsPurchased | PromoCoinsCredited,
+                at: Location) -> int:
+        """A purchase or promo grant credited: a lot, debt repaid first, a double entry."""
+        if lot_id in lots:
+            self.conservation.fail(f"{kind} {lot_id} credited twice", at)
             return 0
         self.conservation.ok()
-        lot = PromoLot(event.coins)
         self._repay(wallet, lot, event, at)
-        wallet.add_lot(wallet.promos, event.grant_id, lot)
+        wallet.add_lot(lots, lot_id, lot)
         wallet.credited += event.coins
         self.ledger.post(at, event.type, [
-            ("coins", "issued:promo", -event.coins),
+            ("coins", issuer, -event.coins),
             ("coins", "wallet", event.coins - event.debt_repaid),
             ("coins", "wallet:debt", event.debt_repaid)])
         return event.coins
