@@ -15,7 +15,7 @@ runs over the same records.
 Per service, with the garbage collector paused as the replay runs its fold: the best of
 `--repeat` runs of `projection(service).apply_batch(records)` and of `.rows()`, in µs per
 record. `--save-rows` pickles every table's rows (normalised: snapshot states loaded as domain
-objects, jsonb columns as canonical JSON) and `--check-rows` compares a run against such a
+objects, JSON columns as canonical JSON) and `--check-rows` compares a run against such a
 file, table by table and row by row, every column, exiting 1 on any difference.
 """
 
@@ -53,7 +53,7 @@ EncodedLog = list[tuple[str, bytes, bytes]]
 """(topic name, key, value) in decision order."""
 
 JSON_COLUMNS = {"payload", "priced_event"}
-"""jsonb columns: compared as canonical JSON (keys sorted), as PostgreSQL stores them."""
+"""JSON columns: compared as canonical JSON (keys sorted), as verify compares them."""
 
 
 async def build_log(events: int, viewers: int, creators: int, seed: int) -> EncodedLog:

@@ -1,7 +1,7 @@
 """Bulk loading a freshly made schema: keys and indexes off, rows in by COPY over several
 connections at once, then keys and indexes built again, several at once.
 
-A server process works for one connection at a time: parsing rows (jsonb above all) and
+A server process works for one connection at a time: parsing rows (JSON above all) and
 building indexes keep one core busy per connection, so a load over several connections uses
 the cores the fold left idle. Each COPY commits on its own; callers load into a schema nobody
 uses yet and rename it into place afterwards (or drop it on failure).
@@ -112,7 +112,7 @@ async def build_indexes(database_url: str, schema: str, deferred: DeferredIndexe
 
 class HistoryStream:
     """Writes a fold's event_history rows while the fold goes on, on a connection of its own
-    with one COPY in flight: the server parses them (jsonb) on another core meanwhile.
+    with one COPY in flight: the server parses them on another core meanwhile.
 
         async with HistoryStream(url, schema) as stream:
             for batch in ...: fold(batch); await stream.offer(folding)

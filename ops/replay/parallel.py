@@ -178,7 +178,13 @@ async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
         own = FoldStats(own.records - common.records, own.applied - common.applied,
                         own.duplicates - common.duplicates,
                         own.undecodable - common.undecodable, own.broken)
+    # Freeing a fold's millions of objects takes a fraction of a second that the parent would
+    # wait for; the process exits without freeing them (os._exit, as pool workers do).
+    _KEPT_UNTIL_EXIT.append((folding, rows))
     return ShareResult(own, counts, read_s, time.perf_counter() - started, summed)
+
+
+_KEPT_UNTIL_EXIT: list = []
 
 
 def _counts(stats: FoldStats) -> tuple[int, int, int, int]:

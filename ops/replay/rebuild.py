@@ -77,7 +77,7 @@ class RebuildResult:
 
 
 async def connect(database_url: str, schema: str) -> asyncpg.Connection:
-    """A plain connection (jsonb as text, no codec) with search_path on `schema`."""
+    """A plain connection (JSON columns as text, no codec) with search_path on `schema`."""
     quote_schema(schema)
     return await asyncpg.connect(database_url, server_settings={
         "search_path": schema, "application_name": f"coinlog/replay/{schema}"[:63]})

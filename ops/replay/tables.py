@@ -14,7 +14,9 @@ Compared: every column of every read table, except the ones listed in `excluded`
 `wallet_balances.updated_at` and `creator_balances.as_of` are log time (the occurred_at of the
 deciding input / the creator's clock), so they are compared. Snapshot `state` columns are
 compared as domain objects (loaded with the service's own loader), because JSON arrays dumped
-from frozensets have no stable order across processes.
+from frozensets have no stable order across processes. Other JSON columns (event payloads) are
+compared as JSON values, not as text: rows written before they were stored as text hold
+PostgreSQL's re-encoding of the same JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 RUNTIME_TABLES = ("tracking", "inbox", "outbox", "schema_migrations")
 
@@ -56,7 +60,7 @@ def _creator_state(raw: Any) -> Any:
 
 
 HISTORY = TableSpec("event_history", keys=("entity", "ordinal"), excluded=("seq",),
-                    ordinal=(("entity",), "seq"))
+                    ordinal=(("entity",), "seq"), normalize={"payload": orjson.loads})
 
 TABLES: dict[str, tuple[TableSpec, ...]] = {
     "wallet": (
@@ -71,7 +75,8 @@ TABLES: dict[str, tuple[TableSpec, ...]] = {
         TableSpec("earnings", ("creator_id", "request_id")),
         TableSpec("creator_balances", ("creator_id",)),
         TableSpec("payouts", ("payout_id",)),
-        TableSpec("policy_events", ("ordinal",), ("seq",), ordinal=((), "seq")),
+        TableSpec("policy_events", ("ordinal",), ("seq",), ordinal=((), "seq"),
+                  normalize={"payload": orjson.loads}),
         HISTORY,
     ),
     "gifting": (
@@ -79,7 +84,7 @@ TABLES: dict[str, tuple[TableSpec, ...]] = {
         TableSpec("campaigns", ("campaign_id",)),
         TableSpec("streams", ("stream_id",)),
         TableSpec("creator_ages", ("user_id",)),
-        TableSpec("gifts", ("request_id",)),
+        TableSpec("gifts", ("request_id",), normalize={"priced_event": orjson.loads}),
         TableSpec("stream_totals", ("stream_id",)),
         TableSpec("gifter_scores", ("scope", "scope_id", "sender_id")),
         HISTORY,

@@ -107,7 +107,7 @@ async def insert_requests(conn: asyncpg.Connection,
         """INSERT INTO gifts (request_id, sender_id, stream_id, creator_id, gift_id, quantity,
                               coins, points, catalog_version, campaign_id, status, reason,
                               priced_event, requested_at, decided_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::jsonb,
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text::json,
                    $14, $14)""",
         [_request_row(request, outcome) for request, outcome in decided])
 

@@ -122,7 +122,7 @@ async def load_policy(conn: asyncpg.Connection) -> PolicyInEffect:
 async def save_policy_events(conn: asyncpg.Connection, events: Sequence[PolicyEvent]) -> None:
     if events:
         await conn.executemany(
-            "INSERT INTO policy_events (event_id, payload) VALUES ($1, $2::text::jsonb)"
+            "INSERT INTO policy_events (event_id, payload) VALUES ($1, $2::text::json)"
             " ON CONFLICT (event_id) DO NOTHING",
             [(event.event_id, event.model_dump_json()) for event in events])
 

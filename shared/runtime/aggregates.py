@@ -21,7 +21,7 @@ _TABLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 class SnapshotTable(Generic[T]):
-    """A table `(key text primary key, state jsonb, version bigint)` of one state type."""
+    """A table `(key text primary key, state json, version bigint)` of one state type."""
 
     def __init__(self, table: str, state_type: type[T], *,
                  dump: Callable[[T], bytes] | None = None,
@@ -35,11 +35,6 @@ class SnapshotTable(Generic[T]):
             dump, load = dump or adapter.dump_json, load or adapter.validate_json
         self.dump = dump
         self.load_json = load
-
-    @staticmethod
-    def create_sql(table: str) -> str:
-        return (f"CREATE TABLE {table} (key text PRIMARY KEY, state jsonb NOT NULL, "
-                f"version bigint NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());")
 
     async def load_for_update(self, conn: asyncpg.Connection,
                               keys: Iterable[str]) -> dict[str, T]:
@@ -64,7 +59,7 @@ class SnapshotTable(Generic[T]):
         keys = list(states)
         await conn.execute(
             f"""INSERT INTO {self.table} (key, state, version)
-                SELECT k, s::jsonb, 1 FROM unnest($1::text[], $2::text[]) AS x(k, s)
+                SELECT k, s::json, 1 FROM unnest($1::text[], $2::text[]) AS x(k, s)
                 ON CONFLICT (key) DO UPDATE
                 SET state = EXCLUDED.state, version = {self.table}.version + 1,
                     updated_at = now()""",

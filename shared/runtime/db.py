@@ -9,8 +9,9 @@ from shared.runtime.migrate import quote_schema
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=lambda v: orjson.dumps(v).decode(),
-                              decoder=orjson.loads, schema="pg_catalog")
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(json_type, encoder=lambda v: orjson.dumps(v).decode(),
+                                  decoder=orjson.loads, schema="pg_catalog")
 
 
 def _server_settings(schema: str, instance: str) -> dict[str, str]:

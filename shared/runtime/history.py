@@ -20,7 +20,7 @@ async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]
         return
     await conn.execute(
         """INSERT INTO event_history (entity, event_id, type, occurred_at, payload)
-           SELECT e, i, t, o, p::jsonb
+           SELECT e, i, t, o, p::json
            FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
                 AS x(e, i, t, o, p)""",
         [event.key for event, _ in events],
