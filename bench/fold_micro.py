@@ -134,8 +134,9 @@ def normalised(service: str, tables: dict) -> dict[str, list[dict[str, Any]]]:
     for name, rows in tables.items():
         normalize = specs[name].normalize
         out[name] = [
-            {column: (plain(normalize[column](value)) if column in normalize
-                      else _canonical_json(value) if column in JSON_COLUMNS and value is not None
+            {column: (value if value is None
+                      else plain(normalize[column](value)) if column in normalize
+                      else _canonical_json(value) if column in JSON_COLUMNS
                       else value)
              for column, value in zip(rows.columns, row, strict=True)}
             for row in rows.rows]

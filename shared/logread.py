@@ -94,7 +94,7 @@ class LogReader:
                       for partition in topic["partitions"])
 
     async def read(self, cut: Cut, *, start: Cut | None = None, decode_events: bool = True,
-                   batch_records: int = 5000) -> AsyncIterator[list[LogRecord]]:
+                   batch_records: int = BATCH_RECORDS) -> AsyncIterator[list[LogRecord]]:
         """Batches of records up to the cut, from the beginning or from `start` (inclusive
         offsets; partitions it does not name from the beginning). Undecodable records come
         with their error."""

@@ -35,6 +35,8 @@ class DeferredIndexes:
 
     statements: list[str] = field(default_factory=list)
     """What builds them again: ALTER TABLE ... ADD CONSTRAINT, CREATE INDEX."""
+    tables: list[str] = field(default_factory=list)
+    """The table of each statement."""
 
 
 async def defer_indexes(conn: asyncpg.Connection, schema: str,
@@ -48,11 +50,13 @@ async def defer_indexes(conn: asyncpg.Connection, schema: str,
                 f"{quoted}.{table}"):
             deferred.statements.append(f'ALTER TABLE {quoted}.{table} ADD CONSTRAINT '
                                        f'"{row["conname"]}" {row["definition"]}')
+            deferred.tables.append(table)
             await conn.execute(f'ALTER TABLE {quoted}.{table} DROP CONSTRAINT "{row["conname"]}"')
         for row in await conn.fetch(
                 "SELECT indexname, indexdef FROM pg_indexes"
                 " WHERE schemaname = $1 AND tablename = $2", schema, table):
             deferred.statements.append(row["indexdef"])
+            deferred.tables.append(table)
             await conn.execute(f'DROP INDEX {quoted}."{row["indexname"]}"')
     return deferred
 
@@ -105,9 +109,21 @@ async def build_indexes(database_url: str, schema: str, deferred: DeferredIndexe
     async def run(conn: asyncpg.Connection, statement: str) -> None:
         await conn.execute(statement)
 
-    if deferred.statements:
-        await _with_connections(database_url, schema, connections or default_connections(),
-                                list(deferred.statements), run)
+    if not deferred.statements:
+        return
+    conn = await asyncpg.connect(database_url)
+    try:
+        sizes = dict(await conn.fetch(
+            "SELECT t, pg_relation_size(format('%I.%I', $1::text, t)) FROM unnest($2::text[]) t",
+            schema, sorted(set(deferred.tables))))
+    finally:
+        await conn.close()
+    # The biggest tables' indexes first, so that no connection is left with one at the end.
+    ordered = [statement for _, statement in sorted(
+        zip(deferred.tables, deferred.statements, strict=True),
+        key=lambda pair: -sizes[pair[0]])]
+    await _with_connections(database_url, schema, connections or default_connections(),
+                            ordered, run)
 
 
 class HistoryStream:

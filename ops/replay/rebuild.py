@@ -24,7 +24,13 @@ from ops.replay.load import (
     load_rows,
     restore_indexes,
 )
-from ops.replay.parallel import fold_and_write_in_processes, processes_for, start_processes
+from ops.replay.parallel import (
+    SPLITS,
+    fold_and_write_in_processes,
+    processes_for,
+    start_processes,
+    warm_up,
+)
 from ops.replay.pit import partitions_of
 from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
@@ -166,6 +172,8 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     database_url = database_url or settings.database_url
     bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
     quote_schema(target_schema)
+    if processes != 1 and service in SPLITS:
+        warm_up()
     cut = cut or await take_cut(service, prefix, bootstrap_servers=bootstrap_servers)
     workers = processes_for(service, cut, processes)
     # The rows are filled into a schema of another name, renamed once all is in.
