@@ -40,6 +40,7 @@ from shared.contract.events.catalog import (
 )
 from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.payout import (
+    DiamondsClawedBack,
     DiamondsEarned,
     PayoutPosted,
     PayoutRejected,
@@ -71,6 +72,18 @@ SPEND_DECISIONS = (CoinsSpent, SpendRejected)
 class Rows:
     columns: tuple[str, ...]
     rows: list[tuple]
+
+
+@dataclass
+class TableChange:
+    """How a table written from an earlier rows() becomes what rows() gives now: delete the rows
+    whose `key_columns` equal one of `keys` (every row with `replace_all`), then write `rows`.
+    Without keys the table only grows (event history)."""
+
+    rows: Rows
+    key_columns: tuple[str, ...] = ()
+    keys: list[tuple] = field(default_factory=list)
+    replace_all: bool = False
 
 
 @dataclass
@@ -117,6 +130,17 @@ class Projection:
         self._apply(record, event)
 
     def _apply(self, record: LogRecord, event: Any) -> None:
+        raise NotImplementedError
+
+    def track_changes(self) -> None:
+        """From now on remember what each event changes, for changes(). The history folded so
+        far is taken to be written already (take_history)."""
+        raise NotImplementedError
+
+    def changes(self) -> dict[str, TableChange] | None:
+        """What turns the rows() of track_changes() time into the rows() of now, touching only
+        the rows of entities that events changed since; None when a change may reach every
+        row (the caller compares all rows instead)."""
         raise NotImplementedError
 
     def _record_history(self, record: LogRecord, event: Any) -> None:
@@ -173,13 +197,22 @@ class WalletProjection(Projection):
         self.last: dict[str, tuple[datetime, int, str | None, bool]] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.policies: list[tuple[int, SpendingPolicy]] = []
+        self._changed: set[str] | None = None
+        self._policy_changed = False
+
+    def track_changes(self) -> None:
+        self.take_history()
+        self._changed, self._policy_changed = set(), False
 
     def _apply(self, record: LogRecord, event: Any) -> None:
         if record.topic == POLICY_CHANGES.name:
             if isinstance(event, SpendingPolicySet):
                 self.policies.append((record.timestamp_ms, SpendingPolicy.from_event(event)))
+                self._policy_changed = True
             return
         user = event.user_id
+        if self._changed is not None:
+            self._changed.add(user)
         if user in self.stats.broken:
             return
         wallet = self.wallets.get(user)
@@ -209,7 +242,26 @@ class WalletProjection(Projection):
         return before[-1] if before else None
 
     def rows(self) -> dict[str, Rows]:
-        wallets = {u: w.freeze() for u, w in self.wallets.items() if u not in self.stats.broken}
+        return {**self._wallet_rows(self.wallets),
+                "spending_policy": self._policy_rows(),
+                "event_history": self._history_rows()}
+
+    def changes(self) -> dict[str, TableChange] | None:
+        if self._changed is None:
+            raise RuntimeError("changes() without track_changes()")
+        if self._policy_changed:
+            # The limits shown with every balance follow the policy.
+            return None
+        tables = self._wallet_rows(self._changed)
+        keys = [(user,) for user in sorted(self._changed)]
+        return {"wallets": TableChange(tables["wallets"], ("key",), keys),
+                "wallet_balances": TableChange(tables["wallet_balances"], ("user_id",), keys),
+                "event_history": TableChange(self._history_rows())}
+
+    def _wallet_rows(self, users: Iterable[str]) -> dict[str, Rows]:
+        broken = self.stats.broken
+        wallets = {u: self.wallets[u].freeze() for u in users
+                   if u in self.wallets and u not in broken}
         snapshots = [(user, wallet_snapshots.dump(w).decode(), self.counts[user])
                      for user, w in wallets.items()]
         balances = []
@@ -222,21 +274,21 @@ class WalletProjection(Projection):
                 self.last[user][0], wallet.adult,
                 effective_limit(wallet, LimitPeriod.daily, policy),
                 effective_limit(wallet, LimitPeriod.monthly, policy)))
-        policy_rows = []
-        if self.policies:
-            latest = self.policies[-1][1]
-            policy_rows.append((True, latest.rate_version, latest.daily_coins,
-                                latest.monthly_coins))
         return {
             "wallets": Rows(("key", "state", "version"), snapshots),
             "wallet_balances": Rows(
                 ("user_id", "balance", "purchased_coins", "promo_coins", "debt", "frozen",
                  "frozen_reason", "updated_at", "adult", "daily_limit_coins",
                  "monthly_limit_coins"), balances),
-            "spending_policy": Rows(("singleton", "rate_version", "daily_coins",
-                                     "monthly_coins"), policy_rows),
-            "event_history": self._history_rows(),
         }
+
+    def _policy_rows(self) -> Rows:
+        policy_rows = []
+        if self.policies:
+            latest = self.policies[-1][1]
+            policy_rows.append((True, latest.rate_version, latest.daily_coins,
+                                latest.monthly_coins))
+        return Rows(("singleton", "rate_version", "daily_coins", "monthly_coins"), policy_rows)
 
 
 class PayoutProjection(Projection):
@@ -252,12 +304,20 @@ class PayoutProjection(Projection):
         self.counts: dict[str, int] = defaultdict(int)
         self.payouts: dict[str, list] = {}
         self.policy: list[tuple[Any, str]] = []
+        self._changed: PayoutChanges | None = None
+
+    def track_changes(self) -> None:
+        self.take_history()
+        self._changed = PayoutChanges(policy_written=len(self.policy),
+                                      broken=len(self.stats.broken))
 
     def _apply(self, record: LogRecord, event: Any) -> None:
         if record.topic == POLICY_CHANGES.name:
             self.policy.append((event.event_id, event.model_dump_json()))
             return
         creator_id = event.creator_id
+        if self._changed is not None:
+            self._changed.note(event)
         if creator_id in self.stats.broken:
             return
         draft = self.creators.get(creator_id)
@@ -296,6 +356,70 @@ class PayoutProjection(Projection):
     def rows(self) -> dict[str, Rows]:
         broken = self.stats.broken
         creators = {c: d.freeze() for c, d in self.creators.items() if c not in broken}
+        return {**self._creator_rows(creators),
+                "earnings": Rows(self.EARNING_COLUMNS, [
+                    (c, e.request_id, e.coins, e.diamonds, e.applied_to_debt, e.available_at,
+                     e.clawed_coins, e.clawed_diamonds, e.clawed_from_held)
+                    for c, s in creators.items() for e in s.earnings.values()]),
+                "payouts": Rows(self.PAYOUT_COLUMNS, [tuple(r) for r in self.payouts.values()
+                                                      if r[1] not in broken]),
+                "policy_events": Rows(self.POLICY_COLUMNS, list(self.policy)),
+                "event_history": self._history_rows()}
+
+    POLICY_COLUMNS = ("event_id", "payload")
+
+    def changes(self) -> dict[str, TableChange] | None:
+        changed = self._changed
+        if changed is None:
+            raise RuntimeError("changes() without track_changes()")
+        if len(self.stats.broken) != changed.broken:
+            # A creator that stops folding loses every row, not only the changed ones.
+            return None
+        broken = self.stats.broken
+        creators = {c: self.creators[c].freeze() for c in changed.creators
+                    if c in self.creators and c not in broken}
+        tables = self._creator_rows(creators)
+        keys = [(creator,) for creator in sorted(changed.creators)]
+        earnings = sorted(changed.earnings)
+        payouts = sorted(changed.payouts)
+        return {
+            "creators": TableChange(tables["creators"], ("key",), keys),
+            "creator_balances": TableChange(tables["creator_balances"], ("creator_id",), keys),
+            # Earnings and payouts change one by one (a gift earned or clawed back, a payout
+            # settled): a creator's other rows stay as they are, however many.
+            "earnings": TableChange(self._earning_rows(creators, earnings),
+                                    ("creator_id", "request_id"), earnings),
+            "payouts": TableChange(self._payout_rows(payouts), ("payout_id",),
+                                   [(p,) for p in payouts]),
+            "policy_events": TableChange(Rows(self.POLICY_COLUMNS,
+                                              self.policy[changed.policy_written:])),
+            "event_history": TableChange(self._history_rows()),
+        }
+
+    EARNING_COLUMNS = ("creator_id", "request_id", "coins", "diamonds", "applied_to_debt",
+                       "available_at", "clawed_coins", "clawed_diamonds", "clawed_from_held")
+    PAYOUT_COLUMNS = ("payout_id", "creator_id", "status", "diamonds", "gross_minor",
+                      "fee_minor", "net_minor", "currency", "rate_version", "reason",
+                      "requested_at", "settled_at")
+
+    def _earning_rows(self, creators: dict[str, Creator],
+                      keys: Iterable[tuple[str, str]]) -> Rows:
+        rows = []
+        for creator_id, request_id in keys:
+            creator = creators.get(creator_id)
+            e = None if creator is None else creator.earnings.get(request_id)
+            if e is not None:
+                rows.append((creator_id, e.request_id, e.coins, e.diamonds, e.applied_to_debt,
+                             e.available_at, e.clawed_coins, e.clawed_diamonds,
+                             e.clawed_from_held))
+        return Rows(self.EARNING_COLUMNS, rows)
+
+    def _payout_rows(self, payout_ids: Iterable[str]) -> Rows:
+        return Rows(self.PAYOUT_COLUMNS, [tuple(self.payouts[p]) for p in payout_ids
+                                          if p in self.payouts])
+
+    def _creator_rows(self, creators: dict[str, Creator]) -> dict[str, Rows]:
+        """creators and creator_balances of these (frozen) creators."""
         balances = []
         for creator_id, creator in creators.items():
             at = creator.clock
@@ -312,22 +436,31 @@ class PayoutProjection(Projection):
             "creators": Rows(("key", "state", "version"), [
                 (c, creator_snapshot.dump_row(s).decode(), self.counts[c])
                 for c, s in creators.items()]),
-            "earnings": Rows(("creator_id", "request_id", "coins", "diamonds",
-                              "applied_to_debt", "available_at", "clawed_coins",
-                              "clawed_diamonds", "clawed_from_held"), [
-                (c, e.request_id, e.coins, e.diamonds, e.applied_to_debt, e.available_at,
-                 e.clawed_coins, e.clawed_diamonds, e.clawed_from_held)
-                for c, s in creators.items() for e in s.earnings.values()]),
             "creator_balances": Rows(("creator_id", "verified", "earned", "held", "available",
                                       "reserved", "withdrawn", "clawed_back", "debt", "as_of"),
                                      balances),
-            "payouts": Rows(("payout_id", "creator_id", "status", "diamonds", "gross_minor",
-                             "fee_minor", "net_minor", "currency", "rate_version", "reason",
-                             "requested_at", "settled_at"),
-                            [tuple(r) for r in self.payouts.values() if r[1] not in broken]),
-            "policy_events": Rows(("event_id", "payload"), list(self.policy)),
-            "event_history": self._history_rows(),
         }
+
+
+@dataclass
+class PayoutChanges:
+    """The keys of payout's rows that events changed since track_changes()."""
+
+    policy_written: int
+    """policy_events rows written before."""
+    broken: int
+    """Creators that did not fold before."""
+    creators: set[str] = field(default_factory=set)
+    earnings: set[tuple[str, str]] = field(default_factory=set)
+    payouts: set[str] = field(default_factory=set)
+
+    def note(self, event: Any) -> None:
+        self.creators.add(event.creator_id)
+        match event:
+            case DiamondsEarned() | DiamondsClawedBack():
+                self.earnings.add((event.creator_id, event.request_id))
+            case PayoutReserved() | PayoutRejected() | PayoutPosted() | PayoutReleased():
+                self.payouts.add(event.payout_id)
 
 
 class GiftingProjection(Projection):
@@ -350,6 +483,11 @@ class GiftingProjection(Projection):
         self.rejected: list[GiftRejected] = []
         self.totals: dict[str, list] = {}
         self.scores: dict[tuple[str, str, str], list[int]] = {}
+        self._changed: GiftingChanges | None = None
+
+    def track_changes(self) -> None:
+        self.take_history()
+        self._changed = GiftingChanges()
 
     def apply(self, record: LogRecord) -> None:
         # Requests are only looked up by event id: a republish under a new id is harmless.
@@ -364,6 +502,8 @@ class GiftingProjection(Projection):
 
     def _apply(self, record: LogRecord, event: Any) -> None:
         # Gift decisions first: they are most of the records (the cases exclude each other).
+        if self._changed is not None:
+            self._changed.note(event)
         match event:
             case GiftSent() | GiftFailed():
                 self._record_history(record, event)
@@ -423,41 +563,123 @@ class GiftingProjection(Projection):
             score[2] += gifts
 
     def rows(self) -> dict[str, Rows]:
+        return {
+            "catalog_gifts": self._catalog_rows(),
+            "campaigns": self._campaign_rows(),
+            "creator_ages": self._age_rows(self.ages),
+            "streams": self._stream_rows(self.streams),
+            "gifts": self._gift_rows(self.gifts),
+            "stream_totals": self._total_rows(self.totals),
+            "gifter_scores": self._score_rows(self.scores),
+            "event_history": self._history_rows(),
+        }
+
+    def changes(self) -> dict[str, TableChange] | None:
+        changed = self._changed
+        if changed is None:
+            raise RuntimeError("changes() without track_changes()")
+        requests = [(r,) for r in sorted(changed.requests)]
+        streams = [(s,) for s in sorted(changed.streams)]
+        tables = {
+            "gifts": TableChange(self._gift_rows(changed.requests), ("request_id",), requests),
+            "streams": TableChange(self._stream_rows(changed.streams), ("stream_id",),
+                                   streams),
+            "stream_totals": TableChange(self._total_rows(changed.streams), ("stream_id",),
+                                         streams),
+            "gifter_scores": TableChange(self._score_rows(changed.scores),
+                                         ("scope", "scope_id", "sender_id"),
+                                         sorted(changed.scores)),
+            "creator_ages": TableChange(self._age_rows(changed.ages), ("user_id",),
+                                        [(u,) for u in sorted(changed.ages)]),
+            "event_history": TableChange(self._history_rows()),
+        }
+        # A handful of rows each: written whole when anything in them changed.
+        if changed.catalog:
+            tables["catalog_gifts"] = TableChange(self._catalog_rows(), replace_all=True)
+        if changed.campaigns:
+            tables["campaigns"] = TableChange(self._campaign_rows(), replace_all=True)
+        return tables
+
+    GIFT_COLUMNS = ("request_id", "sender_id", "stream_id", "creator_id", "gift_id", "quantity",
+                    "coins", "points", "catalog_version", "campaign_id", "status", "reason",
+                    "priced_event", "requested_at", "decided_at")
+
+    def _gift_rows(self, request_ids: Iterable[str]) -> Rows:
         for event in self.rejected:
             request = self.requests.get(event.causation_id)
             row = self.gifts[event.request_id]
             if request is not None and row[10] == "rejected":
                 row[4], row[5] = request
         gifts = []
-        for row in self.gifts.values():
+        for request_id in request_ids:
+            row = self.gifts.get(request_id)
+            if row is None:
+                continue
             if row[4] is None:  # a rejection whose request is not in the log: cannot be a row
                 self._break(row[0], "rejected request not found on streams.gift-requests")
                 continue
             priced = row[12]
             gifts.append((*row[:12], None if priced is None else priced.model_dump_json(),
                           *row[13:]))
-        return {
-            "catalog_gifts": Rows(("gift_id", "name", "coins", "catalog_version", "retired"),
-                                  [(g.gift_id, g.name, g.coins, g.catalog_version, g.retired)
-                                   for g in self.catalog.values()]),
-            "campaigns": Rows(("campaign_id", "multiplier", "gift_ids", "starts_at", "ends_at",
-                               "ended_at"),
-                              [(c.campaign_id, c.multiplier, sorted(c.gift_ids), c.starts_at,
-                                c.ends_at, c.ended_at) for c in self.campaigns.values()]),
-            "creator_ages": Rows(("user_id", "adult"), list(self.ages.items())),
-            "streams": Rows(("stream_id", "creator_id", "started_at", "ended_at"),
-                            [(s.stream_id, s.creator_id, s.started_at, s.ended_at)
-                             for s in self.streams.values()]),
-            "gifts": Rows(("request_id", "sender_id", "stream_id", "creator_id", "gift_id",
-                           "quantity", "coins", "points", "catalog_version", "campaign_id",
-                           "status", "reason", "priced_event", "requested_at", "decided_at"),
-                          gifts),
-            "stream_totals": Rows(("stream_id", "creator_id", "sends", "gifts", "coins",
-                                   "points"), [(s, *t) for s, t in self.totals.items()]),
-            "gifter_scores": Rows(("scope", "scope_id", "sender_id", "points", "coins", "gifts"),
-                                  [(*k, *v) for k, v in self.scores.items()]),
-            "event_history": self._history_rows(),
-        }
+        return Rows(self.GIFT_COLUMNS, gifts)
+
+    def _catalog_rows(self) -> Rows:
+        return Rows(("gift_id", "name", "coins", "catalog_version", "retired"),
+                    [(g.gift_id, g.name, g.coins, g.catalog_version, g.retired)
+                     for g in self.catalog.values()])
+
+    def _campaign_rows(self) -> Rows:
+        return Rows(("campaign_id", "multiplier", "gift_ids", "starts_at", "ends_at",
+                     "ended_at"),
+                    [(c.campaign_id, c.multiplier, sorted(c.gift_ids), c.starts_at, c.ends_at,
+                      c.ended_at) for c in self.campaigns.values()])
+
+    def _age_rows(self, users: Iterable[str]) -> Rows:
+        return Rows(("user_id", "adult"),
+                    [(u, self.ages[u]) for u in users if u in self.ages])
+
+    def _stream_rows(self, stream_ids: Iterable[str]) -> Rows:
+        found = [self.streams[s] for s in stream_ids if s in self.streams]
+        return Rows(("stream_id", "creator_id", "started_at", "ended_at"),
+                    [(s.stream_id, s.creator_id, s.started_at, s.ended_at) for s in found])
+
+    def _total_rows(self, stream_ids: Iterable[str]) -> Rows:
+        return Rows(("stream_id", "creator_id", "sends", "gifts", "coins", "points"),
+                    [(s, *self.totals[s]) for s in stream_ids if s in self.totals])
+
+    def _score_rows(self, keys: Iterable[tuple[str, str, str]]) -> Rows:
+        return Rows(("scope", "scope_id", "sender_id", "points", "coins", "gifts"),
+                    [(*k, *self.scores[k]) for k in keys if k in self.scores])
+
+
+@dataclass
+class GiftingChanges:
+    """The keys of gifting's rows that events changed since track_changes()."""
+
+    requests: set[str] = field(default_factory=set)
+    streams: set[str] = field(default_factory=set)
+    scores: set[tuple[str, str, str]] = field(default_factory=set)
+    ages: set[str] = field(default_factory=set)
+    catalog: bool = False
+    campaigns: bool = False
+
+    def note(self, event: Any) -> None:
+        match event:
+            case GiftSent():
+                self.requests.add(event.request_id)
+                self.streams.add(event.stream_id)
+                self.scores.add(("stream", event.stream_id, event.sender_id))
+                self.scores.add(("creator", event.creator_id, event.sender_id))
+            case GiftFailed() | GiftPriced() | GiftRejected():
+                self.requests.add(event.request_id)
+            case StreamStarted() | StreamEnded():
+                self.streams.add(event.stream_id)
+            case AgeVerified():
+                self.ages.add(event.user_id)
+            case GiftListed() | GiftRepriced() | GiftRetired():
+                self.catalog = True
+            case CampaignStarted() | CampaignEnded():
+                self.campaigns = True
 
 
 def published_json(record: LogRecord, event: Any) -> str:

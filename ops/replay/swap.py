@@ -13,8 +13,10 @@
      what the live service applied since step 1: input topics up to the tracking offsets now,
      output topics up to their ends, then the outbox rows (an event both published and still in
      the outbox is applied once: the fold deduplicates by event id);
-   - write the difference into the rebuilt schema (rows that changed are replaced by key; the
-     append-only history tables only grow);
+   - write what changed into the rebuilt schema: the rows of every entity an event touched
+     since step 1 are deleted and written again (work in proportion to the changes, not to the
+     projection; a spending policy change compares every row instead), the append-only
+     history tables only grow;
    - optionally compare the two schemas table by table and give up if they differ;
    - move the live `tracking`, `inbox` and `outbox` tables into the rebuilt schema (metadata
      only, whatever their size), so the service resumes exactly where it stopped and the relay
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka.partitioner import murmur2
 
-from ops.replay.fold import Projection, Rows, projection
+from ops.replay.fold import Projection, Rows, TableChange, projection
 from ops.replay.rebuild import (
     Verification,
     compare_tables,
@@ -191,6 +193,35 @@ async def write_changes(conn: asyncpg.Connection, service: str, schema: str,
     return changed
 
 
+async def write_tracked_changes(conn: asyncpg.Connection, schema: str,
+                                changes: dict[str, TableChange]) -> dict[str, tuple[int, int]]:
+    """Apply a fold's changes() to `schema`: rows of changed entities deleted and written
+    again, new history appended. Returns (rows deleted, rows written) per table."""
+    quoted = quote_schema(schema)
+    changed: dict[str, tuple[int, int]] = {}
+    for table, change in changes.items():
+        deleted = 0
+        if change.replace_all:
+            deleted = _count(await conn.execute(f"DELETE FROM {quoted}.{table}"))
+        elif change.keys:
+            columns = ", ".join(change.key_columns)
+            arrays = ", ".join(f"${n}::text[]" for n in range(1, len(change.key_columns) + 1))
+            deleted = _count(await conn.execute(
+                f"DELETE FROM {quoted}.{table} WHERE ({columns}) IN "
+                f"(SELECT * FROM unnest({arrays}))",
+                *[list(column) for column in zip(*change.keys, strict=True)]))
+        if change.rows.rows:
+            await conn.copy_records_to_table(table, records=change.rows.rows,
+                                             columns=list(change.rows.columns),
+                                             schema_name=schema)
+        changed[table] = (deleted, len(change.rows.rows))
+    return changed
+
+
+def _count(status: str) -> int:
+    return int(status.split()[-1])
+
+
 async def next_schema_name(conn: asyncpg.Connection, base: str) -> str:
     names = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
                              f"{base}\\_%")
@@ -250,9 +281,9 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
         replaced = await next_schema_name(conn, f"{live_schema}_replaced")
         async with conn.transaction():
             await create_schema(conn, service, rebuilt, written)
-        # The history is written: from here on only new rows are appended, without comparing
-        # every written one while the service stands still.
-        folding.take_history()
+        # From here on the fold remembers which entities change, so that only their rows are
+        # written again while the service stands still.
+        folding.track_changes()
         written["event_history"] = Rows(written["event_history"].columns, [])
         rebuild_s = time.perf_counter() - started
         if on_rebuilt is not None:
@@ -275,8 +306,12 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
                 outbox_records = _outbox_records(pending, topics, prefix, ends,
                                                  _partition_counts(ends))
                 folding.apply_batch(outbox_records)
-                changed = await write_changes(conn, service, rebuilt, written,
-                                              folding.rows())
+                tracked = folding.changes()
+                if tracked is None:
+                    changed = await write_changes(conn, service, rebuilt, written,
+                                                  folding.rows())
+                else:
+                    changed = await write_tracked_changes(conn, rebuilt, tracked)
             verification = None
             if require_equal:
                 verification = Verification(service, live_schema, rebuilt,
