@@ -49,6 +49,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.log_generator import delete_topics, generate_to_kafka
+from bench.machine import MachineCpu
 from ops.audit.command import run_audit
 from ops.replay.fold import projection
 from ops.replay.rebuild import rebuild
@@ -59,28 +60,6 @@ from shared.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
 SERVICES = ("wallet", "gifting", "payout")
-
-
-class MachineCpu:
-    """Share of all CPUs busy (every process on the machine) since creation, from /proc/stat."""
-
-    def __init__(self):
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[int, int] | None:
-        try:
-            with open("/proc/stat") as stat:
-                fields = [int(value) for value in stat.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        return sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)
-
-    def busy(self) -> float | None:
-        end = self._read()
-        if self.start is None or end is None or end[0] == self.start[0]:
-            return None
-        return 1 - (end[1] - self.start[1]) / (end[0] - self.start[0])
 
 
 @dataclass

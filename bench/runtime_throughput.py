@@ -48,6 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.app import HANDLERS, BenchTopics, bench_definition
+from bench.machine import MachineCpu
 from shared.contract.codec import decode
 from shared.contract.topics import Topic
 from shared.runtime import metrics
@@ -194,36 +195,12 @@ async def _never_publish() -> None:
     await asyncio.Event().wait()
 
 
-class _MachineCpu:
-    """Share of all CPUs busy (every process on the machine) since creation, from /proc/stat."""
-
-    def __init__(self):
-        self.start = self._read()
-
-    @staticmethod
-    def _read() -> tuple[int, int] | None:
-        try:
-            with open("/proc/stat") as stat:
-                fields = [int(value) for value in stat.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-        return sum(fields), idle
-
-    def busy(self) -> float | None:
-        end = self._read()
-        if self.start is None or end is None or end[0] == self.start[0]:
-            return None
-        total, idle = end[0] - self.start[0], end[1] - self.start[1]
-        return 1 - idle / total
-
-
 async def _wait_until_quiet(below: float, timeout_s: float) -> float | None:
     """On a shared machine, wait (bounded) for a 1 s window in which less than `below` of all
     CPUs were busy; return the busy share of the last window (the load around the run)."""
     deadline = time.perf_counter() + timeout_s
     while True:
-        window = _MachineCpu()
+        window = MachineCpu()
         await asyncio.sleep(1.0)  # the measurement window
         busy = window.busy()
         if busy is None or busy < below:
@@ -289,7 +266,7 @@ async def run_runtime(args, base: Settings, topics: BenchTopics, schema: str, co
     if args.no_relay:
         process.relay.run = _never_publish  # type: ignore[method-assign]
     profiler = cProfile.Profile() if args.profile else None
-    machine = _MachineCpu()
+    machine = MachineCpu()
     cpu_started = time.process_time()
     started = time.perf_counter()
     if profiler:

@@ -1,0 +1,27 @@
+"""How busy the whole machine is (Kafka, PostgreSQL and everybody else, not only this process)."""
+
+from __future__ import annotations
+
+
+class MachineCpu:
+    """Share of all CPUs busy (every process on the machine) since creation, from /proc/stat."""
+
+    def __init__(self):
+        self.start = self._read()
+
+    @staticmethod
+    def _read() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat") as stat:
+                fields = [int(value) for value in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    def busy(self) -> float | None:
+        end = self._read()
+        if self.start is None or end is None or end[0] == self.start[0]:
+            return None
+        total, idle = end[0] - self.start[0], end[1] - self.start[1]
+        return 1 - idle / total
