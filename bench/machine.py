@@ -1,6 +1,17 @@
-"""How busy the whole machine is (Kafka, PostgreSQL and everybody else, not only this process)."""
+"""The machine a benchmark ran on: how busy it is (Kafka, PostgreSQL and everybody else, not
+only this process), and what it runs."""
 
 from __future__ import annotations
+
+import asyncpg
+
+
+async def postgres_version(database_url: str) -> str:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval("SHOW server_version")
+    finally:
+        await conn.close()
 
 
 class MachineCpu:

@@ -49,7 +49,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.log_generator import delete_topics, generate_to_kafka
-from bench.machine import MachineCpu
+from bench.machine import MachineCpu, postgres_version
 from ops.audit.command import run_audit
 from ops.replay.fold import projection
 from ops.replay.rebuild import rebuild
@@ -264,11 +264,7 @@ def _git_commit() -> str | None:
 
 
 async def environment(base: Settings) -> dict[str, object]:
-    conn = await asyncpg.connect(base.database_url)
-    try:
-        postgres = await conn.fetchval("SHOW server_version")
-    finally:
-        await conn.close()
+    postgres = await postgres_version(base.database_url)
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"),
             "git_commit": _git_commit(), "cpus": os.cpu_count(),
             "python": platform.python_version(), "platform": platform.platform(),

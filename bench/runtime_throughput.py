@@ -48,7 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.app import HANDLERS, BenchTopics, bench_definition
-from bench.machine import MachineCpu
+from bench.machine import MachineCpu, postgres_version
 from shared.contract.codec import decode
 from shared.contract.topics import Topic
 from shared.runtime import metrics
@@ -490,11 +490,7 @@ def _git_state() -> dict[str, object]:
 
 
 async def environment(base: Settings) -> dict[str, object]:
-    conn = await asyncpg.connect(base.database_url)
-    try:
-        postgres = await conn.fetchval("SHOW server_version")
-    finally:
-        await conn.close()
+    postgres = await postgres_version(base.database_url)
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         **_git_state(),
