@@ -14,7 +14,7 @@ import socket
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,18 @@ def _stop_with_parent() -> None:
 
 @dataclass
 class RunningService:
+    """One OS process of a service (or of the sealer), restartable with the same settings."""
+
     name: str
-    port: int
+    """The service: wallet, gifting, payout or sealer."""
+    instance: str
+    """Unique within the fleet: the service's name, numbered when it runs several times."""
+    port: int | None
     log_path: Path
-    process: asyncio.subprocess.Process
+    command: tuple[str, ...]
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    restarts: int = 0
 
     @property
     def base_url(self) -> str:
@@ -58,7 +66,29 @@ class RunningService:
 
     @property
     def exited(self) -> bool:
-        return self.process.returncode is not None
+        return self.process is None or self.process.returncode is not None
+
+    async def launch(self) -> None:
+        mode = "ab" if self.restarts else "wb"
+        with self.log_path.open(mode) as log:
+            # A session of its own: Ctrl-C reaches only the demo, which stops the services
+            # in order (a second SIGINT straight from the terminal would race with it).
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command, cwd=ROOT, env=self.env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_stop_with_parent)
+
+    async def kill(self) -> None:
+        """SIGKILL, as a crash would end it: no shutdown code runs."""
+        if self.process is not None and self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.kill()
+            await self.process.wait()
+
+    async def restart(self) -> None:
+        await self.kill()
+        self.restarts += 1
+        await self.launch()
 
     async def get_json(self, path: str, timeout_s: float = 10.0) -> Any:
         """GET a JSON document; raise ServiceFailed on anything but 200."""
@@ -73,6 +103,8 @@ class RunningService:
         return await asyncio.to_thread(fetch)
 
     async def ready(self) -> bool:
+        if self.port is None:
+            return not self.exited
         with contextlib.suppress(OSError, ServiceFailed, ValueError):
             answer = await self.get_json("/readyz", timeout_s=2.0)
             return answer.get("status") == "ready"
@@ -84,36 +116,56 @@ class RunningService:
         return ""
 
 
+SEALER = "sealer"
+
+
 class ServiceFleet:
-    """Starts the services, hands out their HTTP endpoints, and stops them all."""
+    """Starts the services (each as many times as asked, and the sealer if asked), hands out
+    their HTTP endpoints, kills and restarts instances, and stops them all."""
 
     def __init__(self, environment: dict[str, str], namespace: Namespace, instance_id: str):
         self.environment = environment
         self.namespace = namespace
         self.instance_id = instance_id
         self.services: dict[str, RunningService] = {}
+        """By instance name."""
 
     def __getitem__(self, name: str) -> RunningService:
-        return self.services[name]
+        """An instance of the service `name` that is running (the first one if all are down)."""
+        instances = self.instances(name)
+        if not instances:
+            raise KeyError(name)
+        return next((i for i in instances if not i.exited), instances[0])
 
-    async def start(self, names: tuple[str, ...] = SERVICE_NAMES) -> None:
+    def instances(self, name: str) -> list[RunningService]:
+        return [service for service in self.services.values() if service.name == name]
+
+    async def start(self, names: tuple[str, ...] = SERVICE_NAMES, *,
+                    instances: Mapping[str, int] | None = None, sealer: bool = False) -> None:
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         for name in names:
-            port = free_port()
-            log_path = LOG_DIR / f"{name}.log"
-            env = {**self.environment, "COINLOG_HTTP_PORT": str(port),
-                   "COINLOG_INSTANCE_ID": f"{self.instance_id}-{name}",
-                   "COINLOG_DB_SCHEMA": self.namespace.schema(name),
-                   "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
+            count = (instances or {}).get(name, 1)
+            for number in range(1, count + 1):
+                instance = name if count == 1 else f"{name}-{number}"
+                port = free_port()
+                env = {**self.environment, "COINLOG_HTTP_PORT": str(port),
+                       "COINLOG_INSTANCE_ID": f"{self.instance_id}-{instance}",
+                       "COINLOG_DB_SCHEMA": self.namespace.schema(name),
+                       "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
+                       "PYTHONUNBUFFERED": "1"}
+                await self._launch(RunningService(
+                    name, instance, port, LOG_DIR / f"{instance}.log",
+                    (sys.executable, "-m", f"services.{name}"), env))
+        if sealer:
+            env = {**self.environment, "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
                    "PYTHONUNBUFFERED": "1"}
-            with log_path.open("wb") as log:
-                # A session of its own: Ctrl-C reaches only the demo, which stops the services
-                # in order (a second SIGINT straight from the terminal would race with it).
-                process = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", f"services.{name}", cwd=ROOT, env=env,
-                    stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_stop_with_parent)
-            self.services[name] = RunningService(name, port, log_path, process)
+            await self._launch(RunningService(
+                SEALER, SEALER, None, LOG_DIR / "sealer.log",
+                (sys.executable, "-m", "shared.sealing", "--every-seconds", "1"), env))
+
+    async def _launch(self, service: RunningService) -> None:
+        self.services[service.instance] = service
+        await service.launch()
 
     async def wait_ready(self, timeout_s: float = 90.0,
                          checkpoint: Callable[[], None] = lambda: None) -> None:
@@ -132,22 +184,28 @@ class ServiceFleet:
                                     f"{', '.join(str(s.log_path) for s in waiting.values())})")
             await asyncio.sleep(0.2)
 
-    def check_alive(self) -> None:
+    def check_alive(self, *, except_for: Iterable[str] = ()) -> None:
+        """Raise ServiceFailed when an instance has exited (except the ones named, which a
+        fault has killed on purpose)."""
+        skipped = set(except_for)
         for service in self.services.values():
-            if service.exited:
+            if service.exited and service.instance not in skipped:
+                code = service.process.returncode if service.process else None
                 raise ServiceFailed(
-                    f"{service.name} exited with code {service.process.returncode}; the end of "
+                    f"{service.instance} exited with code {code}; the end of "
                     f"{service.log_path}:\n{service.log_tail()}")
 
     async def stop(self) -> dict[str, int | None]:
         """SIGTERM every service, then wait for each; SIGKILL what outlives STOP_TIMEOUT_S.
-        Returns the exit codes."""
+        Returns the exit codes by instance."""
         for service in self.services.values():
-            if not service.exited:
+            if not service.exited and service.process is not None:
                 with contextlib.suppress(ProcessLookupError):
                     service.process.send_signal(signal.SIGTERM)
         codes: dict[str, int | None] = {}
         for name, service in self.services.items():
+            if service.process is None:
+                continue
             try:
                 codes[name] = await asyncio.wait_for(service.process.wait(), STOP_TIMEOUT_S)
             except TimeoutError:

@@ -6,9 +6,9 @@
    projection topics (input topics up to those offsets, its own output topics up to their ends)
    and write a fresh schema `<live>_rebuild_<n>` in one transaction.
 2. One transaction on the live schema:
-   - `LOCK TABLE tracking, inbox, outbox`: every consumer batch starts by locking its tracking
-     rows and the relay works on the outbox, so the live service stands still from here on
-     (its query API keeps answering from the live tables);
+   - `LOCK TABLE tracking, inbox, outbox, entity_locks`: every consumer batch starts by
+     locking its tracking rows and the relay works on the outbox, so the live service stands
+     still from here on (its query API keeps answering from the live tables);
    - read the outbox (decided, maybe not yet published), then the output topics' ends, and fold
      what the live service applied since step 1: input topics up to the tracking offsets now,
      output topics up to their ends, then the outbox rows (an event both published and still in
@@ -18,7 +18,7 @@
      projection; a spending policy change compares every row instead), the append-only
      history tables only grow;
    - optionally compare the two schemas table by table and give up if they differ;
-   - move the live `tracking`, `inbox` and `outbox` tables into the rebuilt schema (metadata
+   - move the live runtime tables (`MOVED_TABLES`) into the rebuilt schema (metadata
      only, whatever their size), so the service resumes exactly where it stopped and the relay
      still publishes what was pending;
    - rename the live schema to `<live>_replaced_<n>` and the rebuilt one to `<live>`.
@@ -54,7 +54,7 @@ from shared.logread import Cut, LogReader, LogRecord
 from shared.runtime.migrate import quote_schema
 from shared.settings import Settings
 
-MOVED_TABLES = ("tracking", "inbox", "outbox")
+MOVED_TABLES = ("tracking", "inbox", "outbox", "entity_locks")
 
 
 class SwapRefused(Exception):
@@ -292,7 +292,7 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
         async with conn.transaction():
             await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
             await conn.execute(f"SET LOCAL search_path TO {quote_schema(live_schema)}")
-            await conn.execute("LOCK TABLE tracking, inbox, outbox IN ACCESS EXCLUSIVE MODE")
+            await conn.execute(f"LOCK TABLE {', '.join(MOVED_TABLES)} IN ACCESS EXCLUSIVE MODE")
             locked = time.perf_counter()
             tracked = await _tracked(conn, prefix)
             pending = await conn.fetch("SELECT topic, key, value FROM outbox ORDER BY id")

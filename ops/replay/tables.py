@@ -3,8 +3,9 @@ verification leaves out.
 
 Compared: every column of every read table, except the ones listed in `excluded`:
 
-- the runtime tables `tracking`, `inbox`, `outbox`, `schema_migrations`: progress of the
-  consumer and the relay, not state (a swap moves the live ones into the rebuilt schema);
+- the runtime tables `tracking`, `inbox`, `outbox`, `entity_locks`, `schema_migrations`:
+  progress of the consumer and the relay, and the rows instances lock, not state (a swap moves
+  the live ones into the rebuilt schema);
 - `updated_at` of the snapshot tables (`wallets`, `creators`): wall-clock time of the save;
 - `version` of the snapshot tables: how many batches saved the row, which depends on batching;
 - `seq` of `event_history` and `policy_events`: a bigserial in decision order across entities.
@@ -27,7 +28,7 @@ from typing import Any
 
 import orjson
 
-RUNTIME_TABLES = ("tracking", "inbox", "outbox", "schema_migrations")
+RUNTIME_TABLES = ("tracking", "inbox", "outbox", "entity_locks", "schema_migrations")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ definition = ServiceDefinition(
                     WALLET_LEDGER],
         handlers.handle,
         "Prices gift requests against the catalog and live streams; turns the wallet's answers "
-        "into sent or failed gifts.")],
+        "into sent or failed gifts.",
+        entities=handlers.senders_of)],
     migrations=migrations_in("services.gifting.migrations", "gifting"),
     routes=api.routes,
 )

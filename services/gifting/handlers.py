@@ -16,6 +16,7 @@ from services.gifting.domain import (
     evolve_gift,
     evolve_stream,
 )
+from shared.contract.envelope import Event
 from shared.contract.events.catalog import (
     CampaignEnded,
     CampaignStarted,
@@ -33,6 +34,18 @@ GIFT_CHANGES = (GiftListed, GiftRepriced, GiftRetired)
 CAMPAIGN_CHANGES = (CampaignStarted, CampaignEnded)
 STREAM_CHANGES = (StreamStarted, StreamEnded)
 WALLET_ANSWERS = (CoinsSpent, SpendRejected)
+
+
+def senders_of(event: Event) -> list[str]:
+    """The sender whose gift an input decides: every event gifting emits is the sender's, and
+    the sender's requests and the wallet's answers arrive on different topics. Locked by the
+    runtime, so the sender's events are decided, numbered in its history and published in one
+    order, whichever instances own those topics' partitions."""
+    if isinstance(event, GiftRequested):
+        return [event.sender_id]
+    if isinstance(event, WALLET_ANSWERS):
+        return [event.user_id]
+    return []
 
 
 @dataclass

@@ -20,7 +20,8 @@ definition = ServiceDefinition(
                    PROVIDER_PAYOUTS],
         handlers.handle,
         "Earns diamonds for spent gifts, holds them, converts and pays them out, claws them "
-        "back after chargebacks.")],
+        "back after chargebacks.",
+        entities=handlers.creators_of)],
     migrations=migrations_in("services.payout.migrations", "payout"),
     routes=api.routes,
 )

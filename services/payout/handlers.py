@@ -1,4 +1,5 @@
-"""Payout's batch handler: lock the batch's creators, decide event by event, save, emit.
+"""Payout's batch handler: load the batch's creators (locked by the runtime), decide event by
+event, save, emit.
 
 Every earning is a row of the `earnings` table; a creator's snapshot row keeps none of them,
 only totals of the matured ones (see snapshot.dump_row), and is loaded with the held ones.
@@ -49,7 +50,7 @@ def earnings_needed(event: Event) -> list[tuple[str, str]]:
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
-    creators = await store.load_creators_for_update(
+    creators = await store.load_creators(
         conn, {key for inbound in inbounds for key in creators_of(inbound.event)})
     folded = await store.load_earnings(conn, {
         (creator_id, request_id) for inbound in inbounds

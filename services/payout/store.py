@@ -24,10 +24,9 @@ creators = SnapshotTable("creators", Creator, dump=snapshot.dump_row, load=snaps
 """Rows without the earnings (see snapshot.dump_row): load creators with the functions below."""
 
 
-async def load_creators_for_update(conn: asyncpg.Connection,
-                                   keys: Iterable[str]) -> dict[str, Creator]:
-    """The creators' rows, locked, with their held earnings put back."""
-    return await _with_held_earnings(conn, await creators.load_for_update(conn, keys))
+async def load_creators(conn: asyncpg.Connection, keys: Iterable[str]) -> dict[str, Creator]:
+    """The creators' rows (the runtime holds their locks), with their held earnings put back."""
+    return await _with_held_earnings(conn, await creators.load_many(conn, keys))
 
 
 async def load_creator(conn: asyncpg.Connection | asyncpg.Pool,

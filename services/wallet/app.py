@@ -13,7 +13,8 @@ definition = ServiceDefinition(
         "wallet", [PURCHASES, PROMO_GRANTS, USER_ACCOUNTS, POLICY_CHANGES, GIFTS],
         handlers.handle,
         "Credits purchases and promo coins, debits priced gifts with lot provenance, claws "
-        "back refunds and chargebacks.")],
+        "back refunds and chargebacks.",
+        entities=handlers.wallets_of)],
     migrations=migrations_in("services.wallet.migrations", "wallet"),
     routes=api.routes,
 )

@@ -1,4 +1,5 @@
-"""The wallet's batch handler: lock the batch's wallets, decide event by event, save, emit."""
+"""The wallet's batch handler: load the batch's wallets (locked by the runtime), decide event by
+event, save, emit."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 
 from services.wallet import store
 from services.wallet.domain import SpendingPolicy, Wallet, decide, fold
+from shared.contract.envelope import Event
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import (
     PurchaseChargedBack,
@@ -24,12 +26,16 @@ WALLET_INPUTS = (PurchaseCompleted, PurchaseRefunded, PurchaseChargedBack, Promo
 business (policy is handled apart; GiftSent, CreatorVerified, ... are ignored)."""
 
 
+def wallets_of(event: Event) -> list[str]:
+    """The wallet an input decides for: the runtime locks it before the batch is handled."""
+    return [event.key] if isinstance(event, WALLET_INPUTS) else []
+
+
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
-    keys = {inbound.event.key for inbound in inbounds
-            if isinstance(inbound.event, WALLET_INPUTS)}
-    wallets = await store.wallets.load_for_update(conn, keys)
+    keys = {key for inbound in inbounds for key in wallets_of(inbound.event)}
+    wallets = await store.wallets.load_many(conn, keys)
     changed: dict[str, Wallet] = {}
     changed_at: dict[str, datetime] = {}
     policy_changed = False

@@ -1,7 +1,7 @@
 """State snapshots of entities (a wallet, a creator, a stream), locked and saved per batch.
 
-A handler loads every entity its batch touches in one query, row-locked, decides in memory
-event by event, and saves the changed snapshots in one statement. The snapshots are a cache of
+A handler loads every entity its batch touches in one query (the runtime locked them first),
+decides in memory event by event, and saves the changed snapshots in one statement. The snapshots are a cache of
 the fold of the service's own output events, which stay the record: a rebuild recomputes them.
 """
 
@@ -36,16 +36,15 @@ class SnapshotTable(Generic[T]):
         self.dump = dump
         self.load_json = load
 
-    async def load_for_update(self, conn: asyncpg.Connection,
-                              keys: Iterable[str]) -> dict[str, T]:
-        ordered = sorted(set(keys))
-        if not ordered:
+    async def load_many(self, conn: asyncpg.Connection, keys: Iterable[str]) -> dict[str, T]:
+        """The states of these keys that exist. The caller holds their entity locks
+        (shared/runtime/locks.py): a lock on these rows would miss the keys without one."""
+        wanted = list(set(keys))
+        if not wanted:
             return {}
-        # Sorted keys lock rows in one order everywhere, so two batches cannot deadlock.
         rows = await conn.fetch(
-            f"SELECT key, state::text AS state FROM {self.table} WHERE key = ANY($1::text[])"
-            f" ORDER BY key FOR UPDATE",
-            ordered,
+            f"SELECT key, state::text AS state FROM {self.table} WHERE key = ANY($1::text[])",
+            wanted,
         )
         return {row["key"]: self.load_json(row["state"]) for row in rows}
 

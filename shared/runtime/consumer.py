@@ -25,7 +25,7 @@ from shared.contract.topics import Topic
 from shared.runtime import metrics
 from shared.runtime.processor import BatchProcessor, BatchResult
 from shared.runtime.relay import notify_channel
-from shared.runtime.unit import BatchHandler, Record
+from shared.runtime.unit import BatchHandler, EntitiesOf, Record, no_entities
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,13 @@ OFFSET_HINT_INTERVAL_S = 5.0
 class ConsumerRuntime:
     def __init__(self, *, broker: KafkaBroker, consumer: str, topics: Sequence[Topic],
                  handler: BatchHandler, pool: asyncpg.Pool, schema: str,
+                 entities: EntitiesOf = no_entities,
                  dead_letter_topic: Topic, max_records: int = 500, batch_timeout_ms: int = 50,
                  description: str | None = None, topic_prefix: str = ""):
         self.consumer = consumer
         self.pool = pool
         self.processor = BatchProcessor(
-            consumer=consumer, topics=topics, handler=handler, pool=pool,
+            consumer=consumer, topics=topics, handler=handler, entities=entities, pool=pool,
             dead_letter_topic=dead_letter_topic, notify_channel=notify_channel(schema),
             topic_prefix=topic_prefix,
         )

@@ -3,9 +3,11 @@
 The transaction locks the consumer's tracking rows for the batch's partitions, drops records
 below the recorded offsets (redeliveries), drops producer duplicates by event id (a changed
 payload under a known id is dead-lettered), runs the handler, writes the handler's events and
-the dead letters to the outbox, and moves the tracking offsets, all or nothing. The row lock on
-tracking is the fence: a stale instance that still holds a batch after a rebalance waits for the
-new owner's commit, then finds the offsets already applied.
+the dead letters to the outbox, and moves the tracking offsets, all or nothing. Two locks fence
+instances from each other. The row lock on tracking fences a partition: a stale instance that
+still holds a batch after a rebalance waits for the new owner's commit, then finds the offsets
+already applied. The entity locks (shared/runtime/locks.py), taken before the handler runs, fence
+an entity whose inputs come from partitions other instances own.
 """
 
 from __future__ import annotations
@@ -27,8 +29,17 @@ from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
 from shared.runtime import history, metrics
+from shared.runtime.locks import lock_entities
 from shared.runtime.tracing import BatchSpans
-from shared.runtime.unit import BatchHandler, Inbound, Outgoing, Record, Unit
+from shared.runtime.unit import (
+    BatchHandler,
+    EntitiesOf,
+    Inbound,
+    Outgoing,
+    Record,
+    Unit,
+    no_entities,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +81,11 @@ class _Rejected:
 class BatchProcessor:
     def __init__(self, *, consumer: str, topics: Sequence[Topic], handler: BatchHandler,
                  pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox",
-                 topic_prefix: str = ""):
+                 topic_prefix: str = "", entities: EntitiesOf = no_entities):
         self.consumer = consumer
         self.topics = {topic_prefix + topic.name: topic for topic in topics}
         self.handler = handler
+        self.entities = entities
         self.pool = pool
         self.dead_letter_topic = dead_letter_topic
         self.notify_channel = notify_channel
@@ -118,6 +130,8 @@ class BatchProcessor:
                 return result
             accepted, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, accepted, rejected)
+            await lock_entities(conn, (entity for inbound in accepted
+                                       for entity in self.entities(inbound.event)))
             with BatchSpans(self.consumer, accepted) as spans:
                 accepted = spans.inbounds
                 unit = Unit(conn)
@@ -197,6 +211,9 @@ class BatchProcessor:
                 repeats.append((inbound, digest))
             else:
                 first_seen[event_id] = (inbound, digest)
+        # In one order (by id) in every batch: two batches inserting the same ids (a duplicate
+        # published to two partitions) then wait for each other instead of deadlocking.
+        by_id = sorted(first_seen.items())
         rows = await conn.fetch(
             """INSERT INTO inbox (consumer, event_id, content_sha256, topic, partition, "offset")
                SELECT $1, * FROM unnest($2::uuid[], $3::bytea[], $4::text[], $5::int[],
@@ -204,11 +221,11 @@ class BatchProcessor:
                ON CONFLICT DO NOTHING
                RETURNING event_id""",
             self.consumer,
-            list(first_seen),
-            [digest for _, digest in first_seen.values()],
-            [inbound.record.topic for inbound, _ in first_seen.values()],
-            [inbound.record.partition for inbound, _ in first_seen.values()],
-            [inbound.record.offset for inbound, _ in first_seen.values()],
+            [event_id for event_id, _ in by_id],
+            [digest for _, (_, digest) in by_id],
+            [inbound.record.topic for _, (inbound, _) in by_id],
+            [inbound.record.partition for _, (inbound, _) in by_id],
+            [inbound.record.offset for _, (inbound, _) in by_id],
         )
         inserted = {row["event_id"] for row in rows}
         known = {event_id: digest for event_id, (_, digest) in first_seen.items()

@@ -76,6 +76,9 @@ class OutboxRelay:
             await producer.start()
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
             while True:
+                # Cleared first, by leaders and followers alike: a follower that only ever
+                # saw the event set would retry the lock in a busy loop.
+                self._wake.clear()
                 if not self.is_leader:
                     self.is_leader = await conn.fetchval("SELECT pg_try_advisory_lock($1)",
                                                          _leader_lock_key(self.schema))
@@ -83,7 +86,6 @@ class OutboxRelay:
                         await self._sleep(self.idle_poll_s * 2)
                         continue
                     log.info("outbox relay %s: leading", self.schema)
-                self._wake.clear()
                 published = await self._publish_some(conn, producer)
                 if published < self.batch_size:
                     if published == 0:

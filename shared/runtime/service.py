@@ -26,7 +26,7 @@ from shared.runtime.http import health_routes
 from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
-from shared.runtime.unit import BatchHandler
+from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
 
@@ -39,6 +39,9 @@ class ConsumerSpec:
     topics: Sequence[Topic]
     handler: BatchHandler
     description: str = ""
+    entities: EntitiesOf = no_entities
+    """The entities each input's decision reads and writes: locked before the handler runs
+    (shared/runtime/locks.py), so any number of instances can share the partitions."""
 
 
 @dataclass
@@ -98,7 +101,8 @@ class ServiceProcess:
         for spec in self.definition.consumers:
             self.consumers.append(ConsumerRuntime(
                 broker=self.broker, consumer=spec.name, topics=spec.topics,
-                handler=spec.handler, pool=self.pool, schema=self.schema,
+                handler=spec.handler, entities=spec.entities, pool=self.pool,
+                schema=self.schema,
                 dead_letter_topic=self.definition.dead_letter_topic,
                 max_records=settings.batch_max_records,
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,

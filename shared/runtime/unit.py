@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -65,6 +65,14 @@ class Unit:
 BatchHandler = Callable[[Unit, Sequence[Inbound]], Awaitable[None]]
 """Applies events in order inside `unit.conn`'s transaction. Business outcomes, rejections
 included, are emitted events; an exception means a bug or an outage, never a decision."""
+
+EntitiesOf = Callable[[Event], Iterable[str]]
+"""The entities (a wallet, a creator, ...) whose state deciding an input event reads or
+writes: the runtime locks them before the handler sees the batch."""
+
+
+def no_entities(event: Event) -> Iterable[str]:
+    return ()
 
 _PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
 

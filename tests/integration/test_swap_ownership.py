@@ -24,13 +24,15 @@ from shared.contract.events.wallet import WalletEvent
 from shared.contract.topics import POLICY_CHANGES, WALLET_LEDGER
 from shared.runtime import history
 from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.locks import lock_entities
 from shared.runtime.migrate import apply_migrations
 from tests.infrastructure import Endpoints
 from tests.integration.events import publish, purchase
 
 pytestmark = pytest.mark.integration
 
-RUNTIME_TABLES = {"tracking", "inbox", "outbox"}
+RUNTIME_TABLES = {"tracking", "inbox", "outbox", "entity_locks"}
+"""Moved from the live schema into the swapped-in one."""
 WALLET_TABLES = {"wallets", "wallet_balances", "spending_policy", "event_history",
                  "schema_migrations", *RUNTIME_TABLES}
 SEQUENCES = {"event_history_seq_seq", "outbox_id_seq"}
@@ -206,7 +208,8 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
                 'INSERT INTO inbox (consumer, event_id, content_sha256, topic, partition,'
                 ' "offset") VALUES (\'wallet\', $1, $2, $3, 0, 0)',
                 more.event_id, b"\x00" * 32, prefix + "payments.purchases")
-            loaded = (await wallets.load_for_update(as_service, [buyer]))[buyer]
+            await lock_entities(as_service, [buyer])
+            loaded = (await wallets.load_many(as_service, [buyer]))[buyer]
             assert balance(loaded) == 350
             decided = decide(loaded, more)
             after = fold(loaded, decided)
