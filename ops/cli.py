@@ -88,6 +88,7 @@ def demo(
 
 def _register_commands() -> None:
     from ops.audit.command import register as register_audit
+    from ops.chaos.command import register as register_chaos
     from ops.explain import register as register_explain
     from ops.replay import register as register_replay
     from shared.sealing.cli import register as register_verify_log
@@ -96,6 +97,7 @@ def _register_commands() -> None:
     register_audit(app)
     register_verify_log(app)
     register_replay(app)
+    register_chaos(app)
 
 
 _register_commands()

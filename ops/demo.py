@@ -26,8 +26,9 @@ import random
 import time
 import urllib.parse
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 from rich.console import Console
@@ -104,8 +105,18 @@ async def run_demo(viewers: int = DEFAULT_VIEWERS, seconds: float = DEFAULT_SECO
         return INTERRUPTED_EXIT_CODE
 
 
+Disturbance = Callable[["Demo"], Awaitable[None]]
+"""Runs beside the gift traffic (faults, for example) and ends before it does."""
+
+
 class Demo:
-    def __init__(self, console: Console, kafka: str, database_url: str, namespace: Namespace):
+    def __init__(self, console: Console, kafka: str, database_url: str, namespace: Namespace,
+                 *, instances: Mapping[str, int] | None = None, sealer_process: bool = False,
+                 log_dir: Path = LOG_DIR):
+        """`instances`: how many processes of each service share its partitions (one by
+        default); `sealer_process`: seal from a process of its own, as compose runs it."""
+        self.instances = dict(instances or {})
+        self.sealer_process = sealer_process
         self.console = console
         self.kafka = kafka
         self.database_url = database_url
@@ -116,7 +127,7 @@ class Demo:
         self.clock = SimulatedClock()
         self.outside = Outside(self.run_id, self.clock)
         self.fleet = ServiceFleet(service_environment(kafka, database_url), namespace,
-                                  instance_id=f"demo-{self.run_id}")
+                                  instance_id=f"demo-{self.run_id}", log_dir=log_dir)
         self.publisher = Publisher(kafka, self.topic_prefix)
         self.pool: asyncpg.Pool
         self.books: Books
@@ -124,7 +135,8 @@ class Demo:
         self.interruption = Interruption(on_first=lambda: console.print(
             "[yellow]stopping (Ctrl-C again to stop at once)[/]"))
 
-    async def run(self, *, viewers: int, creators: int, seconds: float, rate: float) -> int:
+    async def run(self, *, viewers: int, creators: int, seconds: float, rate: float,
+                  disturbance: Disturbance | None = None) -> int:
         async with contextlib.AsyncExitStack() as resources:
             await self._start(resources)
             progress = Progress(self.publisher)
@@ -138,8 +150,9 @@ class Demo:
                 resources.push_async_callback(probe.stop)
                 await probe.start()
                 progress.phase = f"gifting for {seconds:g} s at {rate:g} requests/s"
+                self.population, self.probe = population, probe
                 gifting_s, settled_s, sent = await self._gift(progress, population, seconds,
-                                                              rate)
+                                                              rate, disturbance)
                 progress.phase = "waiting for every gift's diamonds"
                 await self._wait_for_earnings(probe, sent)
                 progress.phase = "16 days later: cashing out"
@@ -156,6 +169,7 @@ class Demo:
                 "up" if settled else f"still behind after {SETTLE_TIMEOUT_S:.0f} s")]
             results += await check_invariants(self.pool, self.namespace)
             results.append(await self.sealing.check())
+            self.results, self.performance = results, performance
             await demo_report.print_report(
                 self.console, self.fleet, self.books, population, performance, results,
                 as_of=self.clock.now())
@@ -169,12 +183,14 @@ class Demo:
             + (f", schemas {', '.join(self.namespace.schemas.values())}"
                if self.namespace.schema_prefix else ""))
         await ensure_topics(self.kafka, ALL_TOPICS, prefix=self.topic_prefix)
-        self.sealing = SealingCheck(self.kafka, self.topic_prefix)
+        self.sealing = SealingCheck(self.kafka, self.topic_prefix,
+                                    external=self.sealer_process)
         self.sealing.start()
         resources.push_async_callback(self.sealing.stop)
         resources.push_async_callback(self._stop_services)
-        await self.fleet.start()
-        self.console.print(f"service logs: {LOG_DIR}/{{wallet,gifting,payout}}.log")
+        await self.fleet.start(instances=self.instances, sealer=self.sealer_process)
+        self.console.print(f"service logs: {self.fleet.log_dir}/"
+                           f"{{{','.join(self.fleet.services)}}}.log")
         await self.fleet.wait_ready(checkpoint=self.interruption.checkpoint)
         self.console.print("services ready: " + ", ".join(
             f"{name} {service.base_url}" for name, service in self.fleet.services.items()))
@@ -195,12 +211,12 @@ class Demo:
     async def _wait_for(self, ready: Callable[[], Awaitable[bool]], what: str,
                         timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while not await ready():
+        while not await _unless_unreachable(ready):
             self.interruption.checkpoint()
-            self.fleet.check_alive()
+            self.fleet.check_alive(except_for=self.fleet.down)
             if time.monotonic() > deadline:
                 raise DemoFailed(f"waited {timeout_s:.0f} s for {what}; see the service logs "
-                                 f"in {LOG_DIR}")
+                                 f"in {self.fleet.log_dir}")
             await asyncio.sleep(POLL_S)
 
     async def _settle(self) -> bool:
@@ -237,18 +253,27 @@ class Demo:
         return population
 
     async def _gift(self, progress: Progress, population: Population, seconds: float,
-                    rate: float) -> tuple[float, float, int]:
+                    rate: float, disturbance: Disturbance | None = None
+                    ) -> tuple[float, float, int]:
         """Gift for `seconds`; return how long gifting took and how long until every request
         had its final outcome (both from the first request), and how many gifts were sent."""
         traffic = GiftTraffic(population, self.outside, self.rng)
         started = progress.gifting_started = time.monotonic()
         clawbacks = asyncio.create_task(self._claw_back_later(population, seconds / 2))
+        disturbing = asyncio.create_task(disturbance(self)) if disturbance else None
         try:
             await drive(traffic, self.publisher, rate=rate, seconds=seconds,
                         stop=self.interruption.requested)
             await self.publisher.flush()
-        finally:
             progress.gifting_ended = time.monotonic()
+            if disturbing is not None:
+                await disturbing
+        finally:
+            if disturbing is not None and not disturbing.done():
+                disturbing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await disturbing
+            progress.gifting_ended = progress.gifting_ended or time.monotonic()
             if not clawbacks.done() and progress.gifting_ended - started < seconds / 2:
                 clawbacks.cancel()  # gifting stopped early (an error, or nobody has coins)
             with contextlib.suppress(asyncio.CancelledError):
@@ -330,6 +355,16 @@ class Demo:
             if size is not None:
                 requests.append(self.outside.payout_request(creator.creator_id, size))
         return requests
+
+
+async def _unless_unreachable(ready: Callable[[], Awaitable[bool]]) -> bool:
+    """False while PostgreSQL does not answer: the services wait out an outage, so does the
+    demo."""
+    try:
+        return await ready()
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+            asyncpg.CannotConnectNowError):
+        return False
 
 
 def _without_password(url: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
+from aiokafka.partitioner import murmur2
 from aiokafka.admin import AIOKafkaAdminClient
 
 
@@ -24,3 +25,8 @@ async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[T
     if missing:
         raise LookupError(f"topics not on the broker: {', '.join(sorted(missing))}")
     return sorted(found)
+
+
+def partition_for(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2 of the key) gives a keyed record."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions

@@ -123,12 +123,16 @@ class ServiceFleet:
     """Starts the services (each as many times as asked, and the sealer if asked), hands out
     their HTTP endpoints, kills and restarts instances, and stops them all."""
 
-    def __init__(self, environment: dict[str, str], namespace: Namespace, instance_id: str):
+    def __init__(self, environment: dict[str, str], namespace: Namespace, instance_id: str,
+                 log_dir: Path = LOG_DIR):
         self.environment = environment
         self.namespace = namespace
         self.instance_id = instance_id
+        self.log_dir = log_dir
         self.services: dict[str, RunningService] = {}
         """By instance name."""
+        self.down: set[str] = set()
+        """Instances killed on purpose and not restarted yet."""
 
     def __getitem__(self, name: str) -> RunningService:
         """An instance of the service `name` that is running (the first one if all are down)."""
@@ -142,7 +146,7 @@ class ServiceFleet:
 
     async def start(self, names: tuple[str, ...] = SERVICE_NAMES, *,
                     instances: Mapping[str, int] | None = None, sealer: bool = False) -> None:
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             count = (instances or {}).get(name, 1)
             for number in range(1, count + 1):
@@ -154,14 +158,22 @@ class ServiceFleet:
                        "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
                        "PYTHONUNBUFFERED": "1"}
                 await self._launch(RunningService(
-                    name, instance, port, LOG_DIR / f"{instance}.log",
+                    name, instance, port, self.log_dir / f"{instance}.log",
                     (sys.executable, "-m", f"services.{name}"), env))
         if sealer:
             env = {**self.environment, "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
                    "PYTHONUNBUFFERED": "1"}
             await self._launch(RunningService(
-                SEALER, SEALER, None, LOG_DIR / "sealer.log",
+                SEALER, SEALER, None, self.log_dir / "sealer.log",
                 (sys.executable, "-m", "shared.sealing", "--every-seconds", "1"), env))
+
+    async def kill(self, instance: str) -> None:
+        self.down.add(instance)
+        await self.services[instance].kill()
+
+    async def restart(self, instance: str) -> None:
+        await self.services[instance].restart()
+        self.down.discard(instance)
 
     async def _launch(self, service: RunningService) -> None:
         self.services[service.instance] = service

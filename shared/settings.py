@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=500, ge=1, validation_alias="COINLOG_BATCH_MAX_RECORDS")
     batch_timeout_ms: int = Field(default=50, ge=1, validation_alias="COINLOG_BATCH_TIMEOUT_MS")
     db_pool_size: int = Field(default=4, ge=1, validation_alias="COINLOG_DB_POOL_SIZE")
+    kafka_session_timeout_ms: int = Field(default=2000, ge=500,
+                                          validation_alias="COINLOG_KAFKA_SESSION_TIMEOUT_MS")
+    """How long the group waits for a silent instance before its partitions move to the
+    others: the failover time after a crash. Raised to the broker's
+    group.min.session.timeout.ms (6 s by default) when that is higher; the local stack and
+    compose allow 1 s."""
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )

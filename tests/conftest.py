@@ -7,7 +7,7 @@ from tests.infrastructure import Endpoints, endpoints
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "/integration/" in str(item.path) or "/e2e/" in str(item.path):
+        if any(f"/{kind}/" in str(item.path) for kind in ("integration", "e2e", "faults")):
             item.add_marker(pytest.mark.integration)
 
 

@@ -49,7 +49,9 @@ def _containers() -> Iterator[Endpoints]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.postgres import PostgresContainer
 
-    with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as kafka, \
+    kafka_container = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() \
+        .with_env("KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS", "1000")
+    with kafka_container as kafka, \
             PostgresContainer("postgres:16", driver=None) as postgres:
         yield Endpoints(kafka.get_bootstrap_server(), postgres.get_connection_url(), "containers")
 

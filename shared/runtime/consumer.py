@@ -37,7 +37,8 @@ class ConsumerRuntime:
                  handler: BatchHandler, pool: asyncpg.Pool, schema: str,
                  entities: EntitiesOf = no_entities,
                  dead_letter_topic: Topic, max_records: int = 500, batch_timeout_ms: int = 50,
-                 description: str | None = None, topic_prefix: str = ""):
+                 description: str | None = None, topic_prefix: str = "",
+                 session_timeout_ms: int = 10_000):
         self.consumer = consumer
         self.pool = pool
         self.processor = BatchProcessor(
@@ -56,6 +57,10 @@ class ConsumerRuntime:
             batch_timeout_ms=batch_timeout_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
+            # Heartbeats several times per session, so one late heartbeat on a busy machine
+            # does not cost the instance its partitions.
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(100, session_timeout_ms // 4),
             listener=SeekToTracking(self),
             title=consumer,
             description=description,

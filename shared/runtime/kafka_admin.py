@@ -1,4 +1,5 @@
-"""Creates the topics of the registry with their partition counts and retention."""
+"""Creates the topics of the registry with their partition counts and retention; reads the
+broker settings a consumer must fit."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from shared.contract.topics import Topic
@@ -51,3 +53,25 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str],
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError(f"topics not visible: {names}")
         await asyncio.sleep(0.1)
+
+
+async def group_min_session_timeout_ms(bootstrap_servers: str) -> int | None:
+    """The shortest consumer session a broker accepts (group.min.session.timeout.ms); None when
+    it cannot be read (an older broker, or no right to describe its configuration)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        node = min(broker.nodeId for broker in admin._client.cluster.brokers())
+        name = "group.min.session.timeout.ms"
+        responses = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.BROKER, str(node), {name: None})])
+        for response in responses:
+            for _code, _message, _type, _name, entries in response.resources:
+                for entry in entries:
+                    if entry[0] == name and entry[1] is not None:
+                        return int(entry[1])
+    except Exception:  # noqa: BLE001 - a broker that cannot say keeps the configured value
+        return None
+    finally:
+        await admin.close()
+    return None

@@ -96,12 +96,16 @@ class BatchProcessor:
         """Retry until the batch is applied: an outage must delay events, never drop them."""
         delay_s = self.retry_delay_s
         isolate = False
+        attempts = 0
+        first_failure = 0.0
         while True:
             started = time.perf_counter()
             try:
                 result = await self._process_once(records, isolate=isolate)
             except TRANSIENT_ERRORS as error:
                 metrics.BATCH_RETRIES.labels(self.consumer, "transient").inc()
+                attempts += 1
+                first_failure = first_failure or started
                 log.warning("%s: batch retried after %r", self.consumer, error)
             except Exception:
                 metrics.BATCH_RETRIES.labels(self.consumer, "handler_error").inc()
@@ -113,7 +117,11 @@ class BatchProcessor:
                     isolate = True
                     continue
             else:
-                metrics.BATCH_SECONDS.labels(self.consumer).observe(time.perf_counter() - started)
+                finished = time.perf_counter()
+                metrics.BATCH_SECONDS.labels(self.consumer).observe(finished - started)
+                if attempts:
+                    log.warning("%s: batch applied after %d failed attempts over %.1f s",
+                                self.consumer, attempts, finished - first_failure)
                 return result
             await asyncio.sleep(delay_s)
             delay_s = min(delay_s * 2, self.max_retry_delay_s)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -46,6 +47,7 @@ class OutboxRelay:
         self.topic_prefix = topic_prefix
         self.is_leader = False
         self._wake = asyncio.Event()
+        self._outage_since = 0.0
         self.idle = asyncio.Event()
         """Set while this relay (as leader) has found the outbox empty: tests wait on it."""
 
@@ -59,6 +61,7 @@ class OutboxRelay:
                 raise
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
                 self.is_leader = False
+                self._outage_since = self._outage_since or time.monotonic()
                 log.warning("outbox relay %s: %r; reconnecting", self.schema, error)
                 await asyncio.sleep(delay_s)
                 delay_s = min(delay_s * 2, 5.0)
@@ -75,6 +78,10 @@ class OutboxRelay:
         try:
             await producer.start()
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
+            if self._outage_since:
+                log.warning("outbox relay %s: connected again after %.1f s", self.schema,
+                            time.monotonic() - self._outage_since)
+                self._outage_since = 0.0
             while True:
                 # Cleared first, by leaders and followers alike: a follower that only ever
                 # saw the event set would retry the lock in a busy loop.

@@ -20,10 +20,10 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
-from shared.runtime import db
+from shared.runtime import db, logs
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.http import health_routes
-from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
@@ -98,6 +98,7 @@ class ServiceProcess:
                 conn, self.schema, [*runtime_migrations(), *self.definition.migrations])
         if applied:
             log.info("%s: applied migrations %s", self.schema, ", ".join(applied))
+        session_timeout_ms = await self._session_timeout_ms()
         for spec in self.definition.consumers:
             self.consumers.append(ConsumerRuntime(
                 broker=self.broker, consumer=spec.name, topics=spec.topics,
@@ -106,7 +107,7 @@ class ServiceProcess:
                 dead_letter_topic=self.definition.dead_letter_topic,
                 max_records=settings.batch_max_records,
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
-                topic_prefix=settings.topic_prefix,
+                topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
             ))
         self.http.include_router(health_routes(self))
         for router in self.definition.routes(self.pool):
@@ -117,6 +118,17 @@ class ServiceProcess:
             await self._start_http()
         self.ready = True
         log.info("%s started (schema %s)", self.definition.name, self.schema)
+
+    async def _session_timeout_ms(self) -> int:
+        wanted = self.settings.kafka_session_timeout_ms
+        broker_min = await group_min_session_timeout_ms(self.settings.kafka_bootstrap_servers)
+        if broker_min is not None and broker_min > wanted:
+            log.warning("%s: the broker accepts consumer sessions of %d ms or more, not %d ms: "
+                        "failover after a crash takes that long (lower the broker's "
+                        "group.min.session.timeout.ms to fail over sooner)",
+                        self.definition.name, broker_min, wanted)
+            return broker_min
+        return wanted
 
     async def _start_http(self) -> None:
         config = uvicorn.Config(self.http, host=self.settings.http_host,
@@ -163,7 +175,6 @@ class ServiceProcess:
 
 def run(definition: ServiceDefinition, settings: Settings | None = None) -> None:
     settings = settings or Settings()
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level)
     setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 
+from shared.runtime import logs
 from shared.sealing.sealer import start_sealer
 from shared.settings import Settings
 
@@ -40,6 +41,5 @@ if __name__ == "__main__":
     parser.add_argument("--every-seconds", type=float, default=5.0,
                         help="or T seconds after its first unsealed record (default 5)")
     arguments = parser.parse_args()
-    logging.basicConfig(level=Settings().log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(Settings().log_level)
     asyncio.run(main(arguments.every_records, arguments.every_seconds))

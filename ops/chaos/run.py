@@ -1,0 +1,172 @@
+"""One scenario end to end: the demo's economy on the fault stack with the scenario's instances
+and faults, then the oracle; the topics and schemas it made are removed afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.console import Console
+
+from ops.chaos.canary import Canaries
+from ops.chaos.faults import Fault, FaultContext
+from ops.chaos.oracle import Verdict, judge
+from ops.chaos.scenarios import Scenario
+from ops.chaos.stack import CHAOS_DIR, FaultStack
+from ops.demo import Demo, DemoFailed
+from ops.invariants import InvariantResult
+from ops.namespace import SERVICE_NAMES, Namespace
+from ops.services import ServiceFailed, service_environment
+
+LOG_ROOT = CHAOS_DIR / "logs"
+
+
+@dataclass
+class Injected:
+    what: str
+    at_s: float
+    """Since the gifts started."""
+    down_s: float | None
+    recovered_s: float | None
+    """From the fault until the last canary's diamonds were earned; None: they never were."""
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    namespace: str
+    elapsed_s: float = 0.0
+    failure: str | None = None
+    checks: list[InvariantResult] = field(default_factory=list)
+    """The demo's own invariant checks."""
+    verdicts: list[Verdict] = field(default_factory=list)
+    injected: list[Injected] = field(default_factory=list)
+    baseline_s: float | None = None
+    """A canary flight before any fault: what recovery times compare with."""
+    requests: int = 0
+    sent: int = 0
+    log_lines: dict[str, int] = field(default_factory=dict)
+    """WARNING and ERROR lines written by each process."""
+
+    @property
+    def passed(self) -> bool:
+        return (self.failure is None and bool(self.verdicts)
+                and all(check.passed for check in self.checks)
+                and all(verdict.passed for verdict in self.verdicts)
+                and all(fault.recovered_s is not None for fault in self.injected))
+
+
+class FaultPlan:
+    """The demo's disturbance: canaries set up, a first flight, then each fault at a random
+    moment of the gifting window, healed after its down time, with a canary flight timed from
+    the fault."""
+
+    def __init__(self, faults: list[Fault], stack: FaultStack, database_url: str,
+                 namespace: Namespace, seconds: float, result: ScenarioResult):
+        self.faults = faults
+        self.stack = stack
+        self.database_url = database_url
+        self.namespace = namespace
+        self.seconds = seconds
+        self.result = result
+
+    async def __call__(self, demo: Demo) -> None:
+        started = time.monotonic()
+        rng = random.Random(demo.run_id)
+        canaries = Canaries(demo)
+        await canaries.set_up()
+        flown = time.monotonic()
+        landed = await canaries.fly()
+        self.result.baseline_s = landed - flown if landed else None
+        context = FaultContext(demo.fleet, self.stack, self.database_url,
+                               tuple(self.namespace.schema(s) for s in SERVICE_NAMES), rng)
+        left_s = max(0.0, self.seconds - (time.monotonic() - started))
+        spacing_s = left_s / (len(self.faults) + 1)
+        for fault in self.faults:
+            await asyncio.sleep(rng.uniform(0.5, 1.0) * spacing_s)
+            broken_at = time.monotonic()
+            target = await fault.inject(context)
+            flight = asyncio.create_task(canaries.fly())
+            if fault.down_s is not None:
+                await asyncio.sleep(fault.down_s)  # how long the fault lasts, not a wait for it
+                await fault.heal(context, target)
+            landed = await flight
+            self.result.injected.append(Injected(
+                target, broken_at - started, fault.down_s,
+                landed - broken_at if landed else None))
+
+
+async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewers: int,
+                       creators: int, stack: FaultStack | None = None,
+                       keep: bool = False) -> ScenarioResult:
+    stack = stack or FaultStack()
+    endpoints = await asyncio.to_thread(stack.up)
+    kafka, database_url = endpoints["KAFKA_BOOTSTRAP_SERVERS"], endpoints["DATABASE_URL"]
+    name = f"chaos_{scenario.name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
+    namespace = Namespace.isolated(name)
+    log_dir = LOG_ROOT / scenario.name
+    log_dir.mkdir(parents=True, exist_ok=True)
+    result = ScenarioResult(scenario, name)
+    started = time.monotonic()
+    with (log_dir / "demo.txt").open("w") as transcript:
+        console = Console(file=transcript, width=160)
+        demo = Demo(console, kafka, database_url, namespace,
+                    instances=scenario.instance_counts, sealer_process=True, log_dir=log_dir)
+        plan = FaultPlan(list(scenario.faults()), stack, database_url, namespace, seconds,
+                         result)
+        try:
+            await demo.run(viewers=viewers, creators=creators, seconds=seconds, rate=rate,
+                           disturbance=plan)
+            result.checks = list(demo.results)
+            result.requests = demo.performance.requests
+            result.sent = demo.performance.sent
+        except (DemoFailed, ServiceFailed) as error:
+            result.failure = str(error)
+    if result.failure is None:
+        result.verdicts = await judge(service_environment(kafka, database_url), namespace)
+    result.elapsed_s = time.monotonic() - started
+    result.log_lines = _warnings_by_process(log_dir)
+    if not keep:
+        await _remove(namespace, kafka, database_url)
+    return result
+
+
+_LEVEL = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")
+
+
+def _warnings_by_process(log_dir: Path) -> dict[str, int]:
+    counts = {}
+    for path in sorted(log_dir.glob("*.log")):
+        with contextlib.suppress(OSError):
+            counts[path.stem] = sum(1 for line in path.read_text(errors="replace").splitlines()
+                                    if _LEVEL.search(line))
+    return counts
+
+
+async def _remove(namespace: Namespace, kafka: str, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        schemas = await conn.fetch("SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+                                   namespace.schema_prefix + "%")
+        for row in schemas:
+            await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
+    finally:
+        await conn.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        ours = [name for name in existing if name.startswith(namespace.topic_prefix)]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
+

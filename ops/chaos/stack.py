@@ -1,0 +1,99 @@
+"""A local Kafka and PostgreSQL of the fault suite's own (deploy/local with other ports and
+another state folder), which a scenario may kill and start again."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ops.stack import LOCAL, ROOT, StackError
+
+CHAOS_DIR = ROOT / ".local" / "chaos"
+
+
+@dataclass(frozen=True)
+class FaultStack:
+    directory: Path = CHAOS_DIR
+    kafka_port: int = 29092
+    controller_port: int = 29093
+    pg_port: int = 25432
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "COINLOG_LOCAL_DIR": str(self.directory),
+                "COINLOG_KAFKA_PORT": str(self.kafka_port),
+                "COINLOG_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                "COINLOG_PG_PORT": str(self.pg_port)}
+
+    def up(self, *components: str) -> dict[str, str]:
+        """Start (or check) the stack; return KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
+        completed = subprocess.run([str(LOCAL / "up"), *components], stdout=subprocess.PIPE,
+                                   text=True, check=False, env=self.environment)
+        if completed.returncode != 0:
+            raise StackError(f"deploy/local/up {' '.join(components)} failed with exit code "
+                             f"{completed.returncode}")
+        exported = {}
+        for line in completed.stdout.splitlines():
+            if line.startswith("export ") and "=" in line:
+                name, value = line.removeprefix("export ").split("=", 1)
+                exported[name] = value.strip("'\"")
+        return exported
+
+    def down(self, purge: bool = False) -> None:
+        subprocess.run([str(LOCAL / "down"), *(["--purge"] if purge else [])], check=False,
+                       env=self.environment, stdout=subprocess.DEVNULL)
+
+    # -- faults -----------------------------------------------------------------------------
+
+    async def kill_kafka(self) -> None:
+        await _kill(_pid_in(self.directory / "kafka" / "kafka.pid"))
+
+    async def start_kafka(self) -> None:
+        await asyncio.to_thread(self.up, "kafka")
+
+    async def kill_postgres(self) -> None:
+        """SIGKILL the postmaster, as a crash would: its backends notice and exit, and the next
+        start recovers from the write-ahead log."""
+        await _kill(_pid_in(self.directory / "postgres" / "data" / "postmaster.pid"))
+
+    async def start_postgres(self, attempts: int = 20) -> None:
+        # Backends of the killed postmaster can hold its shared memory for a moment.
+        for attempt in range(attempts):
+            try:
+                await asyncio.to_thread(self.up, "postgres")
+                return
+            except StackError:
+                if attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(0.5)
+
+
+def _pid_in(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(path.resolve().read_text().split()[0])
+    return None
+
+
+async def _kill(pid: int | None, timeout_s: float = 30.0) -> None:
+    if pid is None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while _alive(pid):
+        if asyncio.get_running_loop().time() > deadline:
+            raise StackError(f"process {pid} outlived SIGKILL")
+        await asyncio.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return False
+    return state != "Z"
