@@ -112,10 +112,12 @@ Disturbance = Callable[["Demo"], Awaitable[None]]
 class Demo:
     def __init__(self, console: Console, kafka: str, database_url: str, namespace: Namespace,
                  *, instances: Mapping[str, int] | None = None, sealer_process: bool = False,
-                 log_dir: Path = LOG_DIR):
+                 log_dir: Path = LOG_DIR,
+                 overrides: Mapping[str, Mapping[str, str]] | None = None):
         """`instances`: how many processes of each service share its partitions (one by
         default); `sealer_process`: seal from a process of its own, as compose runs it."""
         self.instances = dict(instances or {})
+        self.overrides = overrides
         self.sealer_process = sealer_process
         self.console = console
         self.kafka = kafka
@@ -188,7 +190,8 @@ class Demo:
         self.sealing.start()
         resources.push_async_callback(self.sealing.stop)
         resources.push_async_callback(self._stop_services)
-        await self.fleet.start(instances=self.instances, sealer=self.sealer_process)
+        await self.fleet.start(instances=self.instances, sealer=self.sealer_process,
+                               overrides=self.overrides)
         self.console.print(f"service logs: {self.fleet.log_dir}/"
                            f"{{{','.join(self.fleet.services)}}}.log")
         await self.fleet.wait_ready(checkpoint=self.interruption.checkpoint)

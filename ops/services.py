@@ -145,7 +145,9 @@ class ServiceFleet:
         return [service for service in self.services.values() if service.name == name]
 
     async def start(self, names: tuple[str, ...] = SERVICE_NAMES, *,
-                    instances: Mapping[str, int] | None = None, sealer: bool = False) -> None:
+                    instances: Mapping[str, int] | None = None, sealer: bool = False,
+                    overrides: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """`overrides`: environment variables of particular instances (by instance name)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             count = (instances or {}).get(name, 1)
@@ -156,7 +158,7 @@ class ServiceFleet:
                        "COINLOG_INSTANCE_ID": f"{self.instance_id}-{instance}",
                        "COINLOG_DB_SCHEMA": self.namespace.schema(name),
                        "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
-                       "PYTHONUNBUFFERED": "1"}
+                       "PYTHONUNBUFFERED": "1", **(overrides or {}).get(instance, {})}
                 await self._launch(RunningService(
                     name, instance, port, self.log_dir / f"{instance}.log",
                     (sys.executable, "-m", f"services.{name}"), env))

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=500, ge=1, validation_alias="COINLOG_BATCH_MAX_RECORDS")
     batch_timeout_ms: int = Field(default=50, ge=1, validation_alias="COINLOG_BATCH_TIMEOUT_MS")
     db_pool_size: int = Field(default=4, ge=1, validation_alias="COINLOG_DB_POOL_SIZE")
+    topic_replication_factor: int = Field(default=1, ge=1,
+                                          validation_alias="COINLOG_TOPIC_REPLICATION_FACTOR")
+    """Replicas of every topic created (`coinlog topics ensure`, or a service finding one
+    missing); 3 on a cluster, with min.insync.replicas 2 and producers acknowledging all."""
+    topic_min_insync_replicas: int | None = Field(
+        default=None, ge=1, validation_alias="COINLOG_TOPIC_MIN_INSYNC_REPLICAS")
     kafka_session_timeout_ms: int = Field(default=2000, ge=500,
                                           validation_alias="COINLOG_KAFKA_SESSION_TIMEOUT_MS")
     """How long the group waits for a silent instance before its partitions move to the

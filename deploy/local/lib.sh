@@ -22,7 +22,10 @@ UP_TIMEOUT="${COINLOG_UP_TIMEOUT:-120}"
 DOWN_TIMEOUT="${COINLOG_DOWN_TIMEOUT:-60}"
 
 KAFKA_HOME="$LOCAL_DIR/kafka"
-KAFKA_PID_FILE="$KAFKA_HOME/kafka.pid"
+# One broker by default; COINLOG_KAFKA_BROKERS=3 starts a cluster of combined broker+controller
+# nodes on ports KAFKA_PORT, KAFKA_PORT+10, ... (controllers on KAFKA_CONTROLLER_PORT+10*n).
+KAFKA_BROKERS="${COINLOG_KAFKA_BROKERS:-1}"
+[[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { printf '[local] ERROR: COINLOG_KAFKA_BROKERS must be 1..9\n' >&2; exit 1; }
 KAFKA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/coinlog/kafka-$KAFKA_VERSION"
 KAFKA_JARS_MARKER="$KAFKA_CACHE_DIR/.complete"
 
@@ -154,6 +157,25 @@ wants() {
 }
 
 # ---------------------------------------------------------------- Kafka
+
+# select_kafka_node N: sets NODE_ID, NODE_HOME, NODE_PORT, NODE_CONTROLLER_PORT and
+# KAFKA_PID_FILE for node N. A single broker keeps its files directly in $KAFKA_HOME.
+select_kafka_node() {
+  NODE_ID="$1"
+  if ((KAFKA_BROKERS == 1)); then NODE_HOME="$KAFKA_HOME"; else NODE_HOME="$KAFKA_HOME/node-$1"; fi
+  NODE_PORT=$((KAFKA_PORT + 10 * ($1 - 1)))
+  NODE_CONTROLLER_PORT=$((KAFKA_CONTROLLER_PORT + 10 * ($1 - 1)))
+  KAFKA_PID_FILE="$NODE_HOME/kafka.pid"
+}
+select_kafka_node 1
+
+kafka_nodes() { seq 1 "$KAFKA_BROKERS"; }
+
+kafka_bootstrap_servers() {
+  local node servers=()
+  for node in $(kafka_nodes); do servers+=("127.0.0.1:$((KAFKA_PORT + 10 * (node - 1)))"); done
+  (IFS=,; printf '%s\n' "${servers[*]}")
+}
 
 kafka_pid() { cat "$KAFKA_PID_FILE" 2>/dev/null || true; }
 kafka_running() { pid_alive "$(kafka_pid)" kafka.Kafka; }

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import asyncpg
 
+from ops.chaos.proxy import TcpProxy
 from ops.chaos.stack import FaultStack
 from ops.services import SEALER, ServiceFleet
 
@@ -20,6 +21,8 @@ class FaultContext:
     database_url: str
     schemas: tuple[str, ...]
     rng: random.Random
+    proxies: dict[str, TcpProxy] = field(default_factory=dict)
+    """By what they stand in front of: "kafka", "postgres"."""
 
 
 class Fault(Protocol):
@@ -50,12 +53,47 @@ class KillInstance:
 
 
 @dataclass(frozen=True)
+class CutNetwork:
+    """A network partition between the proxied instance and `to` (kafka or postgres)."""
+
+    to: str
+    down_s: float | None = 5.0
+
+    async def inject(self, ctx: FaultContext) -> str:
+        ctx.proxies[self.to].cut()
+        return f"network cut between {PROXIED_INSTANCE} and {self.to}"
+
+    async def heal(self, ctx: FaultContext, target: str) -> None:
+        ctx.proxies[self.to].heal()
+
+
+PROXIED_INSTANCE = "wallet-1"
+"""The instance whose connections a network cut scenario routes through its proxies."""
+
+
+@dataclass(frozen=True)
 class KillBroker:
     down_s: float | None = 3.0
 
     async def inject(self, ctx: FaultContext) -> str:
         await ctx.stack.kill_kafka()
         return "kill -9 the Kafka broker"
+
+    async def heal(self, ctx: FaultContext, target: str) -> None:
+        await ctx.stack.start_kafka()
+
+
+@dataclass(frozen=True)
+class KillClusterBroker:
+    """kill -9 of one node of a three-broker cluster: its partitions' leadership moves to the
+    others, acknowledged writes live on in the other replicas."""
+
+    node: int
+    down_s: float | None = 5.0
+
+    async def inject(self, ctx: FaultContext) -> str:
+        await ctx.stack.kill_kafka(self.node)
+        return f"kill -9 Kafka node {self.node} of 3"
 
     async def heal(self, ctx: FaultContext, target: str) -> None:
         await ctx.stack.start_kafka()

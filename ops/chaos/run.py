@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops.chaos.canary import Canaries
-from ops.chaos.faults import Fault, FaultContext
+from ops.chaos.faults import PROXIED_INSTANCE, Fault, FaultContext
 from ops.chaos.oracle import Verdict, judge
+from ops.chaos.proxy import TcpProxy
 from ops.chaos.scenarios import Scenario
 from ops.chaos.stack import CHAOS_DIR, FaultStack
 from ops.demo import Demo, DemoFailed
@@ -35,6 +39,8 @@ class Injected:
     at_s: float
     """Since the gifts started."""
     down_s: float | None
+    healed_s: float | None
+    """From the fault until what was broken works again (a restarted broker answers)."""
     recovered_s: float | None
     """From the fault until the last canary's diamonds were earned; None: they never were."""
 
@@ -70,7 +76,9 @@ class FaultPlan:
     the fault."""
 
     def __init__(self, faults: list[Fault], stack: FaultStack, database_url: str,
-                 namespace: Namespace, seconds: float, result: ScenarioResult):
+                 namespace: Namespace, seconds: float, result: ScenarioResult,
+                 proxies: dict[str, TcpProxy]):
+        self.proxies = proxies
         self.faults = faults
         self.stack = stack
         self.database_url = database_url
@@ -87,7 +95,8 @@ class FaultPlan:
         landed = await canaries.fly()
         self.result.baseline_s = landed - flown if landed else None
         context = FaultContext(demo.fleet, self.stack, self.database_url,
-                               tuple(self.namespace.schema(s) for s in SERVICE_NAMES), rng)
+                               tuple(self.namespace.schema(s) for s in SERVICE_NAMES), rng,
+                               self.proxies)
         left_s = max(0.0, self.seconds - (time.monotonic() - started))
         spacing_s = left_s / (len(self.faults) + 1)
         for fault in self.faults:
@@ -95,19 +104,44 @@ class FaultPlan:
             broken_at = time.monotonic()
             target = await fault.inject(context)
             flight = asyncio.create_task(canaries.fly())
+            healed_at = None
             if fault.down_s is not None:
                 await asyncio.sleep(fault.down_s)  # how long the fault lasts, not a wait for it
                 await fault.heal(context, target)
+                healed_at = time.monotonic()
             landed = await flight
             self.result.injected.append(Injected(
                 target, broken_at - started, fault.down_s,
+                healed_at - broken_at if healed_at else None,
                 landed - broken_at if landed else None))
 
 
 async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewers: int,
-                       creators: int, stack: FaultStack | None = None,
-                       keep: bool = False) -> ScenarioResult:
-    stack = stack or FaultStack()
+                       creators: int, keep: bool = False) -> ScenarioResult:
+    stack = scenario.stack
+    with _environment(stack.settings):
+        return await _run_on(stack, scenario, seconds=seconds, rate=rate, viewers=viewers,
+                             creators=creators, keep=keep)
+
+
+@contextlib.contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """The stack's settings for this process (the demo creates the topics) and, through the
+    environment they inherit, for the services and the tools."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+async def _run_on(stack: FaultStack, scenario: Scenario, *, seconds: float, rate: float,
+                  viewers: int, creators: int, keep: bool) -> ScenarioResult:
     endpoints = await asyncio.to_thread(stack.up)
     kafka, database_url = endpoints["KAFKA_BOOTSTRAP_SERVERS"], endpoints["DATABASE_URL"]
     name = f"chaos_{scenario.name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
@@ -116,12 +150,14 @@ async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewe
     log_dir.mkdir(parents=True, exist_ok=True)
     result = ScenarioResult(scenario, name)
     started = time.monotonic()
+    proxies, overrides = await _proxies(scenario, stack, database_url)
     with (log_dir / "demo.txt").open("w") as transcript:
         console = Console(file=transcript, width=160)
         demo = Demo(console, kafka, database_url, namespace,
-                    instances=scenario.instance_counts, sealer_process=True, log_dir=log_dir)
+                    instances=scenario.instance_counts, sealer_process=True, log_dir=log_dir,
+                    overrides=overrides)
         plan = FaultPlan(list(scenario.faults()), stack, database_url, namespace, seconds,
-                         result)
+                         result, proxies)
         try:
             await demo.run(viewers=viewers, creators=creators, seconds=seconds, rate=rate,
                            disturbance=plan)
@@ -130,6 +166,9 @@ async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewe
             result.sent = demo.performance.sent
         except (DemoFailed, ServiceFailed) as error:
             result.failure = str(error)
+        finally:
+            for proxy in proxies.values():
+                await proxy.stop()
     if result.failure is None:
         result.verdicts = await judge(service_environment(kafka, database_url), namespace)
     result.elapsed_s = time.monotonic() - started
@@ -137,6 +176,27 @@ async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewe
     if not keep:
         await _remove(namespace, kafka, database_url)
     return result
+
+
+async def _proxies(scenario: Scenario, stack: FaultStack, database_url: str
+                   ) -> tuple[dict[str, TcpProxy], dict[str, dict[str, str]]]:
+    """The proxies of the scenario's proxied paths, started, and the environment that sends
+    PROXIED_INSTANCE through them."""
+    proxies: dict[str, TcpProxy] = {}
+    environment: dict[str, str] = {}
+    if "kafka" in scenario.proxied:
+        listener, advertised = stack.proxied_kafka_ports
+        proxies["kafka"] = TcpProxy(advertised, "127.0.0.1", listener)
+        environment["KAFKA_BOOTSTRAP_SERVERS"] = f"127.0.0.1:{advertised}"
+    if "postgres" in scenario.proxied:
+        url = urlsplit(database_url)
+        proxies["postgres"] = TcpProxy(stack.proxied_postgres_port, url.hostname or "127.0.0.1",
+                                       url.port or 5432)
+        netloc = url.netloc.rsplit(":", 1)[0] + f":{stack.proxied_postgres_port}"
+        environment["DATABASE_URL"] = urlunsplit(url._replace(netloc=netloc))
+    for proxy in proxies.values():
+        await proxy.start()
+    return proxies, ({PROXIED_INSTANCE: environment} if environment else {})
 
 
 _LEVEL = re.compile(r"\b(WARNING|ERROR|CRITICAL)\b")

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from ops.chaos.faults import (
     ALL_SERVICES,
     WITH_SEALER,
+    CutNetwork,
     Fault,
     KillBroker,
+    KillClusterBroker,
     KillInstance,
     KillPostgres,
     TerminateBackends,
 )
+from ops.chaos.stack import CLUSTER, FaultStack
 from ops.services import SEALER
 
 
@@ -24,6 +27,9 @@ class Scenario:
     instances: int
     """Instances of each service sharing its partitions."""
     faults: Callable[[], Sequence[Fault]]
+    stack: FaultStack = FaultStack()
+    proxied: tuple[str, ...] = ()
+    """What PROXIED_INSTANCE reaches through a proxy the scenario can cut: kafka, postgres."""
 
     @property
     def instance_counts(self) -> dict[str, int]:
@@ -56,6 +62,20 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("postgres-restart",
              "kill -9 of the PostgreSQL postmaster, started again 2 s later (crash recovery), "
              "twice", 1, lambda: [KillPostgres(2.0), KillPostgres(2.0)]),
+    Scenario("cluster-broker-lost",
+             "a three-broker KRaft cluster (replication factor 3, min.insync.replicas 2, "
+             "acks=all): kill -9 of one broker, started again 5 s later, then of another", 1,
+             lambda: [KillClusterBroker(2, 5.0), KillClusterBroker(3, 5.0)], CLUSTER),
+    Scenario("network-cut-kafka",
+             "two instances of every service; the network between one wallet instance and the "
+             "broker cut for 10 s (five consumer sessions), then healed, twice", 2,
+             lambda: [CutNetwork("kafka", 10.0), CutNetwork("kafka", 10.0)],
+             proxied=("kafka",)),
+    Scenario("network-cut-postgres",
+             "two instances of every service; the network between one wallet instance and "
+             "PostgreSQL cut for 6 s, then healed, twice", 2,
+             lambda: [CutNetwork("postgres", 6.0), CutNetwork("postgres", 6.0)],
+             proxied=("postgres",)),
     Scenario("sessions-terminated",
              "two instances of every service; every database session of the services "
              "terminated, three times", 2, lambda: [TerminateBackends() for _ in range(3)]),

@@ -22,13 +22,35 @@ class FaultStack:
     kafka_port: int = 29092
     controller_port: int = 29093
     pg_port: int = 25432
+    brokers: int = 1
+    """3: a KRaft cluster (deploy/local/up with COINLOG_KAFKA_BROKERS), topics on three
+    replicas with min.insync.replicas 2."""
+
+    @property
+    def proxied_kafka_ports(self) -> tuple[int, int]:
+        """(the broker's extra listener, the proxy in front of it that it advertises)."""
+        return self.kafka_port + 4, self.kafka_port + 5
+
+    @property
+    def proxied_postgres_port(self) -> int:
+        return self.pg_port + 1
 
     @property
     def environment(self) -> dict[str, str]:
         return {**os.environ, "COINLOG_LOCAL_DIR": str(self.directory),
                 "COINLOG_KAFKA_PORT": str(self.kafka_port),
                 "COINLOG_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-                "COINLOG_PG_PORT": str(self.pg_port)}
+                "COINLOG_PG_PORT": str(self.pg_port),
+                "COINLOG_KAFKA_BROKERS": str(self.brokers),
+                "COINLOG_KAFKA_PROXIED_PORT": "{}:{}".format(*self.proxied_kafka_ports)}
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """What the services, the demo and the tools need to be told about this stack."""
+        if self.brokers < 3:
+            return {}
+        return {"COINLOG_TOPIC_REPLICATION_FACTOR": "3",
+                "COINLOG_TOPIC_MIN_INSYNC_REPLICAS": "2"}
 
     def up(self, *components: str) -> dict[str, str]:
         """Start (or check) the stack; return KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
@@ -50,10 +72,12 @@ class FaultStack:
 
     # -- faults -----------------------------------------------------------------------------
 
-    async def kill_kafka(self) -> None:
-        await _kill(_pid_in(self.directory / "kafka" / "kafka.pid"))
+    async def kill_kafka(self, node: int = 1) -> None:
+        home = self.directory / "kafka"
+        await _kill(_pid_in((home / f"node-{node}" if self.brokers > 1 else home) / "kafka.pid"))
 
     async def start_kafka(self) -> None:
+        """Start what is not running (on a cluster: the nodes that were killed)."""
         await asyncio.to_thread(self.up, "kafka")
 
     async def kill_postgres(self) -> None:
@@ -97,3 +121,7 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+CLUSTER = FaultStack(CHAOS_DIR.with_name("chaos-cluster"), kafka_port=29192,
+                     controller_port=29193, pg_port=25532, brokers=3)

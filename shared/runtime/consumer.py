@@ -23,6 +23,7 @@ from faststream.middlewares import AckPolicy
 
 from shared.contract.topics import Topic
 from shared.runtime import metrics
+from shared.runtime.backoff import Backoff
 from shared.runtime.processor import BatchProcessor, BatchResult
 from shared.runtime.relay import notify_channel
 from shared.runtime.unit import BatchHandler, EntitiesOf, Record, no_entities
@@ -133,15 +134,14 @@ class SeekToTracking(ConsumerRebalanceListener):
         # Paused before the first await: otherwise the fetcher starts from Kafka's committed
         # offset while tracking is read, and a batch beyond the tracked offset could slip in.
         consumer.pause(*partitions)
-        delay_s = 0.2
+        backoff = Backoff()
         while True:
             try:
                 tracked = await self.runtime.tracked_offsets(partitions)
                 break
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            except Exception as error:  # noqa: BLE001 - paused partitions would stay paused
                 log.warning("%s: cannot read tracking offsets: %r", self.runtime.consumer, error)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                await backoff.wait()
         untracked = [p for p in partitions if p not in tracked]
         for partition, offset in tracked.items():
             consumer.seek(partition, offset)

@@ -17,14 +17,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 def _server_settings(schema: str, instance: str) -> dict[str, str]:
     quote_schema(schema)
     # The instance in application_name makes every session traceable in pg_stat_activity.
-    return {"search_path": schema, "application_name": f"coinlog/{schema}/{instance}"[:63]}
+    return {"search_path": schema, "application_name": f"coinlog/{schema}/{instance}"[:63],
+            # A batch never pauses between statements for long; a session that does has lost
+            # its client (a network cut, a frozen process) and would hold its row locks, and
+            # with them its entities and partitions, until TCP gave up. The server ends it.
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS)}
+
+
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000
 
 
 async def create_pool(database_url: str, schema: str, *, size: int = 4,
                       instance: str = "") -> asyncpg.Pool:
     return await asyncpg.create_pool(database_url, min_size=1, max_size=size,
                                      server_settings=_server_settings(schema, instance),
-                                     init=_init_connection)
+                                     init=_init_connection, command_timeout=COMMAND_TIMEOUT_S)
+
+
+COMMAND_TIMEOUT_S = 60.0
+"""No statement waits longer (a lock held by a stuck session, a half-open connection): the
+batch is retried on a new connection instead of waiting forever."""
 
 
 async def connect(database_url: str, schema: str, *, instance: str = "") -> asyncpg.Connection:

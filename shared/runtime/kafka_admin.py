@@ -11,12 +11,18 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from shared.contract.topics import Topic
+from shared.settings import Settings
 
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
-                        replication_factor: int = 1, timeout_s: float = 60.0,
+                        replication_factor: int | None = None, timeout_s: float = 60.0,
                         prefix: str = "") -> list[str]:
-    """Create the missing topics; return their names. Existing topics are left as they are."""
+    """Create the missing topics; return their names. Existing topics are left as they are.
+    Replicas and min.insync.replicas come from the settings unless given."""
+    settings = Settings()
+    replication_factor = replication_factor or settings.topic_replication_factor
+    durability = ({"min.insync.replicas": str(settings.topic_min_insync_replicas)}
+                  if settings.topic_min_insync_replicas else {})
     wanted = {prefix + topic.name: topic for topic in topics}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     deadline = asyncio.get_running_loop().time() + timeout_s
@@ -35,7 +41,8 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
             return []
         response = await admin.create_topics([
             NewTopic(name, topic.partitions, replication_factor,
-                     topic_configs={"retention.ms": str(topic.retention_ms), **topic.config})
+                     topic_configs={"retention.ms": str(topic.retention_ms), **durability,
+                                    **topic.config})
             for name, topic in missing.items()
         ])
         for name, code, *rest in response.topic_errors:

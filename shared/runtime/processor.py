@@ -13,6 +13,7 @@ an entity whose inputs come from partitions other instances own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import traceback
@@ -29,6 +30,7 @@ from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
 from shared.runtime import history, metrics
+from shared.runtime.backoff import Backoff
 from shared.runtime.locks import lock_entities
 from shared.runtime.tracing import BatchSpans
 from shared.runtime.unit import (
@@ -43,18 +45,31 @@ from shared.runtime.unit import (
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
     asyncpg.AdminShutdownError,
 )
+"""The connection is gone or in a state nobody knows (asyncpg's client errors after the server
+ended the session mid-transaction): it is closed, never handed to the next batch."""
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
 """Outages and lost races: the batch is retried whole; nothing is dead-lettered for them."""
+
+
+def is_transient(error: BaseException) -> bool:
+    # asyncpg's DataError (an argument PostgreSQL cannot take) is an InterfaceError too, but
+    # the same event fails the same way every time: it is the handler's, not the outage's.
+    return isinstance(error, TRANSIENT_ERRORS) and not isinstance(error, asyncpg.DataError)
 
 
 @dataclass
@@ -89,12 +104,10 @@ class BatchProcessor:
         self.pool = pool
         self.dead_letter_topic = dead_letter_topic
         self.notify_channel = notify_channel
-        self.retry_delay_s = 0.2
-        self.max_retry_delay_s = 5.0
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Retry until the batch is applied: an outage must delay events, never drop them."""
-        delay_s = self.retry_delay_s
+        backoff = Backoff()
         isolate = False
         attempts = 0
         first_failure = 0.0
@@ -102,12 +115,14 @@ class BatchProcessor:
             started = time.perf_counter()
             try:
                 result = await self._process_once(records, isolate=isolate)
-            except TRANSIENT_ERRORS as error:
-                metrics.BATCH_RETRIES.labels(self.consumer, "transient").inc()
-                attempts += 1
-                first_failure = first_failure or started
-                log.warning("%s: batch retried after %r", self.consumer, error)
-            except Exception:
+            except Exception as error:
+                if is_transient(error):
+                    metrics.BATCH_RETRIES.labels(self.consumer, "transient").inc()
+                    attempts += 1
+                    first_failure = first_failure or started
+                    log.warning("%s: batch retried after %r", self.consumer, error)
+                    await backoff.wait()
+                    continue
                 metrics.BATCH_RETRIES.labels(self.consumer, "handler_error").inc()
                 if isolate:
                     log.exception("%s: batch failed outside the handler; retrying", self.consumer)
@@ -116,6 +131,7 @@ class BatchProcessor:
                                   self.consumer)
                     isolate = True
                     continue
+                await backoff.wait()
             else:
                 finished = time.perf_counter()
                 metrics.BATCH_SECONDS.labels(self.consumer).observe(finished - started)
@@ -123,12 +139,22 @@ class BatchProcessor:
                     log.warning("%s: batch applied after %d failed attempts over %.1f s",
                                 self.consumer, attempts, finished - first_failure)
                 return result
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, self.max_retry_delay_s)
 
     async def _process_once(self, records: Sequence[Record], *, isolate: bool) -> BatchResult:
+        async with self.pool.acquire() as conn:
+            try:
+                return await self._in_transaction(conn, records, isolate=isolate)
+            except CONNECTION_ERRORS as error:
+                if is_transient(error):
+                    # Already detached when asyncpg noticed the loss itself.
+                    with contextlib.suppress(asyncpg.InterfaceError):
+                        conn.terminate()
+                raise
+
+    async def _in_transaction(self, conn: asyncpg.Connection, records: Sequence[Record], *,
+                              isolate: bool) -> BatchResult:
         result = BatchResult()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with conn.transaction():
             positions = await self._lock_positions(conn, records)
             fresh = [r for r in records if r.offset >= positions[(r.topic, r.partition)]]
             result.redelivered = len(records) - len(fresh)
@@ -268,9 +294,9 @@ class BatchProcessor:
             try:
                 async with unit.conn.transaction():
                     await self.handler(alone, [inbound])
-            except TRANSIENT_ERRORS:
-                raise
             except Exception as error:
+                if is_transient(error):
+                    raise
                 detail = "".join(traceback.format_exception_only(error)).strip()[:2000]
                 rejected.append(_Rejected(inbound.record, DeadLetterReason.handler_error, detail,
                                           str(inbound.event.event_id)))

@@ -19,9 +19,14 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shared.runtime import db, metrics
+from shared.runtime.backoff import Backoff
 from shared.runtime.migrate import quote_schema
 
 log = logging.getLogger(__name__)
+
+
+OUTAGES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+           asyncpg.InternalClientError, KafkaError)
 
 
 def notify_channel(schema: str) -> str:
@@ -53,31 +58,40 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; reconnect after outages."""
-        delay_s = 0.2
+        backoff = Backoff()
         while True:
             try:
-                await self._run_connected()
+                await self._run_connected(backoff)
             except asyncio.CancelledError:
                 raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as error:
+            except Exception as error:  # noqa: BLE001 - a relay that stops, stops its service
+                # Outages are expected (the database or the broker going away, a session
+                # terminated mid-statement, which asyncpg may report as a client error); anything
+                # else is a bug worth a traceback. Either way the relay starts over.
                 self.is_leader = False
                 self._outage_since = self._outage_since or time.monotonic()
-                log.warning("outbox relay %s: %r; reconnecting", self.schema, error)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                if isinstance(error, OUTAGES):
+                    log.warning("outbox relay %s: %r; reconnecting", self.schema, error)
+                else:
+                    log.exception("outbox relay %s failed; reconnecting", self.schema)
+                await backoff.wait()
 
-    async def _run_connected(self) -> None:
+    async def _run_connected(self, backoff: Backoff) -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             enable_idempotence=True,
             acks="all",
             linger_ms=1,
+            # A leader cut off from the broker gives up (and its leadership, with its database
+            # connection) after 5 s instead of 40, so another instance's relay takes over.
+            request_timeout_ms=5_000,
             client_id=f"{self.client_id}-relay-{self.schema}",
         )
         conn = await db.connect(self.database_url, self.schema)
         try:
             await producer.start()
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
+            backoff.reset()
             if self._outage_since:
                 log.warning("outbox relay %s: connected again after %.1f s", self.schema,
                             time.monotonic() - self._outage_since)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -64,7 +65,8 @@ class ServiceProcess:
         self.settings = settings
         self.schema = settings.schema_for(definition.name)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            # A list: FastStream reads one string as one host, commas and all.
+            settings.kafka_bootstrap_servers.split(","),
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
@@ -167,10 +169,20 @@ class ServiceProcess:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, _log_tasks)
         await self.start()
         await stop.wait()
         log.info("%s: stopping", self.definition.name)
         await self.stop()
+
+
+def _log_tasks() -> None:
+    """SIGUSR1: where every task of the process is waiting, for a process that seems stuck."""
+    stream = io.StringIO()
+    for task in asyncio.all_tasks():
+        stream.write(f"task {task.get_name()}:\n")
+        task.print_stack(limit=12, file=stream)
+    log.warning("%d tasks:\n%s", len(asyncio.all_tasks()), stream.getvalue())
 
 
 def run(definition: ServiceDefinition, settings: Settings | None = None) -> None:

@@ -26,6 +26,7 @@ from shared.contract.codec import encode
 from shared.contract.events.seals import PartitionSealed
 from shared.contract.topics import Topic
 from shared.logread import LogReader
+from shared.runtime.backoff import Backoff
 from shared.runtime.kafka_admin import ensure_topics
 from shared.sealing.registry import OUTPUT_TOPICS, seals_topic
 from shared.sealing.seal import MAX_SEGMENT_RECORDS, PartitionChain
@@ -108,17 +109,16 @@ class Sealer:
 
     async def run(self) -> None:
         """Seal until cancelled; after an outage start over from the published seals."""
-        delay_s = 0.2
+        backoff = Backoff()
         while True:
             try:
-                await self._run_once()
+                await self._run_once(backoff)
             except asyncio.CancelledError:
                 raise
             except (OSError, KafkaError) as error:
                 self.running.clear()
                 log.warning("sealer: %r; resuming from the published seals", error)
-                await asyncio.sleep(delay_s)
-                delay_s = min(delay_s * 2, 5.0)
+                await backoff.wait()
 
     async def _partitions(self) -> list[TopicPartition]:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
@@ -131,7 +131,7 @@ class Sealer:
                       for topic in described if topic["error_code"] == 0
                       for partition in topic["partitions"])
 
-    async def _run_once(self) -> None:
+    async def _run_once(self, backoff: Backoff) -> None:
         await ensure_topics(self.bootstrap_servers, [*self.topics, self.seals_topic],
                             prefix=self.prefix)
         self.last_seal = last_seals(await read_seals(self.bootstrap_servers, self.seals_topic,
@@ -159,6 +159,7 @@ class Sealer:
                     consumer.seek(tp, chain.last_offset + 1)
             if unsealed := [tp for tp, chain in chains.items() if chain.last_offset < 0]:
                 await consumer.seek_to_beginning(*unsealed)
+            backoff.reset()
             async with self._changed:
                 self.running.set()
                 self._changed.notify_all()

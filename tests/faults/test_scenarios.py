@@ -2,8 +2,9 @@
 database, the services and the sealer as processes, ending with the audit, a verified replay
 of every service, verify-log and the demo's checks all passing, and every fault recovered.
 
-The scenarios run on a stack of their own (ops.chaos.stack, under .local/chaos), which they
-kill and restart; it is stopped when the session ends.
+The scenarios run on stacks of their own (ops.chaos.stack, under .local/chaos and, for the
+three-broker cluster, .local/chaos-cluster), which they kill and restart; they are stopped
+when the session ends.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from rich.console import Console
 from ops.chaos.command import print_result
 from ops.chaos.run import run_scenario
 from ops.chaos.scenarios import SCENARIOS
-from ops.chaos.stack import FaultStack
 
 pytestmark = pytest.mark.integration
 
@@ -24,15 +24,15 @@ LOAD = {"seconds": 20.0, "rate": 100.0, "viewers": 800, "creators": 10}
 
 
 @pytest.fixture(scope="session")
-def fault_stack():
-    stack = FaultStack()
-    yield stack
-    stack.down(purge=True)
+def fault_stacks():
+    yield
+    for stack in {scenario.stack for scenario in SCENARIOS.values()}:
+        stack.down(purge=True)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
-async def test_scenario_ends_with_every_check_passing(name: str, fault_stack: FaultStack):
-    result = await run_scenario(SCENARIOS[name], stack=fault_stack, **LOAD)
+async def test_scenario_ends_with_every_check_passing(name: str, fault_stacks):
+    result = await run_scenario(SCENARIOS[name], **LOAD)
 
     report = io.StringIO()
     print_result(result, Console(file=report, width=200))
