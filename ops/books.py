@@ -122,6 +122,12 @@ class Books:
             "SELECT coalesce(sum(earned), 0)::bigint FROM {payout}.creator_balances"
             " WHERE creator_id = ANY($1::text[])"), list(creator_ids))
 
+    async def adults_recorded(self, user_ids: Sequence[str]) -> int:
+        """These users whose adult age the wallet has recorded (they may spend)."""
+        return await self.pool.fetchval(self._sql(
+            "SELECT count(*) FROM {wallet}.wallet_balances WHERE user_id = ANY($1::text[])"
+            " AND adult"), list(user_ids))
+
     async def coins_credited(self, user_ids: Sequence[str]) -> int:
         """Purchases and promo grants the wallet has credited to these users."""
         return await self.pool.fetchval(self._sql(

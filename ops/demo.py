@@ -39,9 +39,9 @@ from ops.books import Books
 from ops.demo_progress import Progress, live_progress
 from ops.interruption import Interrupted, Interruption
 from ops.invariants import InvariantResult, check_invariants
-from ops.sealing_check import SealingCheck
 from ops.latency import LatencyProbe
 from ops.namespace import Namespace
+from ops.sealing_check import SealingCheck
 from ops.seed import seed_events
 from ops.services import LOG_DIR, ServiceFailed, ServiceFleet, service_environment
 from ops.simulation.clock import SimulatedClock

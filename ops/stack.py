@@ -14,12 +14,15 @@ class StackError(RuntimeError):
     pass
 
 
-def up(components: tuple[str, ...] = ()) -> dict[str, str]:
-    """Start (or just check) the local Kafka and PostgreSQL; return their exported variables."""
+def up(components: tuple[str, ...] = (), environment: dict[str, str] | None = None
+       ) -> dict[str, str]:
+    """Start (or just check) the local Kafka and PostgreSQL; return their exported variables.
+    `environment` (deploy/local's variables) selects another stack than the default one."""
     completed = subprocess.run([str(LOCAL / "up"), *components], stdout=subprocess.PIPE,
-                               text=True, check=False)
+                               text=True, check=False, env=environment)
     if completed.returncode != 0:
-        raise StackError(f"deploy/local/up failed with exit code {completed.returncode}")
+        raise StackError(f"deploy/local/up {' '.join(components)} failed with exit code "
+                         f"{completed.returncode}")
     exported = {}
     for line in completed.stdout.splitlines():
         if line.startswith("export ") and "=" in line:

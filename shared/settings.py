@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     missing); 3 on a cluster, with min.insync.replicas 2 and producers acknowledging all."""
     topic_min_insync_replicas: int | None = Field(
         default=None, ge=1, validation_alias="COINLOG_TOPIC_MIN_INSYNC_REPLICAS")
-    kafka_session_timeout_ms: int = Field(default=2000, ge=500,
+    kafka_session_timeout_ms: int = Field(default=1500, ge=500,
                                           validation_alias="COINLOG_KAFKA_SESSION_TIMEOUT_MS")
     """How long the group waits for a silent instance before its partitions move to the
     others: the failover time after a crash. Raised to the broker's

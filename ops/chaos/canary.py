@@ -34,10 +34,14 @@ class Canaries:
                                            package.coins, package.amount_minor))
         await self.demo.publisher.publish_all(events)
 
-        async def credited() -> bool:
-            return await self.demo.books.coins_credited(self.senders) >= len(self.senders)
+        async def ready() -> bool:
+            # The age check and the purchase arrive on different topics: a canary sent before
+            # its age is recorded would be refused, and never earn diamonds.
+            books, wanted = self.demo.books, len(self.senders)
+            return (await books.coins_credited(self.senders) >= wanted
+                    and await books.adults_recorded(self.senders) >= wanted)
 
-        await self.demo._wait_for(credited, "the canaries' coins", timeout_s)
+        await self.demo._wait_for(ready, "the canaries' coins and age checks", timeout_s)
 
     async def fly(self, timeout_s: float = 120.0) -> float | None:
         """Send one canary gift per partition; return when the last one's diamonds were

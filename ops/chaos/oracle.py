@@ -24,7 +24,8 @@ class Verdict:
 
 async def _coinlog(env: dict[str, str], *arguments: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "ops.cli", *arguments, cwd=ROOT, env=env,
+        # Wide lines: the figures quoted in a verdict are not broken across lines.
+        sys.executable, "-m", "ops.cli", *arguments, cwd=ROOT, env={**env, "COLUMNS": "200"},
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT)
     output, _ = await process.communicate()
@@ -49,9 +50,9 @@ async def audit(env: dict[str, str], namespace: Namespace) -> Verdict:
 def _audit_summary(report: dict) -> str:
     invariants = report.get("invariants", [])
     failed = [i["name"] for i in invariants if not i["passed"]]
-    checked = sum(i.get("checked", 0) for i in invariants)
-    return (f"{len(invariants) - len(failed)} of {len(invariants)} invariants hold "
-            f"({checked:,} checks)" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    checks = ", ".join(f"{i['name']} {i.get('checked', 0):,}" for i in invariants)
+    return (f"{len(invariants) - len(failed)} of {len(invariants)} invariants hold (checks: "
+            f"{checks})" + (f"; failed: {', '.join(failed)}" if failed else ""))
 
 
 async def replay_verify(env: dict[str, str], namespace: Namespace, service: str) -> Verdict:

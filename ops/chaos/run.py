@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import re
 import time
 import uuid
@@ -19,30 +18,18 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
-from ops.chaos.canary import Canaries
-from ops.chaos.faults import PROXIED_INSTANCE, Fault, FaultContext
+from ops.chaos.faults import PROXIED_INSTANCE
 from ops.chaos.oracle import Verdict, judge
+from ops.chaos.plan import FaultPlan, Injected, PlanResult
 from ops.chaos.proxy import TcpProxy
 from ops.chaos.scenarios import Scenario
 from ops.chaos.stack import CHAOS_DIR, FaultStack
 from ops.demo import Demo, DemoFailed
 from ops.invariants import InvariantResult
-from ops.namespace import SERVICE_NAMES, Namespace
+from ops.namespace import Namespace
 from ops.services import ServiceFailed, service_environment
 
 LOG_ROOT = CHAOS_DIR / "logs"
-
-
-@dataclass
-class Injected:
-    what: str
-    at_s: float
-    """Since the gifts started."""
-    down_s: float | None
-    healed_s: float | None
-    """From the fault until what was broken works again (a restarted broker answers)."""
-    recovered_s: float | None
-    """From the fault until the last canary's diamonds were earned; None: they never were."""
 
 
 @dataclass
@@ -54,9 +41,7 @@ class ScenarioResult:
     checks: list[InvariantResult] = field(default_factory=list)
     """The demo's own invariant checks."""
     verdicts: list[Verdict] = field(default_factory=list)
-    injected: list[Injected] = field(default_factory=list)
-    baseline_s: float | None = None
-    """A canary flight before any fault: what recovery times compare with."""
+    plan: PlanResult = field(default_factory=PlanResult)
     requests: int = 0
     sent: int = 0
     log_lines: dict[str, int] = field(default_factory=dict)
@@ -69,51 +54,13 @@ class ScenarioResult:
                 and all(verdict.passed for verdict in self.verdicts)
                 and all(fault.recovered_s is not None for fault in self.injected))
 
+    @property
+    def injected(self) -> list[Injected]:
+        return self.plan.injected
 
-class FaultPlan:
-    """The demo's disturbance: canaries set up, a first flight, then each fault at a random
-    moment of the gifting window, healed after its down time, with a canary flight timed from
-    the fault."""
-
-    def __init__(self, faults: list[Fault], stack: FaultStack, database_url: str,
-                 namespace: Namespace, seconds: float, result: ScenarioResult,
-                 proxies: dict[str, TcpProxy]):
-        self.proxies = proxies
-        self.faults = faults
-        self.stack = stack
-        self.database_url = database_url
-        self.namespace = namespace
-        self.seconds = seconds
-        self.result = result
-
-    async def __call__(self, demo: Demo) -> None:
-        started = time.monotonic()
-        rng = random.Random(demo.run_id)
-        canaries = Canaries(demo)
-        await canaries.set_up()
-        flown = time.monotonic()
-        landed = await canaries.fly()
-        self.result.baseline_s = landed - flown if landed else None
-        context = FaultContext(demo.fleet, self.stack, self.database_url,
-                               tuple(self.namespace.schema(s) for s in SERVICE_NAMES), rng,
-                               self.proxies)
-        left_s = max(0.0, self.seconds - (time.monotonic() - started))
-        spacing_s = left_s / (len(self.faults) + 1)
-        for fault in self.faults:
-            await asyncio.sleep(rng.uniform(0.5, 1.0) * spacing_s)
-            broken_at = time.monotonic()
-            target = await fault.inject(context)
-            flight = asyncio.create_task(canaries.fly())
-            healed_at = None
-            if fault.down_s is not None:
-                await asyncio.sleep(fault.down_s)  # how long the fault lasts, not a wait for it
-                await fault.heal(context, target)
-                healed_at = time.monotonic()
-            landed = await flight
-            self.result.injected.append(Injected(
-                target, broken_at - started, fault.down_s,
-                healed_at - broken_at if healed_at else None,
-                landed - broken_at if landed else None))
+    @property
+    def baseline_s(self) -> float | None:
+        return self.plan.baseline_s
 
 
 async def run_scenario(scenario: Scenario, *, seconds: float, rate: float, viewers: int,
@@ -157,7 +104,7 @@ async def _run_on(stack: FaultStack, scenario: Scenario, *, seconds: float, rate
                     instances=scenario.instance_counts, sealer_process=True, log_dir=log_dir,
                     overrides=overrides)
         plan = FaultPlan(list(scenario.faults()), stack, database_url, namespace, seconds,
-                         result, proxies)
+                         result.plan, proxies)
         try:
             await demo.run(viewers=viewers, creators=creators, seconds=seconds, rate=rate,
                            disturbance=plan)

@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from ops import stack as local_stack
 from ops.stack import LOCAL, ROOT, StackError
 
 CHAOS_DIR = ROOT / ".local" / "chaos"
@@ -54,17 +55,7 @@ class FaultStack:
 
     def up(self, *components: str) -> dict[str, str]:
         """Start (or check) the stack; return KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
-        completed = subprocess.run([str(LOCAL / "up"), *components], stdout=subprocess.PIPE,
-                                   text=True, check=False, env=self.environment)
-        if completed.returncode != 0:
-            raise StackError(f"deploy/local/up {' '.join(components)} failed with exit code "
-                             f"{completed.returncode}")
-        exported = {}
-        for line in completed.stdout.splitlines():
-            if line.startswith("export ") and "=" in line:
-                name, value = line.removeprefix("export ").split("=", 1)
-                exported[name] = value.strip("'\"")
-        return exported
+        return local_stack.up(components, self.environment)
 
     def down(self, purge: bool = False) -> None:
         subprocess.run([str(LOCAL / "down"), *(["--purge"] if purge else [])], check=False,

@@ -7,7 +7,6 @@ transaction as the state; so whatever Kafka redelivers, each record is applied o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
