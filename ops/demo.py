@@ -352,8 +352,8 @@ class Demo:
         at = urllib.parse.quote(self.clock.now().isoformat())
         requests = []
         for creator in population.creators:
-            diamonds = await self.fleet["payout"].get_json(
-                f"/creators/{creator.creator_id}?as_of={at}")
+            diamonds = await self.fleet.get_json(
+                "payout", f"/creators/{creator.creator_id}?as_of={at}")
             size = payout_size(diamonds["withdrawable"])
             if size is not None:
                 requests.append(self.outside.payout_request(creator.creator_id, size))

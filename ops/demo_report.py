@@ -55,7 +55,7 @@ def _usd(minor: int) -> str:
 
 
 async def busiest_stream(fleet: ServiceFleet, stream_ids: Sequence[str]) -> dict | None:
-    streams = await asyncio.gather(*(fleet["gifting"].get_json(f"/streams/{stream_id}")
+    streams = await asyncio.gather(*(fleet.get_json("gifting", f"/streams/{stream_id}")
                                      for stream_id in stream_ids))
     return max(streams, key=lambda stream: stream["coins"], default=None)
 
@@ -68,7 +68,7 @@ async def stream_leaders(fleet: ServiceFleet, stream: dict | None) -> Table:
     table.title = (f"Top {TOP} gifters of the busiest stream, {stream['stream_id']} "
                    f"({stream['creator_id']}: {stream['gifts']:,} gifts, {stream['coins']:,} "
                    f"coins from {stream['senders']:,} viewers)")
-    board = await fleet["gifting"].get_json(f"/streams/{stream['stream_id']}/leaderboard"
+    board = await fleet.get_json("gifting", f"/streams/{stream['stream_id']}/leaderboard"
                                             f"?limit={TOP}")
     for row in board["top"]:
         table.add_row(str(row["rank"]), row["sender_id"], f"{row['gifts']:,}",
@@ -79,7 +79,7 @@ async def stream_leaders(fleet: ServiceFleet, stream: dict | None) -> Table:
 async def top_creators(fleet: ServiceFleet, creator_ids: Sequence[str],
                        as_of: datetime) -> Table:
     at = urllib.parse.quote(as_of.isoformat())
-    creators = await asyncio.gather(*(fleet["payout"].get_json(f"/creators/{creator_id}"
+    creators = await asyncio.gather(*(fleet.get_json("payout", f"/creators/{creator_id}"
                                                                f"?as_of={at}")
                                       for creator_id in creator_ids))
     creators.sort(key=lambda creator: creator["earned"], reverse=True)

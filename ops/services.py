@@ -141,6 +141,19 @@ class ServiceFleet:
             raise KeyError(name)
         return next((i for i in instances if not i.exited), instances[0])
 
+    async def get_json(self, name: str, path: str) -> Any:
+        """GET from any instance of the service that answers: one just restarted after a
+        fault may not listen yet."""
+        failure: Exception = ServiceFailed(f"no instance of {name} is running")
+        for service in self.instances(name):
+            if service.exited:
+                continue
+            try:
+                return await service.get_json(path)
+            except OSError as error:
+                failure = error
+        raise failure
+
     def instances(self, name: str) -> list[RunningService]:
         return [service for service in self.services.values() if service.name == name]
 
