@@ -25,6 +25,9 @@ from shared.runtime.migrate import quote_schema
 log = logging.getLogger(__name__)
 
 
+PUBLISH_TIMEOUT_S = 5.0
+"""A leader whose sends are not acknowledged within this long gives up its leadership."""
+
 OUTAGES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
            asyncpg.InternalClientError, KafkaError)
 
@@ -82,9 +85,7 @@ class OutboxRelay:
             enable_idempotence=True,
             acks="all",
             linger_ms=1,
-            # A leader cut off from the broker gives up (and its leadership, with its database
-            # connection) after 5 s instead of 40, so another instance's relay takes over.
-            request_timeout_ms=5_000,
+            request_timeout_ms=int(PUBLISH_TIMEOUT_S * 1000),
             client_id=f"{self.client_id}-relay-{self.schema}",
         )
         conn = await db.connect(self.database_url, self.schema)
@@ -117,7 +118,7 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
             with contextlib.suppress(Exception):
-                await producer.stop()
+                await asyncio.wait_for(producer.stop(), PUBLISH_TIMEOUT_S)
 
     async def _publish_some(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
         rows = await conn.fetch(
@@ -127,6 +128,16 @@ class OutboxRelay:
         if not rows:
             return 0
         self.idle.clear()
+        # The producer retries a send that timed out for as long as it runs; a leader whose
+        # broker is out of reach would hold the leadership, and every instance's output with
+        # it. So it gives up, which releases the leadership (see _run_connected).
+        await asyncio.wait_for(self._send_all(producer, rows), PUBLISH_TIMEOUT_S)
+        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
+                           [row["id"] for row in rows])
+        metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
+        return len(rows)
+
+    async def _send_all(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
         deliveries = [
             await producer.send(
                 self.topic_prefix + row["topic"], value=row["value"], key=row["key"],
@@ -136,10 +147,6 @@ class OutboxRelay:
             for row in rows
         ]
         await asyncio.gather(*deliveries)
-        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                           [row["id"] for row in rows])
-        metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
-        return len(rows)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()
