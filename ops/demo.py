@@ -54,6 +54,7 @@ from services.gifting.seed_catalog import SEED_GIFTS
 from shared.contract.events.creators import PayoutRequested
 from shared.contract.topics import ALL_TOPICS
 from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.processor import CONNECTION_ERRORS
 
 DEFAULT_VIEWERS = 2000
 DEFAULT_CREATORS = 20
@@ -365,8 +366,7 @@ async def _unless_unreachable(ready: Callable[[], Awaitable[bool]]) -> bool:
     demo."""
     try:
         return await ready()
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-            asyncpg.CannotConnectNowError):
+    except CONNECTION_ERRORS:
         return False
 
 

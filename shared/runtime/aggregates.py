@@ -1,8 +1,9 @@
-"""State snapshots of entities (a wallet, a creator, a stream), locked and saved per batch.
+"""State snapshots of entities (a wallet, a creator, a stream), loaded and saved per batch.
 
 A handler loads every entity its batch touches in one query (the runtime locked them first),
-decides in memory event by event, and saves the changed snapshots in one statement. The snapshots are a cache of
-the fold of the service's own output events, which stay the record: a rebuild recomputes them.
+decides in memory event by event, and saves the changed snapshots in one statement. The
+snapshots are a cache of the fold of the service's own output events, which stay the record:
+a rebuild recomputes them.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ async def group_min_session_timeout_ms(bootstrap_servers: str) -> int | None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        node = min(broker.nodeId for broker in admin._client.cluster.brokers())
+        node = min(broker["node_id"] for broker in (await admin.describe_cluster())["brokers"])
         name = "group.min.session.timeout.ms"
         responses = await admin.describe_configs(
             [ConfigResource(ConfigResourceType.BROKER, str(node), {name: None})])

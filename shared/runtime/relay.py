@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.migrate import quote_schema
+from shared.runtime.processor import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,7 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 """A leader whose sends are not acknowledged within this long gives up its leadership."""
 
-OUTAGES = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
-           asyncpg.InternalClientError, KafkaError)
+OUTAGES = (*CONNECTION_ERRORS, asyncpg.PostgresError, KafkaError)
 
 
 def notify_channel(schema: str) -> str:
