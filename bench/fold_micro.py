@@ -39,8 +39,8 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.log_generator import generate
-from ops.replay.fold import projection
-from ops.replay.tables import TABLES
+from ops.replay.rebuild import read_tables
+from services.registry import NAMES, projection
 from shared.contract.codec import InvalidEvent, decode, encode
 from shared.contract.envelope import Event
 from shared.contract.topics import ALL_TOPICS, topic_of
@@ -129,7 +129,7 @@ def plain(value: Any) -> Any:
 
 def normalised(service: str, tables: dict) -> dict[str, list[dict[str, Any]]]:
     """Every column of every row (those verify leaves out too), in the rows' order."""
-    specs = {spec.name: spec for spec in TABLES[service]}
+    specs = {table.name: table for table in read_tables(service)}
     out = {}
     for name, rows in tables.items():
         normalize = specs[name].normalize
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log", type=Path, help="keep / reuse the encoded log in this file")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--services", nargs="+", default=["wallet", "gifting", "payout"])
+    parser.add_argument("--services", nargs="+", default=list(NAMES))
     rows_file = parser.add_mutually_exclusive_group()
     rows_file.add_argument("--save-rows", type=Path)
     rows_file.add_argument("--check-rows", type=Path)

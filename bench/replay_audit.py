@@ -51,15 +51,15 @@ from rich.table import Table
 from bench.log_generator import delete_topics, generate_to_kafka
 from bench.machine import MachineCpu, postgres_version
 from ops.audit.command import run_audit
-from ops.replay.fold import projection
 from ops.replay.rebuild import rebuild
+from services.registry import NAMES, projection
 from shared.contract.codec import InvalidEvent, decode
 from shared.contract.topics import ALL_TOPICS, Topic
 from shared.logread import BATCH_RECORDS, LogReader
 from shared.settings import Settings
 
 console = Console(stderr=True, soft_wrap=True)
-SERVICES = ("wallet", "gifting", "payout")
+SERVICES = NAMES
 
 
 @dataclass

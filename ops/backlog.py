@@ -14,12 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.kafka_partitions import partitions_of
 from ops.namespace import Namespace
-from services.gifting.app import definition as gifting
-from services.payout.app import definition as payout
-from services.wallet.app import definition as wallet
-from shared.runtime.service import ServiceDefinition
-
-SERVICES: tuple[ServiceDefinition, ...] = (wallet, gifting, payout)
+from services.registry import SERVICES
 
 
 @dataclass(frozen=True)

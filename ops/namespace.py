@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 
-SERVICE_NAMES = ("wallet", "gifting", "payout")
+from services.registry import NAMES as SERVICE_NAMES
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import asyncpg
 from ops.chaos.proxy import TcpProxy
 from ops.chaos.stack import FaultStack
 from ops.services import SEALER, ServiceFleet
+from services.registry import NAMES
 
 
 @dataclass
@@ -133,5 +134,5 @@ class TerminateBackends:
         return None
 
 
-ALL_SERVICES = ("wallet", "gifting", "payout")
+ALL_SERVICES = NAMES
 WITH_SEALER = (*ALL_SERVICES, SEALER)

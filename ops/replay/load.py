@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ops.replay.fold import Projection, Rows
+from shared.projection import Projection
+from shared.readmodel import Rows
+from shared.runtime.history import EVENT_HISTORY
 from shared.runtime.migrate import quote_schema
 
 CHUNK_ROWS = 50_000
@@ -159,7 +161,7 @@ class HistoryStream:
 
     async def offer(self, folding: Projection) -> None:
         if folding.history_backlog >= self.every:
-            await self._send(folding.take_history(), folding.HISTORY_COLUMNS)
+            await self._send(folding.take_history(), EVENT_HISTORY.column_names)
 
     async def _send(self, rows: list[tuple], columns: tuple[str, ...]) -> None:
         if self._pending is not None:
@@ -171,7 +173,7 @@ class HistoryStream:
 
     async def finish(self, folding: Projection) -> int:
         """Write the rest, drop the rows of entities that broke; the rows written."""
-        await self._send(folding.take_history(), folding.HISTORY_COLUMNS)
+        await self._send(folding.take_history(), EVENT_HISTORY.column_names)
         if self._pending is not None:
             await self._pending
             self._pending = None

@@ -29,9 +29,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import forkserver, get_context
 
-from ops.replay.fold import FoldStats, Projection, Rows
-from shared.contract.topics import GIFT_REQUESTS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER, Topic
+from ops.replay.folding import fold_writing_history
+from ops.replay.load import load_rows
+from services import registry
+from shared.contract.topics import Topic
 from shared.logread import Cut, LogRecord
+from shared.projection import FoldStats, Projection
+from shared.readmodel import Rows
 
 
 @dataclass(frozen=True)
@@ -50,13 +54,20 @@ class Split:
         return frozenset(topic.name for topic in self.ledgers)
 
 
-SPLITS: dict[str, Split] = {
-    "wallet": Split((WALLET_LEDGER,), ("spending_policy",)),
-    "payout": Split((PAYOUT_LEDGER,), ("policy_events",)),
-    "gifting": Split((GIFTS, GIFT_REQUESTS),
-                     ("catalog_gifts", "campaigns", "creator_ages", "streams"),
-                     {"stream_totals": 2}),
-}
+def split_of(service: str) -> Split | None:
+    """How the service's projection shares out (Projection.ledgers and the tables after it);
+    None when it folds in one process only."""
+    projection = registry.service(service).projection
+    if projection is None or not projection.ledgers:
+        return None
+    return Split(projection.ledgers, projection.shared_tables, projection.summed_tables)
+
+
+def _split(service: str) -> Split:
+    split = split_of(service)
+    if split is None:
+        raise ValueError(f"{service} does not fold in several processes")
+    return split
 
 MIN_RECORDS_PER_PROCESS = 50_000
 """Below this a process costs more (spawn, imports, connections: ~1 s) than it saves."""
@@ -76,7 +87,7 @@ def _ledger_partitions(split: Split, cut: Cut) -> dict[int, int] | None:
 
 
 def processes_for(service: str, cut: Cut, requested: int | None = None) -> int:
-    split = SPLITS.get(service)
+    split = split_of(service)
     partitions = _ledger_partitions(split, cut) if split is not None else None
     if not partitions:
         return 1
@@ -89,7 +100,7 @@ def processes_for(service: str, cut: Cut, requested: int | None = None) -> int:
 def shares(service: str, cut: Cut, processes: int) -> list[Cut]:
     """The cut divided: ledger partition numbers dealt out by size (largest first, to the
     least loaded), every other topic's partitions in every share."""
-    split = SPLITS[service]
+    split = _split(service)
     ledgers = split.ledger_names
     common = {position: end for position, end in cut.ends.items() if position[0] not in ledgers}
     parts: list[dict[tuple[str, int], int]] = [dict(common) for _ in range(processes)]
@@ -139,10 +150,7 @@ def _rebuild_share(service: str, schema: str, prefix: str, ends: dict, write_sha
 async def _rebuild_share_async(service: str, schema: str, prefix: str, cut: Cut,
                                write_shared: bool, database_url: str,
                                bootstrap_servers: str) -> ShareResult:
-    from ops.replay.load import load_rows
-    from ops.replay.rebuild import fold_writing_history
-
-    split = SPLITS[service]
+    split = _split(service)
     ledgers = split.ledger_names
     common = FoldStats()
 
@@ -211,7 +219,8 @@ def merge_stats(parts: list[FoldStats]) -> FoldStats:
     return merged
 
 
-PRELOADED = ["ops.replay.fold", "ops.replay.load", "ops.replay.parallel", "shared.logread"]
+PRELOADED = ["services.registry", "ops.replay.folding", "ops.replay.load",
+             "ops.replay.parallel", "shared.logread"]
 """Imported once by the fork server (the domains and the contract: most of a start-up)."""
 
 
@@ -257,8 +266,7 @@ async def fold_and_write_in_processes(service: str, schema: str, prefix: str, cu
         for table, count in result.rows.items():
             counts[table] = counts.get(table, 0) + count
     summed = {table: add_up([r.summed[table] for r in results], key_columns)
-              for table, key_columns in SPLITS[service].summed_tables.items()}
+              for table, key_columns in _split(service).summed_tables.items()}
     if summed:
-        from ops.replay.load import load_rows
         counts.update(await load_rows(database_url, schema, summed, connections=1))
     return (stats, counts, max(r.read_s for r in results), max(r.write_s for r in results))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,12 +35,10 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.partitioner import murmur2
 
-from services.payout import snapshot as creator_snapshot
-from services.payout.domain import Creator, Replay
-from services.wallet.domain import Wallet, balance, evolve as wallet_evolve
-from services.wallet.store import buckets, wallets as wallet_snapshots
+from services.registry import ENTITY_KINDS
+from shared.consistency import InconsistentHistory
 from shared.contract.codec import InvalidEvent, decode
-from shared.contract.topics import PAYOUT_LEDGER, WALLET_LEDGER, Topic
+from shared.projection import EntityKind
 from shared.settings import Settings
 
 SCHEMA = "audit"
@@ -118,38 +116,17 @@ def parse_as_of(text: str, partition: int) -> Point:
     return Point(partition, None, moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
-@dataclass(frozen=True)
-class Kind:
-    """How to fold one entity type: accumulate (`start`, `step`), and freeze / thaw states."""
-
-    name: str
-    topic: Topic
-    start: Callable[[str], Any]
-    step: Callable[[Any, Any], Any]
-    freeze: Callable[[Any], Any]
-    thaw: Callable[[Any], Any]
-    dump: Callable[[Any], bytes]
-    load: Callable[[str], Any]
-
-
-def _replay_step(draft: Replay, event: Any) -> Replay:
-    draft.apply(event)
-    return draft
-
-
-KINDS = {
-    "wallet": Kind("wallet", WALLET_LEDGER, Wallet, wallet_evolve, lambda w: w, lambda w: w,
-                   wallet_snapshots.dump, wallet_snapshots.load_json),
-    "creator": Kind("creator", PAYOUT_LEDGER, lambda c: Replay.of(Creator(c)), _replay_step,
-                    lambda d: d.freeze(), Replay.of, creator_snapshot.dump,
-                    creator_snapshot.load),
-}
+def _kind(name: str) -> EntityKind:
+    try:
+        return ENTITY_KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown kind {name!r}; one of {', '.join(ENTITY_KINDS)}") from None
 
 
 class EntityFold:
     """One entity's accumulated state and its recent event ids (dedup across marks)."""
 
-    def __init__(self, kind: Kind, entity: str, state: Any = None,
+    def __init__(self, kind: EntityKind, entity: str, state: Any = None,
                  recent: Iterable[Any] = (), problem: str | None = None):
         self.problem = problem
         """Set when an event did not fold (a log our decisions could not have written): the
@@ -165,7 +142,7 @@ class EntityFold:
             return
         try:
             self.acc = self.kind.step(self.acc, event)
-        except (AssertionError, ValueError) as error:
+        except (InconsistentHistory, ValueError) as error:
             self.problem = f"{event.type} {event.event_id} does not fold: {error}"[:500]
             return
         self.recent.append(event.event_id)
@@ -174,25 +151,6 @@ class EntityFold:
     @property
     def state(self) -> Any:
         return self.kind.freeze(self.acc)
-
-
-def describe(kind: str, state: Any, at: datetime | None = None) -> dict:
-    if kind == "wallet":
-        purchased, promo = buckets(state)
-        return {"user_id": state.user_id, "balance": balance(state),
-                "purchased_coins": purchased, "promo_coins": promo, "debt": state.debt,
-                "frozen": state.frozen,
-                "frozen_reason": state.frozen_reason.value if state.frozen_reason else None,
-                "adult": state.adult}
-    moment = at or state.clock
-    body = {"creator_id": state.creator_id, "verified": state.verified,
-            "earned": state.earned_diamonds, "reserved": state.reserved_diamonds,
-            "withdrawn": state.withdrawn_diamonds, "clawed_back": state.clawed_back_diamonds,
-            "debt": state.debt_diamonds, "judged_at": moment}
-    if moment is not None:
-        body |= {"held": state.held(moment), "available": state.available(moment),
-                 "withdrawable": state.withdrawable(moment)}
-    return body
 
 
 # ---- the log and the database -----------------------------------------------------------------
@@ -233,7 +191,7 @@ async def ensure_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(DDL)
 
 
-def _decoded(kind: Kind, record) -> Any | None:
+def _decoded(kind: EntityKind, record) -> Any | None:
     try:
         return decode(kind.topic, record.value).event
     except InvalidEvent:
@@ -251,7 +209,7 @@ async def snapshot(kind_name: str, prefix: str = "", *, every: int = 10_000,
                    database_url: str | None = None,
                    bootstrap_servers: str | None = None) -> SnapshotRun:
     """Extend the snapshots of every partition up to its end offset now."""
-    kind = KINDS[kind_name]
+    kind = _kind(kind_name)
     settings = Settings()
     topic = prefix + kind.topic.name
     conn = await asyncpg.connect(database_url or settings.database_url)
@@ -333,9 +291,8 @@ class PointInTime:
     problem: str | None = None
 
     def body(self) -> dict:
-        return {**describe(self.kind, self.state, self.at), "problem": self.problem,
-                "topic": self.topic,
-                "partition": self.partition, "offset": self.offset,
+        return {**ENTITY_KINDS[self.kind].describe(self.state, self.at),
+                "problem": self.problem, "topic": self.topic, "partition": self.partition, "offset": self.offset,
                 "snapshot_offset": self.snapshot_offset, "events_folded": self.events_folded}
 
 
@@ -343,7 +300,7 @@ async def as_of(kind_name: str, entity: str, point: str, prefix: str = "", *,
                 use_snapshots: bool = True, database_url: str | None = None,
                 bootstrap_servers: str | None = None) -> PointInTime:
     """The entity at `point` (see parse_as_of). use_snapshots=False folds from offset 0."""
-    kind = KINDS[kind_name]
+    kind = _kind(kind_name)
     settings = Settings()
     topic = prefix + kind.topic.name
     consumer = _consumer(bootstrap_servers or settings.kafka_bootstrap_servers)
@@ -380,8 +337,8 @@ async def as_of(kind_name: str, entity: str, point: str, prefix: str = "", *,
         await consumer.stop()
 
 
-async def _nearest_snapshot(kind: Kind, topic: str, partition: int, offset: int, entity: str,
-                            database_url: str) -> tuple[int | None, Any, tuple, str | None]:
+async def _nearest_snapshot(kind: EntityKind, topic: str, partition: int, offset: int,
+                            entity: str, database_url: str) -> tuple[int | None, Any, tuple, str | None]:
     conn = await asyncpg.connect(database_url)
     try:
         if not await conn.fetchval("SELECT to_regclass('audit.pit_marks') IS NOT NULL"):

@@ -10,50 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
+from ops.replay.folding import fold_writing_history, take_cut
 from ops.replay.load import (
-    HistoryStream,
     build_indexes,
     defer_indexes,
     load_rows,
     restore_indexes,
 )
 from ops.replay.parallel import (
-    SPLITS,
     fold_and_write_in_processes,
     processes_for,
     start_processes,
     warm_up,
 )
 from ops.replay.pit import partitions_of
-from ops.replay.fold import FoldStats, Projection, Rows, projection
-from ops.replay.tables import TABLES
+from services import registry
 from shared.gcpause import collector_paused
-from shared.logread import Cut, LogReader, LogRecord
-from shared.runtime.migrate import apply_migrations, migrations_in, quote_schema, runtime_migrations
+from shared.logread import Cut
+from shared.projection import FoldStats
+from shared.readmodel import ReadTable, Rows
+from shared.runtime.migrate import apply_migrations, quote_schema
 from shared.settings import Settings
-
-
-def service_definition(service: str):
-    if service == "wallet":
-        from services.wallet.app import definition
-    elif service == "payout":
-        from services.payout.app import definition
-    elif service == "gifting":
-        from services.gifting.app import definition
-    else:
-        raise ValueError(f"unknown service {service!r}")
-    return definition
-
-
-def service_migrations(service: str) -> list:
-    return [*runtime_migrations(), *migrations_in(f"services.{service}.migrations", service)]
 
 
 @dataclass
@@ -89,52 +72,8 @@ async def connect(database_url: str, schema: str) -> asyncpg.Connection:
         "search_path": schema, "application_name": f"coinlog/replay/{schema}"[:63]})
 
 
-async def take_cut(service: str, prefix: str = "", *, bootstrap_servers: str | None = None
-                   ) -> Cut:
-    bootstrap_servers = bootstrap_servers or Settings().kafka_bootstrap_servers
-    return await LogReader(bootstrap_servers, projection(service).topics, prefix=prefix).cut()
-
-
-async def fold_log(service: str, prefix: str = "", cut: Cut | None = None, *,
-                   bootstrap_servers: str | None = None, start: Cut | None = None,
-                   into: Projection | None = None) -> tuple[Projection, Cut, float]:
-    """Fold the service's topics up to `cut` (default: their ends now), from the beginning
-    or from `start`, into a new projection or into `into`."""
-    bootstrap_servers = bootstrap_servers or Settings().kafka_bootstrap_servers
-    folding = into or projection(service)
-    # Replay deduplicates by event id only, so the content digest would be wasted work.
-    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
-    cut = cut or await reader.cut()
-    started = time.perf_counter()
-    with collector_paused():
-        async for batch in reader.read(cut, start=start):
-            folding.apply_batch(batch)
-    return folding, cut, time.perf_counter() - started
-
-
 BULK_ROWS = 10_000
 """From this many rows in a table, its indexes are built after the load, not during."""
-
-
-async def fold_writing_history(
-        service: str, prefix: str, cut: Cut, *, bootstrap_servers: str, database_url: str,
-        schema: str, apply: Callable[[Projection, list[LogRecord]], None] | None = None,
-) -> tuple[Projection, int]:
-    """fold_log, with the event_history rows written into `schema` as the fold goes on.
-    Returns the projection (its rows() without the history) and the history rows written.
-    `apply` folds each batch instead of `Projection.apply_batch`."""
-    folding = projection(service)
-    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
-    async with HistoryStream(database_url, schema) as stream:
-        with collector_paused():
-            async for batch in reader.read(cut):
-                if apply is None:
-                    folding.apply_batch(batch)
-                else:
-                    apply(folding, batch)
-                await stream.offer(folding)
-        written = await stream.finish(folding)
-    return folding, written
 
 
 async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
@@ -144,7 +83,7 @@ async def create_schema(conn: asyncpg.Connection, service: str, schema: str,
     exists = await conn.fetchval("SELECT count(*) FROM pg_namespace WHERE nspname = $1", schema)
     if exists:
         raise ValueError(f"schema {schema} exists; a rebuild needs a fresh one")
-    await apply_migrations(conn, schema, service_migrations(service))
+    await apply_migrations(conn, schema, registry.service(service).all_migrations)
     deferred = await defer_indexes(conn, schema, [table for table, data in rows.items()
                                                   if len(data.rows) >= BULK_ROWS])
     counts: dict[str, int] = {}
@@ -172,7 +111,7 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     database_url = database_url or settings.database_url
     bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
     quote_schema(target_schema)
-    if processes != 1 and service in SPLITS:
+    if processes != 1 and registry.projection(service).ledgers:
         warm_up()
     cut = cut or await take_cut(service, prefix, bootstrap_servers=bootstrap_servers)
     workers = processes_for(service, cut, processes)
@@ -210,10 +149,11 @@ async def _rebuild_into(service: str, target_schema: str, partial: str, prefix: 
         if exists:
             raise ValueError(f"schema {target_schema} or {partial} exists; a rebuild needs "
                              "a fresh one")
-        await apply_migrations(conn, partial, service_migrations(service))
+        await apply_migrations(conn, partial, registry.service(service).all_migrations)
         try:
             # A schema made for this load: every table is loaded in bulk.
-            deferred = await defer_indexes(conn, partial, [spec.name for spec in TABLES[service]])
+            deferred = await defer_indexes(conn, partial,
+                                           [table.name for table in read_tables(service)])
             if workers > 1:
                 stats, counts, _, share_write_s = await fold_and_write_in_processes(
                     service, partial, prefix, cut, workers, database_url=database_url,
@@ -264,14 +204,26 @@ class Verification:
         return out
 
 
+def read_tables(service: str) -> tuple[ReadTable, ...]:
+    """The service's read tables as its projection declares them; a verification compares
+    every column of each except the ones the table excludes (ReadTable.excluded). The runtime
+    tables (tracking, inbox, outbox, entity_locks, schema_migrations) are not among them: they
+    hold the progress of the consumer and the relay and the rows instances lock, not state (a
+    swap moves the live ones into the rebuilt schema)."""
+    projection = registry.service(service).projection
+    if projection is None:
+        raise ValueError(f"service {service!r} has no read model to rebuild")
+    return projection.tables
+
+
 async def compare_tables(conn: asyncpg.Connection, service: str, live_schema: str,
                          rebuilt_schema: str) -> list[TableDiff]:
     diffs = []
-    for spec in TABLES[service]:
-        live = [dict(r) for r in await conn.fetch(spec.select_sql(live_schema))]
-        rebuilt = [dict(r) for r in await conn.fetch(spec.select_sql(rebuilt_schema))]
-        diffs.append(diff_rows(spec.name, live, rebuilt, spec.keys, spec.excluded,
-                               spec.normalize))
+    for table in read_tables(service):
+        live = [dict(r) for r in await conn.fetch(table.select_sql(live_schema))]
+        rebuilt = [dict(r) for r in await conn.fetch(table.select_sql(rebuilt_schema))]
+        diffs.append(diff_rows(table.name, live, rebuilt, table.keys, table.excluded,
+                               table.normalize))
     return diffs
 
 
@@ -304,7 +256,7 @@ async def catch_up_state(service: str, schema: str, prefix: str = "", *,
                          database_url: str | None = None,
                          bootstrap_servers: str | None = None) -> CatchUp:
     settings = Settings()
-    definition = service_definition(service)
+    definition = registry.service(service)
     conn = await connect(database_url or settings.database_url, schema)
     try:
         outbox = await conn.fetchval("SELECT count(*) FROM outbox")

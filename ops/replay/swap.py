@@ -37,20 +37,21 @@ from dataclasses import dataclass, field
 import asyncpg
 from aiokafka.partitioner import murmur2
 
-from ops.replay.fold import Projection, Rows, TableChange, projection
+from ops.replay.folding import fold_log
 from ops.replay.rebuild import (
     Verification,
     compare_tables,
     connect,
     create_schema,
-    fold_log,
-    service_definition,
+    read_tables,
 )
-from ops.replay.tables import TABLES
+from services import registry
 from shared.contract.codec import InvalidEvent, decode
-from shared.gcpause import collector_paused
 from shared.contract.topics import Topic
+from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader, LogRecord
+from shared.projection import Projection
+from shared.readmodel import Rows, TableChange
 from shared.runtime.migrate import quote_schema
 from shared.settings import Settings
 
@@ -90,7 +91,7 @@ class SwapResult:
 
 
 def _input_topics(service: str) -> set[str]:
-    return {topic.name for spec in service_definition(service).consumers
+    return {topic.name for spec in registry.service(service).consumers
             for topic in spec.topics}
 
 
@@ -168,7 +169,7 @@ async def write_changes(conn: asyncpg.Connection, service: str, schema: str,
                         ) -> dict[str, tuple[int, int]]:
     """Bring `schema`'s tables from `before` to `after`: rows whose content changed are
     deleted by their key and written again; ordinal-keyed (append-only) tables only grow."""
-    specs = {spec.name: spec for spec in TABLES[service]}
+    specs = {table.name: table for table in read_tables(service)}
     quoted = quote_schema(schema)
     changed: dict[str, tuple[int, int]] = {}
     for table, new in after.items():
@@ -263,71 +264,97 @@ async def swap(service: str, live_schema: str, prefix: str = "", *,
     database_url = database_url or settings.database_url
     bootstrap_servers = bootstrap_servers or settings.kafka_bootstrap_servers
     quote_schema(live_schema)
-    inputs = _input_topics(service)
-    folding: Projection = projection(service)
-    reader = LogReader(bootstrap_servers, folding.topics, prefix=prefix, digests=False)
-    topics = {topic.name: topic for topic in folding.topics}
-
+    swapping = _Swap(service, live_schema, prefix, bootstrap_servers)
     conn = await connect(database_url, live_schema)
     try:
         started = time.perf_counter()
-        first_cut = _bounded_cut(await reader.cut(), await _tracked(conn, prefix), inputs)
-        await fold_log(service, prefix, first_cut, bootstrap_servers=bootstrap_servers,
-                       into=folding)
-        rebuilt_records = folding.stats.records
-        with collector_paused():
-            written = folding.rows()
-        rebuilt = await next_schema_name(conn, f"{live_schema}_rebuild")
-        replaced = await next_schema_name(conn, f"{live_schema}_replaced")
-        async with conn.transaction():
-            await create_schema(conn, service, rebuilt, written)
-        # From here on the fold remembers which entities change, so that only their rows are
-        # written again while the service stands still.
-        folding.track_changes()
-        written["event_history"] = Rows(written["event_history"].columns, [])
+        await swapping.rebuild_unlocked(conn)
         rebuild_s = time.perf_counter() - started
         if on_rebuilt is not None:
             await on_rebuilt()
-
         async with conn.transaction():
             await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_s * 1000)}ms'")
             await conn.execute(f"SET LOCAL search_path TO {quote_schema(live_schema)}")
             await conn.execute(f"LOCK TABLE {', '.join(MOVED_TABLES)} IN ACCESS EXCLUSIVE MODE")
             locked = time.perf_counter()
-            tracked = await _tracked(conn, prefix)
-            pending = await conn.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
-            # Ends read after the outbox: a row the relay deleted before is in them.
-            ends = await reader.cut()
-            second_cut = _bounded_cut(ends, tracked, inputs)
-            with collector_paused():
-                await fold_log(service, prefix, second_cut,
-                               bootstrap_servers=bootstrap_servers, start=first_cut,
-                               into=folding)
-                outbox_records = _outbox_records(pending, topics, prefix, ends,
-                                                 _partition_counts(ends))
-                folding.apply_batch(outbox_records)
-                tracked = folding.changes()
-                if tracked is None:
-                    changed = await write_changes(conn, service, rebuilt, written,
-                                                  folding.rows())
-                else:
-                    changed = await write_tracked_changes(conn, rebuilt, tracked)
+            pending, changed = await swapping.catch_up_locked(conn)
             verification = None
             if require_equal:
-                verification = Verification(service, live_schema, rebuilt,
+                verification = Verification(service, live_schema, swapping.rebuilt,
                                             await compare_tables(conn, service, live_schema,
-                                                                 rebuilt))
+                                                                 swapping.rebuilt))
                 if not verification.equal:
-                    raise SwapRefused(f"{rebuilt} (rebuilt) differs from {live_schema}; "
-                                      f"nothing swapped, {rebuilt} kept for inspection",
-                                      verification)
-            await _hand_over(conn, live_schema, rebuilt, replaced)
+                    raise SwapRefused(f"{swapping.rebuilt} (rebuilt) differs from "
+                                      f"{live_schema}; nothing swapped, {swapping.rebuilt} "
+                                      "kept for inspection", verification)
+            await _hand_over(conn, live_schema, swapping.rebuilt, swapping.replaced)
             locked_s = time.perf_counter() - locked
     finally:
         await conn.close()
-    return SwapResult(service, live_schema, replaced, rebuilt_records,
-                      folding.stats.records - rebuilt_records, len(pending), changed,
-                      verification, rebuild_s, locked_s)
+    folded = swapping.folding.stats.records
+    return SwapResult(service, live_schema, swapping.replaced, swapping.rebuilt_records,
+                      folded - swapping.rebuilt_records, pending, changed, verification,
+                      rebuild_s, locked_s)
+
+
+class _Swap:
+    """The two folds of a swap: up to what the live service has applied, without a lock; then,
+    with the service standing still, the rest of the log and its unpublished outbox."""
+
+    def __init__(self, service: str, live_schema: str, prefix: str, bootstrap_servers: str):
+        self.service, self.live_schema, self.prefix = service, live_schema, prefix
+        self.bootstrap_servers = bootstrap_servers
+        self.inputs = _input_topics(service)
+        self.folding: Projection = registry.projection(service)
+        self.reader = LogReader(bootstrap_servers, self.folding.topics, prefix=prefix,
+                                digests=False)
+        self.topics = {topic.name: topic for topic in self.folding.topics}
+        self.rebuilt = self.replaced = ""
+        self.rebuilt_records = 0
+        self.first_cut = Cut({})
+        self.written: dict[str, Rows] = {}
+
+    async def rebuild_unlocked(self, conn: asyncpg.Connection) -> None:
+        """The rebuilt schema, filled with the fold of what the live service has applied."""
+        self.first_cut = _bounded_cut(await self.reader.cut(),
+                                      await _tracked(conn, self.prefix), self.inputs)
+        await fold_log(self.service, self.prefix, self.first_cut,
+                       bootstrap_servers=self.bootstrap_servers, into=self.folding)
+        self.rebuilt_records = self.folding.stats.records
+        with collector_paused():
+            self.written = self.folding.rows()
+        self.rebuilt = await next_schema_name(conn, f"{self.live_schema}_rebuild")
+        self.replaced = await next_schema_name(conn, f"{self.live_schema}_replaced")
+        async with conn.transaction():
+            await create_schema(conn, self.service, self.rebuilt, self.written)
+        # From here on the fold remembers which entities change, so that only their rows are
+        # written again while the service stands still.
+        self.folding.track_changes()
+        self.written["event_history"] = Rows(self.written["event_history"].columns, [])
+
+    async def catch_up_locked(self, conn: asyncpg.Connection
+                              ) -> tuple[int, dict[str, tuple[int, int]]]:
+        """Within the caller's transaction, which holds the runtime tables: fold the rest of
+        the log and the outbox, and write what changed. Returns (outbox rows, changes)."""
+        tracked = await _tracked(conn, self.prefix)
+        pending = await conn.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
+        # Ends read after the outbox: a row the relay deleted before is in them.
+        ends = await self.reader.cut()
+        second_cut = _bounded_cut(ends, tracked, self.inputs)
+        folding = self.folding
+        with collector_paused():
+            await fold_log(self.service, self.prefix, second_cut,
+                           bootstrap_servers=self.bootstrap_servers, start=self.first_cut,
+                           into=folding)
+            folding.apply_batch(_outbox_records(pending, self.topics, self.prefix, ends,
+                                                _partition_counts(ends)))
+            changes = folding.changes()
+            if changes is None:
+                changed = await write_changes(conn, self.service, self.rebuilt, self.written,
+                                              folding.rows())
+            else:
+                changed = await write_tracked_changes(conn, self.rebuilt, changes)
+        return len(pending), changed
 
 
 def describe_refusal(refusal: SwapRefused) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.gifting import api, handlers
+from services.gifting.projection import GiftingProjection
 from shared.contract.topics import (
     CATALOG_CHANGES,
     GIFT_REQUESTS,
@@ -24,4 +25,5 @@ definition = ServiceDefinition(
         entities=handlers.senders_of)],
     migrations=migrations_in("services.gifting.migrations", "gifting"),
     routes=api.routes,
+    projection=GiftingProjection,
 )

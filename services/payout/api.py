@@ -20,6 +20,10 @@ FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def routes(pool: asyncpg.Pool) -> list[APIRouter]:
+    return [_diamond_routes(pool), _payout_routes(pool)]
+
+
+def _diamond_routes(pool: asyncpg.Pool) -> APIRouter:
     router = APIRouter(tags=["payout"])
 
     @router.get("/creators/{creator_id}", summary="A creator's diamonds")
@@ -58,6 +62,12 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
                 "available": state.available(moment), "reserved": state.reserved_diamonds,
                 "withdrawn": state.withdrawn_diamonds, "clawed_back": state.clawed_back_diamonds,
                 "debt": state.debt_diamonds}
+
+    return router
+
+
+def _payout_routes(pool: asyncpg.Pool) -> APIRouter:
+    router = APIRouter(tags=["payout"])
 
     @router.get("/creators/{creator_id}/payouts", summary="A creator's payouts, newest first")
     async def creator_payouts(creator_id: IdPath,
@@ -101,7 +111,7 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
                 "items": [{"seq": row["seq"], **row["payload"]} for row in rows],
                 "next": rows[-1]["seq"] if len(rows) == limit else None}
 
-    return [router]
+    return router
 
 
 def _aware(moment: datetime) -> datetime:

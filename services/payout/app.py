@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.payout import api, handlers
+from services.payout.projection import PayoutProjection, CREATOR
 from shared.contract.topics import (
     PAYOUT_REQUESTS,
     POLICY_CHANGES,
@@ -24,4 +25,6 @@ definition = ServiceDefinition(
         entities=handlers.creators_of)],
     migrations=migrations_in("services.payout.migrations", "payout"),
     routes=api.routes,
+    projection=PayoutProjection,
+    entity=CREATOR,
 )

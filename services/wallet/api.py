@@ -8,8 +8,7 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query
 
-from services.wallet.domain import balance, replay
-from services.wallet.store import buckets
+from services.wallet.domain import balance, coins_by_source, replay
 from shared.contract.topics import WALLET_LEDGER
 from shared.runtime import history
 
@@ -38,7 +37,7 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
         if not events:
             raise HTTPException(404, f"no wallet for {user_id} at {moment.isoformat()}")
         wallet = replay(user_id, events)
-        purchased, promo = buckets(wallet)
+        purchased, promo = coins_by_source(wallet)
         return {"user_id": user_id, "as_of": moment, "events": len(events),
                 "balance": balance(wallet), "purchased_coins": purchased, "promo_coins": promo,
                 "debt": wallet.debt, "frozen": wallet.frozen}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from services.wallet import api, handlers
+from services.wallet.projection import WalletProjection, WALLET
 from shared.contract.topics import GIFTS, POLICY_CHANGES, PROMO_GRANTS, PURCHASES, USER_ACCOUNTS
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
@@ -17,4 +18,6 @@ definition = ServiceDefinition(
         entities=handlers.wallets_of)],
     migrations=migrations_in("services.wallet.migrations", "wallet"),
     routes=api.routes,
+    projection=WalletProjection,
+    entity=WALLET,
 )

@@ -9,12 +9,14 @@ a rebuild recomputes them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from pydantic import TypeAdapter
+
+from shared.readmodel import ReadTable
 
 T = TypeVar("T")
 
@@ -26,8 +28,10 @@ class SnapshotTable(Generic[T]):
 
     def __init__(self, table: str, state_type: type[T], *,
                  dump: Callable[[T], bytes] | None = None,
-                 load: Callable[[str], T] | None = None):
-        """`dump`/`load` replace pydantic's JSON mapping for states it cannot represent."""
+                 load: Callable[[str], T] | None = None,
+                 compared_as: Callable[[T], Any] | None = None):
+        """`dump`/`load` replace pydantic's JSON mapping for states it cannot represent;
+        `compared_as` is what a verification compares of a loaded state (all of it if None)."""
         if not _TABLE.match(table):
             raise ValueError(f"invalid table name {table!r}")
         self.table = table
@@ -36,6 +40,22 @@ class SnapshotTable(Generic[T]):
             dump, load = dump or adapter.dump_json, load or adapter.validate_json
         self.dump = dump
         self.load_json = load
+        self._compared_as = compared_as
+
+    @cached_property
+    def read_table(self) -> ReadTable:
+        """The table as a rebuild writes and verifies it. `version` counts the batches that
+        saved a row and `updated_at` is the wall-clock time of the save: neither is compared.
+        States are compared as domain objects, since JSON arrays dumped from frozensets have no
+        stable order across processes."""
+        load, compared_as = self.load_json, self._compared_as
+        normalize = load if compared_as is None else (lambda raw: compared_as(load(raw)))
+        return ReadTable(self.table, (("key", "text"), ("state", "json"), ("version", "bigint")),
+                         keys=("key",), excluded=("version", "updated_at"),
+                         normalize={"state": normalize})
+
+    def row_of(self, key: str, state: T, version: int) -> tuple:
+        return (key, self.dump(state).decode(), version)
 
     async def load_many(self, conn: asyncpg.Connection, keys: Iterable[str]) -> dict[str, T]:
         """The states of these keys that exist. The caller holds their entity locks

@@ -10,8 +10,20 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 from shared.contract.envelope import Event
+from shared.readmodel import ReadTable
+
+EVENT_HISTORY = ReadTable(
+    "event_history",
+    (("entity", "text"), ("event_id", "uuid"), ("type", "text"), ("occurred_at", "timestamptz"),
+     ("payload", "json")),
+    # `seq` is a bigserial in decision order across entities, which depends on batching: rows
+    # are matched by their ordinal within the entity instead, so each entity's order is still
+    # compared. Payloads compare as JSON values (older rows hold PostgreSQL's re-encoding).
+    keys=("entity", "ordinal"), excluded=("seq",), ordinal=(("entity",), "seq"),
+    normalize={"payload": orjson.loads})
 
 
 async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]) -> None:

@@ -27,6 +27,7 @@ from shared.runtime.http import health_routes
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
+from shared.projection import EntityKind, Projection
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -47,12 +48,24 @@ class ConsumerSpec:
 
 @dataclass
 class ServiceDefinition:
+    """Everything the runtime and the tools know of one service: its schema (named after it),
+    its consumers and their topics, its migrations, its HTTP routes, and its read model (the
+    projection a rebuild folds the log with, and how one of its entities is folded alone)."""
+
     name: str
     consumers: Sequence[ConsumerSpec]
     migrations: Sequence[Migration] = ()
+    """The service's own migrations; the runtime's tables come first (runtime_migrations)."""
     routes: Callable[[asyncpg.Pool], Sequence] = lambda pool: ()
     topics: Sequence[Topic] = field(default_factory=lambda: ALL_TOPICS)
     dead_letters: Topic | None = None
+    projection: type[Projection] | None = None
+    entity: EntityKind | None = None
+    """For point-in-time answers: one entity (a wallet, a creator) folded from its ledger."""
+
+    @property
+    def all_migrations(self) -> list[Migration]:
+        return [*runtime_migrations(), *self.migrations]
 
     @property
     def dead_letter_topic(self) -> Topic:
@@ -97,7 +110,7 @@ class ServiceProcess:
                                          instance=settings.instance_id)
         async with self.pool.acquire() as conn:
             applied = await apply_migrations(
-                conn, self.schema, [*runtime_migrations(), *self.definition.migrations])
+                conn, self.schema, self.definition.all_migrations)
         if applied:
             log.info("%s: applied migrations %s", self.schema, ", ".join(applied))
         session_timeout_ms = await self._session_timeout_ms()

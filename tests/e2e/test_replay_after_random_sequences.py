@@ -39,7 +39,8 @@ from hypothesis import HealthCheck, Phase, example, given, note, settings
 from hypothesis import strategies as st
 
 from ops.replay.pit import partitions_of
-from ops.replay.rebuild import rebuild, service_definition, take_cut, verify
+from ops.replay.rebuild import rebuild, take_cut, verify
+from services import registry
 from services.gifting.seed_catalog import SEED_GIFTS
 from shared.contract.defaults import default_policy
 from shared.contract.envelope import Event
@@ -318,7 +319,7 @@ class Progress:
         for service in SERVICES:
             inputs[service] = [
                 (spec.name, TopicPartition(stack.prefix + topic.name, number))
-                for spec in service_definition(service).consumers for topic in spec.topics
+                for spec in registry.service(service).consumers for topic in spec.topics
                 for number in await partitions_of(consumer, stack.prefix + topic.name)]
         return cls(stack, conn, consumer, inputs)
 

@@ -15,7 +15,8 @@ import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from ops.replay.rebuild import connect, service_migrations
+from ops.replay.rebuild import connect
+from services.registry import service
 from ops.replay.swap import swap
 from services.wallet.domain import Wallet, balance, decide, fold
 from services.wallet.store import save_balances, wallets
@@ -140,7 +141,7 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
     # The service's side: its role migrates its own schema, as the service does on start.
     as_service = await connect(service_role.database_url, live_schema)
     try:
-        await apply_migrations(as_service, live_schema, service_migrations("wallet"))
+        await apply_migrations(as_service, live_schema, service("wallet").all_migrations)
     finally:
         await as_service.close()
     # Nothing on the input topics and no tracking rows: the rebuild is the ledger's fold.
@@ -190,7 +191,7 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
     # writes as the consumer, the history and the relay make them.
     as_service = await connect(service_role.database_url, live_schema)
     try:
-        assert await apply_migrations(as_service, live_schema, service_migrations("wallet")) == []
+        assert await apply_migrations(as_service, live_schema, service("wallet").all_migrations) == []
         balances = {row["user_id"]: row["balance"] for row in await as_service.fetch(
             "SELECT user_id, balance FROM wallet_balances")}
         assert balances == {buyer: balance(buyer_wallet), other: balance(other_wallet)}

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 import pytest
 
 from bench.fold_micro import build_log, log_records
-from ops.replay.fold import Rows, TableChange, projection
-from ops.replay.tables import TABLES
+from ops.replay.rebuild import read_tables
+from services.registry import projection
+from shared.readmodel import Rows, TableChange
 from shared.contract.events.policy import SpendingPolicySet
 from shared.logread import LogRecord
 
@@ -65,7 +66,7 @@ def test_rows_written_then_changes_equal_the_rows_of_the_whole_fold(encoded_log,
     changes = folding.changes()
 
     assert changes is not None
-    assert set(changes) <= {spec.name for spec in TABLES[service]}
+    assert set(changes) <= {table.name for table in read_tables(service)}
     after = applied(written, changes)
     for table, rows in expected.items():
         assert canonical(after[table]) == canonical(rows.rows), table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ops.replay.fold import Rows
+from shared.readmodel import Rows
 from ops.replay.swap import _difference
 
 COLUMNS = ("scope", "scope_id", "sender_id", "points")

@@ -30,10 +30,7 @@ from shared.contract.events.payout import (
 )
 
 from services.payout.domain.state import Creator, Earning, Reservation, utc_day
-
-
-class InconsistentHistory(ValueError):
-    """The event cannot follow the state: the log was not written by these decisions."""
+from shared.consistency import InconsistentHistory
 
 
 def evolve(creator: Creator, event: PayoutEvent) -> Creator:

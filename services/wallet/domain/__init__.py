@@ -2,9 +2,11 @@
 
 Time and ids come only from input events (ids via Event.caused, uuid5 of input id + step);
 every function returns events and raises nothing for business outcomes (an AssertionError
-means a caller paired the wrong wallet and event, or a replayed log does not add up).
+means a caller paired the wrong wallet and event; a replayed log that does not add up raises
+shared.consistency.InconsistentHistory).
 
-    state      Wallet, PurchaseLot, PromoLot, SpendingPolicy, Window; balance, spendable
+    state      Wallet, PurchaseLot, PromoLot, SpendingPolicy, Window; balance, spendable,
+               coins_by_source
     lots       spend order, cover order, cash value of coins (cumulative allocation)
     credits    decide_purchase, decide_grant, decide_expiry (debt is repaid first)
     facts      decide_age, decide_limit (user-service facts recorded as wallet events)
@@ -30,6 +32,7 @@ from services.wallet.domain.state import (
     Wallet,
     Window,
     balance,
+    coins_by_source,
     day_key,
     month_key,
     spendable,
@@ -38,8 +41,8 @@ from services.wallet.domain.state import (
 __all__ = [
     "Lot", "PromoLot", "PurchaseLot", "SpendingLimit", "SpendingPolicy", "Wallet",
     "WalletDraft", "Window",
-    "balance", "cash_value_of_first", "cover_order", "day_key", "decide", "decide_age",
-    "decide_clawback", "decide_expiry", "decide_grant", "decide_limit", "decide_purchase",
+    "balance", "cash_value_of_first", "coins_by_source", "cover_order", "day_key", "decide",
+    "decide_age", "decide_clawback", "decide_expiry", "decide_grant", "decide_limit", "decide_purchase",
     "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason", "funded_gifts",
     "month_key", "refusal_of", "replay", "spend_order", "spendable", "take",
 ]

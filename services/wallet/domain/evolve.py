@@ -3,7 +3,8 @@
 evolve never re-decides: it applies what each event records (the lots a spend used, what a
 clawback covered, the debt a credit repaid), so a replay reproduces the state the decisions
 saw even if a rule changes later. It re-checks balance_after on every event that carries it: a
-mismatch means the log was altered or an event is missing, and replay stops loudly.
+mismatch means the log was altered or an event is missing, and replay stops loudly
+(InconsistentHistory, as for every event that cannot follow the state).
 
 Events are applied to a `WalletDraft`, a mutable copy of a Wallet that `freeze` turns back into
 one. `evolve`, `fold` (the handler's path) and long replays (one draft kept per wallet) run the
@@ -28,6 +29,7 @@ from services.wallet.domain.state import (
     balance,
     window_keys,
 )
+from shared.consistency import InconsistentHistory
 from shared.contract.events.wallet import (
     AgeVerificationRecorded,
     ClawbackKind,
@@ -157,18 +159,21 @@ class WalletDraft:
             self.spent_this_month, frozenset(self.requests))
 
     def apply(self, event: WalletEvent) -> None:
-        assert event.user_id == self.user_id, (self.user_id, event.user_id)
+        if event.user_id != self.user_id:
+            raise InconsistentHistory(f"{event.type} {event.event_id} of {event.user_id}"
+                                      f" applied to {self.user_id}")
         self._apply(event)
         if _carries_balance(event):
             recorded = event.balance_after  # type: ignore[attr-defined]
-            assert recorded is None or recorded == self.running_balance, (
-                f"{event.type} {event.event_id} says balance {recorded}, "
-                f"replay gives {self.running_balance}")
+            if recorded is not None and recorded != self.running_balance:
+                raise InconsistentHistory(f"{event.type} {event.event_id} says balance "
+                                          f"{recorded}, replay gives {self.running_balance}")
 
     def _apply(self, event: WalletEvent) -> None:  # noqa: C901 - one case per type
         match event:
             case CoinsPurchased():
-                assert event.purchase_id not in self.purchase_index, event
+                _check(event.purchase_id not in self.purchase_index, "lot credited twice",
+                       event)
                 self.purchase_index[event.purchase_id] = len(self.purchases)
                 self.purchases.append(PurchaseDraft(
                     event.purchase_id, event.coins, event.amount_minor, event.currency,
@@ -178,7 +183,7 @@ class WalletDraft:
                 # The lot's remaining coins, plus the debt its first coins paid off.
                 self.running_balance += event.coins
             case PromoCoinsCredited():
-                assert event.grant_id not in self.promo_index, event
+                _check(event.grant_id not in self.promo_index, "lot credited twice", event)
                 self.promo_index[event.grant_id] = len(self.promos)
                 self.promos.append(PromoDraft(event.grant_id, event.coins, event.expires_at,
                                               event.occurred_at, used=event.debt_repaid,
@@ -188,15 +193,16 @@ class WalletDraft:
             case PromoCoinsExpired():
                 self._expire(event)
             case CoinsSpent():
-                assert event.request_id not in self.requests, event
-                assert sum(use.coins for use in event.lots) == event.coins, event
+                _check(event.request_id not in self.requests, "request decided twice", event)
+                _check(sum(use.coins for use in event.lots) == event.coins,
+                       "lot uses do not add up to the coins spent", event)
                 self._take(event.lots, gift=(event.request_id, event.creator_id))
                 self.requests.add(event.request_id)
                 day, month = window_keys(event.occurred_at)
                 self.spent_today = self.spent_today.add(day, event.coins)
                 self.spent_this_month = self.spent_this_month.add(month, event.coins)
             case SpendRejected():
-                assert event.request_id not in self.requests, event
+                _check(event.request_id not in self.requests, "request decided twice", event)
                 self.requests.add(event.request_id)
             case CoinsClawedBack():
                 self._claw_back(event)
@@ -215,8 +221,8 @@ class WalletDraft:
         """The lot as a draft, to change it."""
         index = self.purchase_index.get(purchase_id)
         if index is None:
-            raise AssertionError(f"no lot {purchase_id!r}: the event does not belong to this "
-                                 f"wallet")
+            raise InconsistentHistory(f"no lot {purchase_id!r}: the event does not belong to "
+                                      f"this wallet")
         lot = self.purchases[index]
         if isinstance(lot, PurchaseLot):
             lot = self.purchases[index] = PurchaseDraft.of(lot)
@@ -225,8 +231,8 @@ class WalletDraft:
     def _promo(self, grant_id: str) -> PromoDraft:
         index = self.promo_index.get(grant_id)
         if index is None:
-            raise AssertionError(f"no lot {grant_id!r}: the event does not belong to this "
-                                 f"wallet")
+            raise InconsistentHistory(f"no lot {grant_id!r}: the event does not belong to "
+                                      f"this wallet")
         lot = self.promos[index]
         if isinstance(lot, PromoLot):
             lot = self.promos[index] = PromoDraft.of(lot)
@@ -241,7 +247,8 @@ class WalletDraft:
                 lot = self._promo(use.lot_id)
             else:
                 lot = self._purchase(use.lot_id)
-            assert 0 < use.coins <= lot.remaining, (lot.freeze(), use.coins)
+            if not 0 < use.coins <= lot.remaining:
+                raise InconsistentHistory(f"{use.coins} coins taken from {lot.freeze()}")
             lot.used += use.coins
             # The lot still holds coins (checked above), so its remaining fell by exactly these.
             self.running_balance -= use.coins
@@ -252,19 +259,22 @@ class WalletDraft:
     def _expire(self, event: PromoCoinsExpired) -> None:
         index = self.promo_index.get(event.grant_id)
         lot = None if index is None else self.promos[index]
-        assert lot is not None and lot.remaining == event.coins, (_frozen(lot), event)
+        _check(lot is not None and lot.remaining == event.coins,
+               f"expiry of other coins than the lot holds ({_frozen(lot)})", event)
         self._promo(event.grant_id).expired = True
         self.running_balance -= event.coins
 
     def _claw_back(self, event: CoinsClawedBack) -> None:
         index = self.purchase_index.get(event.purchase_id)
         lot = None if index is None else self.purchases[index]
-        assert lot is not None and lot.clawed_back is None, (_frozen(lot), event)
-        assert (lot.coins, lot.remaining) == (event.coins, event.coins_unspent), (
-            _frozen(lot), event)
+        _check(lot is not None and lot.clawed_back is None,
+               f"clawback of a lot never credited or clawed back before ({_frozen(lot)})", event)
+        assert lot is not None
+        _check((lot.coins, lot.remaining) == (event.coins, event.coins_unspent),
+               f"clawback of other coins than the lot holds ({_frozen(lot)})", event)
         covered = sum(use.coins for use in event.covered_by)
         debt_added = event.coins - event.coins_unspent - covered
-        assert debt_added >= 0, event
+        _check(debt_added >= 0, "clawback covers more than it claws back", event)
         self._purchase(event.purchase_id).clawed_back = event.kind
         self.running_balance -= event.coins_unspent
         self.debt += debt_added
@@ -280,6 +290,11 @@ class WalletDraft:
         limit = SpendingLimit(event.period, event.set_by, event.coins)
         self.limits = tuple(sorted((*others, limit),
                                    key=lambda entry: (entry.period, entry.set_by)))
+
+
+def _check(condition: bool, problem: str, event: WalletEvent) -> None:
+    if not condition:
+        raise InconsistentHistory(f"{problem}: {event.type} {event.event_id}")
 
 
 def _frozen(lot: object) -> object:

@@ -204,6 +204,12 @@ def balance(wallet: Wallet | WalletDraft) -> int:
     return spendable(wallet) - wallet.debt
 
 
+def coins_by_source(wallet: Wallet) -> tuple[int, int]:
+    """(purchased, promo) coins still spendable."""
+    return (sum(lot.remaining for lot in wallet.purchases),
+            sum(lot.remaining for lot in wallet.promos))
+
+
 def assert_swept(wallet: Wallet, now: datetime) -> None:
     """Deciding on a wallet that still holds promo coins expired at `now` is a caller bug:
     decide() runs decide_expiry first, so expired coins are never spent or counted."""

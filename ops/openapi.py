@@ -1,6 +1,6 @@
 """The HTTP API of each service as an OpenAPI document, generated from its routes.
 
-    python -m shared.runtime.openapi   (rewrites docs/openapi/<service>.json)
+    python -m ops.openapi   (rewrites docs/openapi/<service>.json)
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 import orjson
 from fastapi import FastAPI
 
+from services.registry import SERVICES
 from shared.runtime.http import health_routes
 from shared.runtime.service import ServiceDefinition
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "openapi"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi"
 
 
 def document(definition: ServiceDefinition) -> bytes:
@@ -24,17 +25,9 @@ def document(definition: ServiceDefinition) -> bytes:
     return orjson.dumps(app.openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 
-def definitions() -> list[ServiceDefinition]:
-    from services.gifting.app import definition as gifting
-    from services.payout.app import definition as payout
-    from services.wallet.app import definition as wallet
-
-    return [wallet, gifting, payout]
-
-
 def main() -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
-    for definition in definitions():
+    for definition in SERVICES:
         (DOCS / f"{definition.name}.json").write_bytes(document(definition))
 
 
