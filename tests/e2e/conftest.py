@@ -3,7 +3,6 @@ fresh schemas; tests drive them with external events and read them through their
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.world import World
 from tests.infrastructure import Endpoints
+from tests.waiting import wait_until
 
 
 @dataclass
@@ -47,19 +47,14 @@ class Economy:
     async def json_when(self, service: str, path: str, ready: Callable[[dict], bool],
                         timeout_s: float = 60.0) -> dict:
         """Poll a read endpoint until its answer satisfies `ready`; fail with the last one."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        last: object = None
-        while True:
+        async def answer() -> dict | tuple[int, str]:
             response = await self.get(service, path)
             if response.status_code == 200:
-                last = response.json()
-                if ready(last):
-                    return last
-            else:
-                last = (response.status_code, response.text)
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{service}{path} never got ready; last answer: {last}")
-            await asyncio.sleep(0.05)
+                return response.json()
+            return response.status_code, response.text
+
+        return await wait_until(answer, ready=lambda last: isinstance(last, dict) and ready(last),
+                                timeout_s=timeout_s, describe=f"{service}{path} to get ready")
 
 
 def topic_prefix(run_id: str) -> str:

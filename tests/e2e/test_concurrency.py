@@ -11,6 +11,7 @@ from services.wallet.app import definition as wallet
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, balance
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +36,8 @@ async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
     stopping = asyncio.create_task(first.stop())
     await publish_in_chunks(world, requests[100:200])
     await stopping
-    await eventually_true(lambda: second.consumers[0].batches > 0)
+    await wait_until(lambda: second.consumers[0].batches > 0,
+                     describe="the second instance to decide a batch")
     # A new first instance joins mid-stream and takes half the partitions back.
     replacement = ServiceProcess(wallet, first.settings)
     joining = asyncio.create_task(replacement.start())
@@ -59,13 +61,6 @@ async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
 async def publish_in_chunks(world, requests, size: int = 10) -> None:
     for chunk in range(0, len(requests), size):
         await world.publish(*requests[chunk:chunk + size])
-
-
-async def eventually_true(condition, timeout_s: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "the second instance never worked"
-        await asyncio.sleep(0.05)
 
 
 async def _final_statuses(economy, requests) -> list[str]:

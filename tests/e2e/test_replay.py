@@ -3,15 +3,14 @@ time answers from snapshots equal full folds; verify reports a corrupted live ro
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.pit import as_of, partition_for, snapshot
-from ops.replay.rebuild import catch_up_state, rebuild, take_cut, verify
+from ops.replay.rebuild import CatchUp, catch_up_state, rebuild, take_cut, verify
 from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, balance, gift_status
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,14 +19,13 @@ SERVICES = ("wallet", "gifting", "payout")
 
 async def all_caught_up(economy, timeout_s: float = 90.0) -> None:
     """Every service caught up in the same round, twice: nothing is still in flight."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    streak = 0
-    while streak < 2:
-        states = [await catch_up_state(s, economy.processes[s].schema, economy.topic_prefix)
-                  for s in SERVICES]
-        streak = streak + 1 if all(state.caught_up for state in states) else 0
-        assert asyncio.get_running_loop().time() < deadline, states
-        await asyncio.sleep(0.3)
+    async def states() -> list[CatchUp]:
+        return [await catch_up_state(s, economy.processes[s].schema, economy.topic_prefix)
+                for s in SERVICES]
+
+    await wait_until(states, ready=lambda found: all(state.caught_up for state in found),
+                     in_a_row=2, timeout_s=timeout_s, interval_s=0.3,
+                     describe="every service to catch up")
 
 
 async def an_economy_flow(world, economy) -> dict:

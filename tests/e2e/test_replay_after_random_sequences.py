@@ -59,6 +59,7 @@ from tests.unit.test_economy_properties import (
     USERS,
     VIEWERS,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -350,17 +351,9 @@ class Progress:
 
     async def wait_until_idle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Nothing in flight, in two checks in a row (as ops.replay.rebuild.wait_caught_up)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        idle_checks = 0
-        while idle_checks < 2:
-            lagging = await self.in_flight()
-            idle_checks = 0 if lagging else idle_checks + 1
-            if lagging and loop.time() > deadline:
-                raise AssertionError("still in flight after "
-                                     f"{timeout_s:.0f}s:\n" + "\n".join(lagging))
-            if idle_checks < 2:
-                await asyncio.sleep(0.02)
+        await wait_until(self.in_flight, ready=lambda lagging: not lagging, in_a_row=2,
+                         timeout_s=timeout_s, interval_s=0.02,
+                         describe="no service to have anything in flight")
 
 
 class Services:
@@ -386,15 +379,10 @@ class Services:
 
     async def json_when(self, service: str, path: str, ready,
                         timeout_s: float = SETTLE_TIMEOUT_S) -> dict:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while True:
-            last = await self.json(service, path)
-            if last is not None and ready(last):
-                return last
-            if loop.time() > deadline:
-                raise AssertionError(f"{service}{path} never got ready; last answer: {last}")
-            await asyncio.sleep(0.02)
+        return await wait_until(lambda: self.json(service, path),
+                                ready=lambda last: last is not None and ready(last),
+                                timeout_s=timeout_s, interval_s=0.02,
+                                describe=f"{service}{path} to get ready")
 
 
 # -- a history on the real stack ----------------------------------------------------------------

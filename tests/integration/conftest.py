@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -14,25 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.runtime.kafka_admin import ensure_topics
 from tests.infrastructure import ROOT, Endpoints
 from tests.integration.sample_app import SampleTopics
-
-
-async def eventually(condition: Callable, *, timeout_s: float = 60.0, interval_s: float = 0.05,
-                     message: str = "condition"):
-    """Poll until condition() is truthy; fail with the last value after the timeout."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    last = None
-    while True:
-        try:
-            last = condition()
-            if asyncio.iscoroutine(last):
-                last = await last
-        except asyncpg.UndefinedTableError:
-            last = None  # the service under test has not migrated its schema yet
-        if last:
-            return last
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout_s}s waiting for {message}: {last!r}")
-        await asyncio.sleep(interval_s)
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -81,13 +62,15 @@ async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: floa
     await consumer.start()
     records = []
     try:
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while len(records) < expect:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"{topic}: {len(records)} of {expect} records arrived")
+        async def arrived() -> int:
             batch = await consumer.getmany(timeout_ms=200)
             for partition_records in batch.values():
                 records.extend(partition_records)
+            return len(records)
+
+        # The fetch itself waits for records: no pause between fetches.
+        await wait_until(arrived, ready=lambda count: count >= expect, timeout_s=timeout_s,
+                         interval_s=0, describe=f"{expect} records on {topic}")
         # Drain whatever else is already there (duplicates are part of the picture).
         while batch := await consumer.getmany(timeout_ms=300):
             for partition_records in batch.values():
@@ -109,8 +92,8 @@ class Worker:
             cwd=ROOT, env=env)
 
     async def wait_killed(self, timeout_s: float = 60.0) -> int:
-        await eventually(lambda: self.process.poll() is not None, timeout_s=timeout_s,
-                         message="the worker to crash")
+        await wait_until(lambda: self.process.poll() is not None, timeout_s=timeout_s,
+                         describe="the worker to crash")
         return self.process.returncode
 
     def stop(self) -> None:

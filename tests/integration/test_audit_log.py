@@ -4,13 +4,12 @@ CoinsSpent altered, under another prefix, fails naming the broken invariant and 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from ops.audit.command import run_audit
+from ops.audit.command import AuditRun, run_audit
 from shared.contract.topics import ALL_TOPICS
 from shared.logread import LogReader
 from shared.runtime.kafka_admin import ensure_topics
@@ -18,6 +17,7 @@ from tests.e2e.conftest import Economy, economy, world  # noqa: F401 - fixtures
 from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, gift_status
 from tests.e2e.world import World
 from tests.infrastructure import Endpoints
+from tests.waiting import wait_until
 
 
 async def _published(world: World, event):
@@ -25,14 +25,20 @@ async def _published(world: World, event):
     return event
 
 
-async def _passes(bootstrap: str, prefix: str, timeout_s: float = 90.0):
-    """Audit until the services have decided everything (a pass), or fail with the last run."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        run = await run_audit(bootstrap, prefix=prefix)
-        if run.report.passed or asyncio.get_running_loop().time() > deadline:
-            return run
-        await asyncio.sleep(1.0)
+async def _passing_audit(bootstrap: str, prefix: str, timeout_s: float = 90.0) -> AuditRun:
+    """Audit until the services have decided everything (a pass); fail naming what the last
+    run found broken."""
+    runs: list[AuditRun] = []
+
+    async def broken() -> list[tuple[str, list[str]]]:
+        runs.append(await run_audit(bootstrap, prefix=prefix))
+        return [(i.name, [f"{v.location} {v.message}" for v in i.examples])
+                for i in runs[-1].report.invariants if not i.passed]
+
+    # Each run reads the whole log: one a second is enough.
+    await wait_until(broken, ready=lambda found: not found, timeout_s=timeout_s, interval_s=1.0,
+                     describe=f"the audit of {prefix} to pass")
+    return runs[-1]
 
 
 async def _copy(bootstrap: str, source: str, target: str, alter) -> tuple[str, int, int]:
@@ -74,10 +80,7 @@ async def test_audit_of_a_real_log_passes_and_catches_an_altered_event(
     await economy.json_when("wallet", f"/wallets/{viewer}", lambda body: body["balance"] < 0)
 
     bootstrap = infra.kafka_bootstrap_servers
-    run = await _passes(bootstrap, economy.topic_prefix)
-    report = run.report
-    assert report.passed, [(i.name, [str(v.location) + " " + v.message for v in i.examples])
-                           for i in report.invariants if not i.passed]
+    report = (await _passing_audit(bootstrap, economy.topic_prefix)).report
     assert report.figures["events_by_type"].get("wallet.coins_spent", 0) >= 3
     assert report.figures["events_by_type"].get("payout.diamonds_clawed_back", 0) >= 1
 

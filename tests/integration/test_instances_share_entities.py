@@ -37,7 +37,7 @@ from shared.runtime.unit import BatchHandler, Inbound, Unit
 from shared.settings import Settings
 from tests.e2e.world import World
 from tests.infrastructure import Endpoints
-from tests.integration.conftest import eventually
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,8 +74,8 @@ class Rendezvous:
                     "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1"
                     " AND wait_event_type = 'Lock'", f"coinlog/{self.schema}/{other}")
                 return self.decided[other].is_set() or waiting > 0
-            await eventually(overlapping, timeout_s=30,
-                             message=f"instance {other} to decide for {self.entity} too")
+            await wait_until(overlapping, timeout_s=30,
+                             describe=f"instance {other} to decide for {self.entity} too")
         finally:
             await conn.close()
 
@@ -109,7 +109,7 @@ async def two_instances(base: ServiceDefinition, rendezvous: Rendezvous, infra: 
                     for name, tps in owned.items() for tp in tps}
         return None
 
-    await eventually(shared_out, timeout_s=60, message="both instances to share the partitions")
+    await wait_until(shared_out, timeout_s=60, describe="both instances to share the partitions")
     return processes
 
 
@@ -154,8 +154,8 @@ async def test_two_wallet_instances_deciding_for_one_new_wallet_keep_both_decisi
         await world.publish(world.purchase(viewer, 65),
                             world.promo(viewer, 10, expires_in=timedelta(days=30)),
                             world.adult(viewer))
-        await eventually(lambda: _count_is(db, viewer, 3), timeout_s=60,
-                         message="three decisions for the viewer")
+        await wait_until(lambda: _count_is(db, viewer, 3), timeout_s=60,
+                         describe="three decisions for the viewer")
         row = await db.fetchrow("SELECT balance, adult FROM wallet_balances WHERE user_id = $1",
                                 viewer)
         assert (row["balance"], row["adult"]) == (75, True)
@@ -199,8 +199,8 @@ async def test_two_payout_instances_deciding_for_one_new_creator_keep_both_decis
         rendezvous.entity = creator
         await world.publish(coins_spent(viewer, creator, f"req-{uuid.uuid4().hex[:8]}"),
                             world.verified_creator(creator))
-        await eventually(lambda: _count_is(db, creator, 2), timeout_s=60,
-                         message="two decisions for the creator")
+        await wait_until(lambda: _count_is(db, creator, 2), timeout_s=60,
+                         describe="two decisions for the creator")
         row = await db.fetchrow("SELECT verified, earned FROM creator_balances"
                                 " WHERE creator_id = $1", creator)
         assert (row["verified"], row["earned"]) == (True, 50)

@@ -4,6 +4,7 @@ of tampering fails the invariant it breaks, pinpointing the record."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -231,98 +232,120 @@ def tampered(economy: Economy, event: Event, **changes) -> list[LogRecord]:
     return economy.log.log_records({event.event_id: altered})
 
 
-def test_a_spend_with_a_wrong_balance_after_fails_coin_conservation():
-    economy, marks = build()
+@dataclass(frozen=True)
+class Tampered:
+    """A consistent log altered in one way, and the records its broken invariants must name."""
+
+    records: list[LogRecord]
+    named: list[str]
+
+
+def appended_to_the_wallet_ledger(records: list[LogRecord], *values: bytes) -> Tampered:
+    offsets = {("wallet.ledger", 0): sum(r.topic == "wallet.ledger" for r in records)}
+    named = []
+    for value in values:
+        named.append(f"wallet.ledger:{offsets[('wallet.ledger', 0)]}")
+        records.append(record("wallet.ledger", 0, offsets, value))
+    return Tampered(records, named)
+
+
+def first_of(economy: Economy, event_type: str) -> Event:
+    return next(ev for _, _, ev in economy.log.records if ev.type == event_type)
+
+
+def a_spend_with_a_wrong_balance_after(economy: Economy, marks: dict[str, Event]) -> Tampered:
     spent = marks["wallet.coins_spent"]
     records = tampered(economy, spent, balance_after=spent.balance_after + 1)
-    report = audit(records)
-    assert "coin_conservation" in report.failed_names()
-    assert offset_of(records, spent.event_id) in located(report, "coin_conservation")
+    return Tampered(records, [offset_of(records, spent.event_id)])
 
 
-def test_a_spend_beyond_the_balance_fails_no_overspend():
-    economy, marks = build()
+def a_spend_beyond_the_balance(economy: Economy, marks: dict[str, Event]) -> Tampered:
     spent = marks["wallet.coins_spent"]
     records = tampered(economy, spent, balance_after=-1)
-    report = audit(records)
-    assert "no_overspend" in report.failed_names()
-    assert offset_of(records, spent.event_id) in located(report, "no_overspend")
+    return Tampered(records, [offset_of(records, spent.event_id)])
 
 
-def test_an_earning_at_a_wrong_rate_fails_rates():
-    economy, marks = build()
+def an_earning_at_a_wrong_rate(economy: Economy, marks: dict[str, Event]) -> Tampered:
     earned = marks["payout.diamonds_earned"]
     records = tampered(economy, earned, diamonds=earned.diamonds + 1)
-    report = audit(records)
-    assert "rates" in report.failed_names()
-    assert offset_of(records, earned.event_id) in located(report, "rates")
+    return Tampered(records, [offset_of(records, earned.event_id)])
 
 
-def test_a_removed_gift_priced_fails_causation():
-    economy, marks = build()
-    priced = marks["gifting.gift_priced"]
-    spent = marks["wallet.coins_spent"]
-    records = tampered(economy, priced)  # removed
-    report = audit(records)
-    assert "causation" in report.failed_names()
-    assert offset_of(records, spent.event_id) in located(report, "causation")
+def a_removed_gift_priced(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    records = tampered(economy, marks["gifting.gift_priced"])  # removed
+    # The spend it caused is the record left without a cause.
+    return Tampered(records, [offset_of(records, marks["wallet.coins_spent"].event_id)])
 
 
-def test_a_double_decision_fails_causation():
-    economy, marks = build()
-    spent = marks["wallet.coins_spent"]
-    records = economy.log.log_records()
-    twin = spent.model_copy(update={"event_id": uuid.uuid4()})
-    offsets = {("wallet.ledger", 0): sum(r.topic == "wallet.ledger" for r in records)}
-    records.append(record("wallet.ledger", 0, offsets, encode(twin)))
-    report = audit(records)
-    assert "causation" in report.failed_names()
-    assert f"wallet.ledger:{offsets[('wallet.ledger', 0)] - 1}" in located(report, "causation")
+def a_double_decision(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    twin = marks["wallet.coins_spent"].model_copy(update={"event_id": uuid.uuid4()})
+    return appended_to_the_wallet_ledger(economy.log.log_records(), encode(twin))
 
 
-def test_a_payout_at_a_wrong_conversion_fails_rates_and_money_stays_exact():
-    economy, marks = build()
-    reserved = next(ev for _, _, ev in economy.log.records
-                    if ev.type == "payout.payout_reserved")
+def a_payout_at_a_wrong_conversion(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    reserved = first_of(economy, "payout.payout_reserved")
     records = tampered(economy, reserved, net_minor=reserved.net_minor - 1,
                        fee_minor=reserved.fee_minor + 1)
-    report = audit(records)
-    assert "rates" in report.failed_names()
-    assert offset_of(records, reserved.event_id) in located(report, "rates")
+    return Tampered(records, [offset_of(records, reserved.event_id)])
 
 
-def test_a_clawback_whose_parts_do_not_add_up_fails_double_entry():
-    economy, _ = build()
-    clawed = next(ev for _, _, ev in economy.log.records
-                  if ev.type == "payout.diamonds_clawed_back")
+def a_clawback_whose_parts_do_not_add_up(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    clawed = first_of(economy, "payout.diamonds_clawed_back")
     records = tampered(economy, clawed, to_debt=clawed.to_debt + 5)
-    report = audit(records)
-    assert "double_entry" in report.failed_names()
-    assert offset_of(records, clawed.event_id) in located(report, "double_entry")
+    return Tampered(records, [offset_of(records, clawed.event_id)])
 
 
-def test_an_altered_output_reusing_an_id_and_garbage_fail_decodability():
-    economy, marks = build()
+def an_altered_output_reusing_an_id_and_garbage(economy: Economy,
+                                                 marks: dict[str, Event]) -> Tampered:
     spent = marks["wallet.coins_spent"]
-    records = economy.log.log_records()
-    offsets = {("wallet.ledger", 0): sum(r.topic == "wallet.ledger" for r in records)}
-    records.append(record("wallet.ledger", 0, offsets,
-                          encode(spent.model_copy(update={"coins": spent.coins + 1}))))
-    records.append(record("wallet.ledger", 0, offsets, b"not json"))
-    report = audit(records)
-    assert report.failed_names() == ["decodability"]
-    assert located(report, "decodability") == ["wallet.ledger:" + str(offsets[("wallet.ledger", 0)] - 2),
-                                               "wallet.ledger:" + str(offsets[("wallet.ledger", 0)] - 1)]
+    return appended_to_the_wallet_ledger(
+        economy.log.log_records(), encode(spent.model_copy(update={"coins": spent.coins + 1})),
+        b"not json")
 
 
-@pytest.mark.parametrize("name", ["coin_conservation", "diamond_conservation"])
-def test_a_removed_ledger_event_breaks_conservation(name):
+def a_removed_coins_spent(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    # What goes missing is a whole record: no one record is left to name.
+    return Tampered(tampered(economy, marks["wallet.coins_spent"]), [])
+
+
+def a_removed_diamonds_earned(economy: Economy, marks: dict[str, Event]) -> Tampered:
+    return Tampered(tampered(economy, marks["payout.diamonds_earned"]), [])
+
+
+def tampering(alter: Callable[[Economy, dict[str, Event]], Tampered], *failing: str,
+              only: bool = False):
+    """A row of the table below: with `only`, no other invariant fails and the failing ones
+    name exactly the records given, in order."""
+    fails = "fails_only" if only else "fails"
+    return pytest.param(alter, set(failing), only,
+                        id=f"{alter.__name__}_{fails}_{'_and_'.join(failing)}")
+
+
+@pytest.mark.parametrize("alter, failing, only", [
+    tampering(a_spend_with_a_wrong_balance_after, "coin_conservation"),
+    tampering(a_spend_beyond_the_balance, "no_overspend"),
+    tampering(an_earning_at_a_wrong_rate, "rates"),
+    tampering(a_removed_gift_priced, "causation"),
+    tampering(a_double_decision, "causation"),
+    tampering(a_payout_at_a_wrong_conversion, "rates"),
+    tampering(a_clawback_whose_parts_do_not_add_up, "double_entry"),
+    tampering(an_altered_output_reusing_an_id_and_garbage, "decodability", only=True),
+    tampering(a_removed_coins_spent, "causation"),
+    tampering(a_removed_diamonds_earned, "causation"),
+])
+def test_a_tampered_log_fails_the_invariant_it_breaks_naming_the_record(alter, failing, only):
     economy, marks = build()
-    target = marks["wallet.coins_spent" if name == "coin_conservation"
-                   else "payout.diamonds_earned"]
-    report = audit(tampered(economy, target))
-    assert name in report.failed_names() or "causation" in report.failed_names()
-    assert "causation" in report.failed_names()
+    altered = alter(economy, marks)
+    report = audit(altered.records)
+    failed = report.failed_names()
+    for name in failing:
+        assert name in failed
+        if only:
+            assert located(report, name) == altered.named
+        else:
+            assert set(altered.named) <= set(located(report, name))
+    if only:
+        assert set(failed) == failing
 
 
 # ------------------------------------------------------------ derivation, balances, decisions
