@@ -137,7 +137,6 @@ class ServiceProcess:
                                 port=self.settings.http_port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._tasks.append(asyncio.create_task(self._server.serve(), name="http"))
         while not self._server.started:
             if self._tasks[-1].done():
