@@ -171,11 +171,12 @@ class RuntimeRun:
 
 def _value(child) -> float:
     """Current value of a prometheus_client Counter child (in-process, no scrape)."""
-    return child._value.get()
+    return child._value.get()  # noqa: SLF001 - polled; collect() copies all
 
 
 def _histogram(child) -> tuple[float, int]:
-    return child._sum.get(), int(sum(bucket.get() for bucket in child._buckets))
+    total, buckets = child._sum, child._buckets  # noqa: SLF001 - polled; collect() copies all
+    return total.get(), int(sum(bucket.get() for bucket in buckets))
 
 
 async def _end_offsets(bootstrap: str, topic: Topic) -> int:

@@ -26,8 +26,7 @@ def test_document_describes_every_topic_and_event():
 
 
 def test_published_openapi_documents_are_current():
-    from shared.runtime.openapi import DOCS, definitions
-    from shared.runtime.openapi import document as openapi
+    from shared.runtime.openapi import DOCS, definitions, document as openapi
 
     for definition in definitions():
         published = (DOCS / f"{definition.name}.json").read_bytes()

@@ -24,11 +24,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal, Inexact
 
-from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftRejection
-from shared.contract.events.streams import MAX_GIFT_QUANTITY, GiftRequested
-
 from services.gifting.domain.catalog import Campaign, CatalogGift
 from services.gifting.domain.streams import Stream
+from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftRejection
+from shared.contract.events.streams import MAX_GIFT_QUANTITY, GiftRequested
 
 NO_BOOST = Decimal(1)
 
