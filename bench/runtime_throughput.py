@@ -265,7 +265,7 @@ async def run_runtime(args, base: Settings, topics: BenchTopics, schema: str, co
     interval_s = args.poll_ms / 1000
     process = ServiceProcess(definition, settings)
     if args.no_relay:
-        process.relay.run = _never_publish  # type: ignore[method-assign]
+        process.relay.run = _never_publish  # type: ignore[method-assign]  # a run without a relay
     profiler = cProfile.Profile() if args.profile else None
     machine = MachineCpu()
     cpu_started = time.process_time()

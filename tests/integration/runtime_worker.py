@@ -37,7 +37,7 @@ def install_crash(point: str, process: ServiceProcess) -> None:
         async def idle_relay(self: OutboxRelay) -> None:
             await asyncio.Event().wait()
 
-        OutboxRelay.run = idle_relay  # type: ignore[method-assign]
+        OutboxRelay.run = idle_relay  # type: ignore[method-assign]  # no publishing at all
         async def crash_after_commit(self: consumer_module.ConsumerRuntime) -> None:
             die()
 

@@ -160,7 +160,7 @@ class WalletDraft:
         assert event.user_id == self.user_id, (self.user_id, event.user_id)
         self._apply(event)
         if _carries_balance(event):
-            recorded = event.balance_after  # type: ignore[attr-defined]
+            recorded = event.balance_after  # type: ignore[attr-defined]  # checked just above
             assert recorded is None or recorded == self.running_balance, (
                 f"{event.type} {event.event_id} says balance {recorded}, "
                 f"replay gives {self.running_balance}")
