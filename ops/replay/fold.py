@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-
 from services.gifting.domain import evolve_campaign, evolve_gift, evolve_stream
 from services.gifting.domain.leaderboard import units
 from services.payout import snapshot as creator_snapshot
@@ -63,7 +62,6 @@ from shared.contract.topics import (
     Topic,
 )
 from shared.logread import LogRecord
-
 
 SPEND_DECISIONS = (CoinsSpent, SpendRejected)
 
@@ -500,7 +498,7 @@ class GiftingProjection(Projection):
             return
         super().apply(record)
 
-    def _apply(self, record: LogRecord, event: Any) -> None:
+    def _apply(self, record: LogRecord, event: Any) -> None:  # noqa: C901 - one case per event type
         # Gift decisions first: they are most of the records (the cases exclude each other).
         if self._changed is not None:
             self._changed.note(event)

@@ -217,7 +217,7 @@ async def read_partition(consumer: AIOKafkaConsumer, topic: str, partition: int,
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
     """The topic's partition numbers from fresh cluster metadata (empty if no such topic)."""
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call for it
     return sorted(metadata.partitions_for_topic(topic) or ())
 
 

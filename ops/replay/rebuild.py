@@ -17,6 +17,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
+from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.load import (
     HistoryStream,
     build_indexes,
@@ -32,7 +33,6 @@ from ops.replay.parallel import (
     warm_up,
 )
 from ops.replay.pit import partitions_of
-from ops.replay.fold import FoldStats, Projection, Rows, projection
 from ops.replay.tables import TABLES
 from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader, LogRecord

@@ -48,8 +48,8 @@ from ops.replay.rebuild import (
 )
 from ops.replay.tables import TABLES
 from shared.contract.codec import InvalidEvent, decode
-from shared.gcpause import collector_paused
 from shared.contract.topics import Topic
+from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader, LogRecord
 from shared.runtime.migrate import quote_schema
 from shared.settings import Settings
@@ -251,7 +251,7 @@ async def _hand_over(conn: asyncpg.Connection, live: str, rebuilt: str, replaced
     await conn.execute(f"ALTER SCHEMA {rebuilt_q} RENAME TO {live_q}")
 
 
-async def swap(service: str, live_schema: str, prefix: str = "", *,
+async def swap(service: str, live_schema: str, prefix: str = "", *,  # noqa: PLR0915 - in order
                require_equal: bool = False, lock_timeout_s: float = 30.0,
                database_url: str | None = None, bootstrap_servers: str | None = None,
                on_rebuilt: Callable[[], Awaitable[None]] | None = None) -> SwapResult:

@@ -65,7 +65,8 @@ HISTORY = TableSpec("event_history", keys=("entity", "ordinal"), excluded=("seq"
 
 TABLES: dict[str, tuple[TableSpec, ...]] = {
     "wallet": (
-        TableSpec("wallets", ("key",), ("version", "updated_at"), normalize={"state": _wallet_state}),
+        TableSpec("wallets", ("key",), ("version", "updated_at"),
+                  normalize={"state": _wallet_state}),
         TableSpec("wallet_balances", ("user_id",)),
         TableSpec("spending_policy", ("singleton",)),
         HISTORY,

@@ -113,7 +113,8 @@ async def test_producer_duplicates_apply_once_and_conflicts_are_dead_lettered(
     conflicting = original.model_copy(update={"coins": 999})
     later = purchase("alice", 5)
     async with in_process(infra, sample_topics, schema, suffix) as process:
-        await publish(producer, sample_topics.inbound.name, [original, original, conflicting, later])
+        await publish(producer, sample_topics.inbound.name,
+                      [original, original, conflicting, later])
         await eventually(lambda: count(db, "SELECT count(*) FROM applied_log"),
                          message="applications")
         await eventually(lambda: process.relay.idle.is_set(), message="outbox drained")

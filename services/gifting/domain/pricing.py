@@ -61,7 +61,7 @@ def decide_gift(request: GiftRequested, stream: Stream | None, gift: CatalogGift
     )
 
 
-def _rejection(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,
+def _rejection(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,  # noqa: PLR0911 - one per rejection
                creator_adult: bool | None) -> GiftRejection | None:
     if not 1 <= request.quantity <= MAX_GIFT_QUANTITY:
         return GiftRejection.bad_quantity
