@@ -152,7 +152,7 @@ class Generator:
     def __init__(self, *, viewers: int, creators: int, live: int, seed: int, run_id: str):
         self.rng = random.Random(seed)
         self.clock = StepClock()
-        self.outside = Outside(run_id, self.clock)  # type: ignore[arg-type]
+        self.outside = Outside(run_id, self.clock)  # type: ignore[arg-type]  # StepClock has the same methods
         self.economy = StreamingEconomy()
         self.n_viewers = viewers
         self.n_creators = creators

@@ -298,7 +298,7 @@ def _share(value: float | None) -> str:
 
 # ------------------------------------------------------------------------------ the run
 
-async def main(args) -> int:  # noqa: C901, PLR0915 - one linear script
+async def main(args) -> int:
     with contextlib.suppress(NotImplementedError):
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM,
                                                       asyncio.current_task().cancel)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
-from aiokafka.partitioner import murmur2
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.partitioner import murmur2
 
 
 async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:

@@ -7,12 +7,12 @@ come in offset order; partitions are read concurrently (no order across them).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.contract.codec import Decoded, InvalidEvent, decode
@@ -108,15 +108,7 @@ class LogReader:
         await consumer.start()
         try:
             consumer.assign(list(wanted))
-            from_beginning = []
-            for tp in wanted:
-                offset = begin.get((tp.topic.removeprefix(self.prefix), tp.partition), 0)
-                if offset:
-                    consumer.seek(tp, offset)
-                else:
-                    from_beginning.append(tp)
-            if from_beginning:
-                await consumer.seek_to_beginning(*from_beginning)
+            await self._seek(consumer, wanted, begin)
             remaining = dict(wanted)
             while remaining:
                 fetched = await consumer.getmany(*remaining, timeout_ms=1000,
@@ -126,24 +118,7 @@ class LogReader:
                     end = remaining.get(tp)
                     if end is None:
                         continue
-                    topic = self.topics[tp.topic]
-                    # Per record work is inlined: this loop runs a million times per replay.
-                    name, partition, digests = topic.name, tp.partition, self.digests
-                    append = batch.append
-                    decoded = error = None
-                    for record in records:
-                        offset = record.offset
-                        if offset >= end:
-                            break
-                        value = record.value
-                        if decode_events:
-                            try:
-                                decoded = decode(topic, value, digest=digests)
-                                error = None
-                            except InvalidEvent as invalid:
-                                decoded, error = None, invalid
-                        append(LogRecord(name, partition, offset, record.timestamp, record.key,
-                                         value, decoded, error))
+                    self._append_before(end, tp, records, decode_events, batch)
                     position = records[-1].offset + 1 if records else 0
                     if position >= end:
                         remaining.pop(tp)
@@ -152,3 +127,37 @@ class LogReader:
                     yield batch
         finally:
             await consumer.stop()
+
+    async def _seek(self, consumer: AIOKafkaConsumer, wanted: Iterable[TopicPartition],
+                    begin: Mapping[tuple[str, int], int]) -> None:
+        from_beginning = []
+        for tp in wanted:
+            offset = begin.get((tp.topic.removeprefix(self.prefix), tp.partition), 0)
+            if offset:
+                consumer.seek(tp, offset)
+            else:
+                from_beginning.append(tp)
+        if from_beginning:
+            await consumer.seek_to_beginning(*from_beginning)
+
+    def _append_before(self, end: int, tp: TopicPartition, records: Sequence[ConsumerRecord],
+                       decode_events: bool, batch: list[LogRecord]) -> None:
+        """Append one partition's fetched records before offset `end` to the batch."""
+        topic = self.topics[tp.topic]
+        # Per record work is inlined: this loop runs a million times per replay.
+        name, partition, digests = topic.name, tp.partition, self.digests
+        append = batch.append
+        decoded = error = None
+        for record in records:
+            offset = record.offset
+            if offset >= end:
+                break
+            value = record.value
+            if decode_events:
+                try:
+                    decoded = decode(topic, value, digest=digests)
+                    error = None
+                except InvalidEvent as invalid:
+                    decoded, error = None, invalid
+            append(LogRecord(name, partition, offset, record.timestamp, record.key,
+                             value, decoded, error))

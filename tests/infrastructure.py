@@ -40,7 +40,7 @@ def _docker_answers() -> bool:
         client = docker.from_env(timeout=3)
         client.ping()
         return True
-    except Exception:
+    except Exception:  # noqa: BLE001 - whatever fails, there is no Docker to use
         return False
 
 

@@ -251,7 +251,7 @@ class _TypeBook:
         if self.is_output:
             names = (*names, *(o for o, _ in FIELDS[event_type]))
         self.names = names = tuple(dict.fromkeys(names))
-        self.fields: type[tuple] = namedtuple(  # noqa: PYI024
+        self.fields: type[tuple] = namedtuple(  # noqa: PYI024 - fields known at run time
             "Fields_" + re.sub(r"\W", "_", event_type), names)
         self.read: Callable[[Event], tuple] = _tuple_getter(names)
         self.steps = STEPS.get(event_type, ())

@@ -147,7 +147,7 @@ class Auditor:
             handler(event, at, timestamp_ms)
         self.causality.feed(event, at, timestamp_ms)
 
-    def _handler_of(self, event_class: type) -> Callable | None:  # noqa: PLR0911
+    def _handler_of(self, event_class: type) -> Callable | None:  # noqa: PLR0911 - one case per event type
         """What an event of this class changes besides causality (found once per class)."""
         if issubclass(event_class, WalletEvent):
             return self._wallet_event

@@ -126,7 +126,7 @@ class WalletBook:
         """Per event class: its replay step, and whether it records a balance_after."""
 
     def _kind(self, event_class: type) -> tuple[Callable, bool]:
-        for base, step in ((CoinsPurchased, self._purchased), (PromoCoinsCredited, self._promo),
+        for base, step in ((CoinsPurchased, self._purchased), (PromoCoinsCredited, self._promo),  # noqa: B007 - used after the loop
                            (PromoCoinsExpired, self._expired), (CoinsSpent, self._spent),
                            (SpendRejected, self._nothing), (CoinsClawedBack, self._claw_back),
                            (WalletFrozen, self._frozen), (WalletUnfrozen, self._unfrozen)):

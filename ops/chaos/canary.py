@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from ops.demo import Demo
 from ops.kafka_partitions import partition_for
 from ops.simulation.people import PACKAGES
 from shared.contract.topics import GIFT_REQUESTS
@@ -20,7 +21,7 @@ CANARY_PACKAGE = "coins-16500"
 
 
 class Canaries:
-    def __init__(self, demo, partitions: int = GIFT_REQUESTS.partitions):  # noqa: ANN001
+    def __init__(self, demo: Demo, partitions: int = GIFT_REQUESTS.partitions):
         self.demo = demo
         self.senders = _one_sender_per_partition(f"canary-{demo.run_id}", partitions)
 
@@ -41,7 +42,8 @@ class Canaries:
             return (await books.coins_credited(self.senders) >= wanted
                     and await books.adults_recorded(self.senders) >= wanted)
 
-        await self.demo._wait_for(ready, "the canaries' coins and age checks", timeout_s)
+        await self.demo._wait_for(  # noqa: SLF001 - the demo's wait, so it fails the same way
+            ready, "the canaries' coins and age checks", timeout_s)
 
     async def fly(self, timeout_s: float = 120.0) -> float | None:
         """Send one canary gift per partition; return when the last one's diamonds were

@@ -21,8 +21,7 @@ from ops.explain.statements import (
     csv_text,
     viewer_csv_rows,
 )
-from ops.explain.viewer import ViewerExplanation, ViewerStatement, explain_viewer, \
-    viewer_statement
+from ops.explain.viewer import ViewerExplanation, ViewerStatement, explain_viewer, viewer_statement
 
 __all__ = [
     "CREATOR_COLUMNS", "VIEWER_COLUMNS", "CreatorExplanation", "CreatorStatement",

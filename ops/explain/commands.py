@@ -44,7 +44,7 @@ def _period(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     return period
 
 
-def _run(coroutine):  # noqa: ANN001, ANN202
+def _run(coroutine):  # noqa: ANN001, ANN202 - any command's coroutine and result
     try:
         return asyncio.run(coroutine)
     except reads.NoHistory as error:

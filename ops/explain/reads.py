@@ -14,8 +14,7 @@ import asyncpg
 
 from ops.explain.creator import CreatorExplanation, explain_creator
 from ops.explain.statements import CreatorStatement, creator_statement
-from ops.explain.viewer import ViewerExplanation, ViewerStatement, explain_viewer, \
-    viewer_statement
+from ops.explain.viewer import ViewerExplanation, ViewerStatement, explain_viewer, viewer_statement
 from shared.contract.codec import decode
 from shared.contract.envelope import Event
 from shared.contract.topics import PAYOUT_LEDGER, WALLET_LEDGER, Topic
@@ -41,7 +40,7 @@ async def events_of(conn: asyncpg.Connection, schema: str, topic: Topic,
     """One entity's events of the schema's event_history, in log (seq) order."""
     if not await _has_history(conn, schema):
         raise NoHistory(f"schema {schema!r} has no event_history table")
-    rows = await conn.fetch(f"SELECT seq, payload::text AS payload"  # noqa: S608 - quoted
+    rows = await conn.fetch(f"SELECT seq, payload::text AS payload"
                             f" FROM {quote_schema(schema)}.event_history"
                             f" WHERE entity = $1 ORDER BY seq", entity)
     return [(row["seq"], decode(topic, row["payload"].encode()).event) for row in rows]

@@ -76,7 +76,7 @@ def as_json(report: Any) -> str:
 
 # ---- viewer -----------------------------------------------------------------------------------
 
-def _lots(lots) -> str:  # noqa: ANN001
+def _lots(lots) -> str:  # noqa: ANN001 - a viewer line's lots
     return "; ".join(f"{lot.lot_id} ({lot.kind}) {lot.coins} coins = "
                      f"{money(lot.value_minor, lot.currency) if lot.currency else 'free'}"
                      for lot in lots)
@@ -112,7 +112,7 @@ def print_viewer(console: Console, explanation: ViewerExplanation) -> None:
     for name, justify in (("seq", "right"), ("when (UTC)", "left"), ("event", "left"),
                           ("reference", "left"), ("coins", "right"), ("balance", "right"),
                           ("what", "left")):
-        table.add_column(name, justify=justify,  # type: ignore[arg-type]
+        table.add_column(name, justify=justify,  # type: ignore[arg-type]  # one of rich's literals
                          no_wrap=name not in ("what", "event", "reference"))
     for line in explanation.lines:
         balance = str(line.balance) if line.consistent else \

@@ -9,6 +9,7 @@ import typer
 
 from shared.settings import Settings
 
+
 def _prefix(prefix: str | None) -> str:
     return Settings().topic_prefix if prefix is None else prefix
 
@@ -69,8 +70,7 @@ def replay_command(
 
 async def _rebuild(service: str, live: str, target: str | None, prefix: str, verify: bool,
                    wait_s: float) -> int:
-    from ops.replay.rebuild import rebuild, wait_caught_up
-    from ops.replay.rebuild import verify as verify_schemas
+    from ops.replay.rebuild import rebuild, verify as verify_schemas, wait_caught_up
     name = target or await next_rebuild_schema(service, Settings().database_url)
     if verify:
         await wait_caught_up(service, live, prefix, timeout_s=wait_s)

@@ -175,7 +175,7 @@ async def read_partition(consumer: AIOKafkaConsumer, topic: str, partition: int,
 
 async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
     """The topic's partition numbers from fresh cluster metadata (empty if no such topic)."""
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call for it
     return sorted(metadata.partitions_for_topic(topic) or ())
 
 
@@ -292,8 +292,9 @@ class PointInTime:
 
     def body(self) -> dict:
         return {**ENTITY_KINDS[self.kind].describe(self.state, self.at),
-                "problem": self.problem, "topic": self.topic, "partition": self.partition, "offset": self.offset,
-                "snapshot_offset": self.snapshot_offset, "events_folded": self.events_folded}
+                "problem": self.problem, "topic": self.topic, "partition": self.partition,
+                "offset": self.offset, "snapshot_offset": self.snapshot_offset,
+                "events_folded": self.events_folded}
 
 
 async def as_of(kind_name: str, entity: str, point: str, prefix: str = "", *,
@@ -338,7 +339,8 @@ async def as_of(kind_name: str, entity: str, point: str, prefix: str = "", *,
 
 
 async def _nearest_snapshot(kind: EntityKind, topic: str, partition: int, offset: int,
-                            entity: str, database_url: str) -> tuple[int | None, Any, tuple, str | None]:
+                            entity: str, database_url: str
+                            ) -> tuple[int | None, Any, tuple, str | None]:
     conn = await asyncpg.connect(database_url)
     try:
         if not await conn.fetchval("SELECT to_regclass('audit.pit_marks') IS NOT NULL"):

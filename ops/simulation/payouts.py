@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import TypeVar
 
 from ops.simulation.outside import PAYOUT_CURRENCY, Outside
 from services.payout.domain.money import convert
@@ -20,13 +21,16 @@ from shared.contract.events.policy import DiamondCashRateSet, PayoutLimitsSet
 FAILURE_SHARE = 0.10
 
 
-def _policy_of(kind: type) -> DiamondCashRateSet | PayoutLimitsSet:
+Policy = TypeVar("Policy", DiamondCashRateSet, PayoutLimitsSet)
+
+
+def _policy_of(kind: type[Policy]) -> Policy:
     return next(event for event in default_policy()
                 if isinstance(event, kind) and event.currency == PAYOUT_CURRENCY)
 
 
-CASH_RATE: DiamondCashRateSet = _policy_of(DiamondCashRateSet)  # type: ignore[assignment]
-LIMITS: PayoutLimitsSet = _policy_of(PayoutLimitsSet)  # type: ignore[assignment]
+CASH_RATE = _policy_of(DiamondCashRateSet)
+LIMITS = _policy_of(PayoutLimitsSet)
 
 
 def net_minor(diamonds: int) -> int:

@@ -177,7 +177,7 @@ class GiftingProjection(Projection):
             return
         super().apply(record)
 
-    def _apply(self, record: LogRecord, event: Any) -> None:
+    def _apply(self, record: LogRecord, event: Any) -> None:  # noqa: C901 - one case per type
         # Gift decisions first: they are most of the records (the cases exclude each other).
         if self._changed is not None:
             self._changed.note(event)
@@ -278,16 +278,16 @@ class GiftingProjection(Projection):
                 row[4], row[5] = request
         gifts = []
         for request_id in request_ids:
-            row = self.gifts.get(request_id)
-            if row is None:
+            found = self.gifts.get(request_id)
+            if found is None:
                 continue
-            if row[4] is None:  # a rejection whose request is not in the log: cannot be a row
-                self._break(row[0], "rejected request not found on streams.gift-requests")
+            if found[4] is None:  # a rejection whose request is not in the log: not a row
+                self._break(found[0], "rejected request not found on streams.gift-requests")
                 continue
-            priced = row[PRICED_EVENT]
-            gifts.append((*row[:PRICED_EVENT],
+            priced = found[PRICED_EVENT]
+            gifts.append((*found[:PRICED_EVENT],
                           None if priced is None else priced.model_dump_json(),
-                          *row[PRICED_EVENT + 1:]))
+                          *found[PRICED_EVENT + 1:]))
         return GIFTS_TABLE.of(gifts)
 
     def _catalog_rows(self) -> Rows:

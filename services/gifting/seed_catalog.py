@@ -52,7 +52,7 @@ def seed_event_id(gift_id: str) -> uuid.UUID:
 def seed_catalog(at: datetime = SEED_AT) -> list[GiftListed]:
     """The seed as GiftListed events (catalog version 1), in price order."""
     return [
-        GiftListed(event_id=seed_event_id(gift_id), occurred_at=at, gift_id=gift_id,
+        GiftListed(event_id=seed_event_id(gift_id), occurred_at=at, key=gift_id, gift_id=gift_id,
                    catalog_version=SEED_VERSION, name=name, coins=coins)
         for gift_id, name, coins in SEED_GIFTS
     ]

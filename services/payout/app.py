@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.payout import api, handlers
-from services.payout.projection import PayoutProjection, CREATOR
+from services.payout.projection import CREATOR, PayoutProjection
 from shared.contract.topics import (
     PAYOUT_REQUESTS,
     POLICY_CHANGES,

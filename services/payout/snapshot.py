@@ -22,7 +22,6 @@ import orjson
 
 from services.payout.domain import Creator, Earning, Reservation
 
-
 EARNING_FIELDS = tuple(f.name for f in fields(Earning))
 RESERVATION_FIELDS = tuple(f.name for f in fields(Reservation))
 

@@ -28,6 +28,7 @@ from shared.contract.events.payout import PayoutEvent
 from shared.contract.events.policy import PolicyEvent
 from shared.contract.topics import POLICY_CHANGES
 
+
 async def load_creators(conn: asyncpg.Connection, keys: Iterable[str]) -> dict[str, Creator]:
     """The creators' rows (the runtime holds their locks), with their held earnings put back."""
     return await _with_held_earnings(conn, await creators.load_many(conn, keys))
@@ -115,13 +116,13 @@ async def save_balances(conn: asyncpg.Connection, changed: Mapping[str, Creator]
 
 async def record_payouts(conn: asyncpg.Connection, events: Sequence[PayoutEvent]) -> None:
     """The payouts' rows after these events, in order (projection.payout_row)."""
-    events = [event for event in events if isinstance(event, PAYOUT_EVENTS)]
-    if not events:
+    decided = [event for event in events if isinstance(event, PAYOUT_EVENTS)]
+    if not decided:
         return
     stored = await conn.fetch(
         f"SELECT {', '.join(PAYOUTS.column_names)} FROM payouts"
-        " WHERE payout_id = ANY($1::text[])", sorted({event.payout_id for event in events}))
+        " WHERE payout_id = ANY($1::text[])", sorted({event.payout_id for event in decided}))
     rows: dict[str, tuple | None] = {row["payout_id"]: tuple(row) for row in stored}
-    for event in events:
+    for event in decided:
         rows[event.payout_id] = payout_row(rows.get(event.payout_id), event)
     await PAYOUTS.upsert(conn, [row for row in rows.values() if row is not None])

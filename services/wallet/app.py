@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.wallet import api, handlers
-from services.wallet.projection import WalletProjection, WALLET
+from services.wallet.projection import WALLET, WalletProjection
 from shared.contract.topics import GIFTS, POLICY_CHANGES, PROMO_GRANTS, PURCHASES, USER_ACCOUNTS
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition

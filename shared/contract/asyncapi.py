@@ -6,23 +6,14 @@ registry, so the published document can never drift from the code.
 
 from __future__ import annotations
 
-from typing import Annotated, Union
-
 import yaml
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
-from pydantic import Field
 
-from shared.contract.topics import ALL_TOPICS, Topic
+from shared.contract.topics import ALL_TOPICS
 
 TITLE = "coinlog event contract"
 VERSION = "1"
-
-
-def _payload_type(topic: Topic):
-    if len(topic.events) == 1:
-        return topic.events[0]
-    return Annotated[Union[topic.events], Field(discriminator="type")]  # noqa: UP007
 
 
 def document() -> str:
@@ -34,7 +25,7 @@ def document() -> str:
             description=(f"{topic.description} Owner: {topic.owner}. Key: {topic.key}. "
                          f"Partitions: {topic.partitions}. Events: "
                          f"{', '.join(sorted(topic.event_types))}."),
-            schema=_payload_type(topic),
+            schema=topic.payload_type,
         )
     spec = AsyncAPI(broker, title=TITLE, version=VERSION, schema_version="3.0.0",
                     description="Events published and consumed by coinlog. Money is integer "

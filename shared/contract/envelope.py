@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -58,7 +59,8 @@ class Event(BaseModel):
             raise ValueError(f"key {self.key!r} must equal {self.key_field} {expected!r}")
         return self
 
-    def caused(self, event_type: type[E], step: str, occurred_at: datetime | None = None,
+    # builtins.type: the field `type` of events shadows it in the class body.
+    def caused(self, event_type: builtins.type[E], step: str, occurred_at: datetime | None = None,
                **payload: Any) -> E:
         """Build the event this one causes, with a derived id and the causal chain filled in."""
         return event_type.model_validate(

@@ -41,12 +41,16 @@ class Topic:
     """The log of record is kept forever."""
     config: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def payload_type(self) -> Any:
+        """The topic's one event class, or the union of its events told apart by `type`."""
+        if len(self.events) == 1:
+            return self.events[0]
+        return Annotated[Union[self.events], Field(discriminator="type")]  # noqa: UP007 - `|` cannot join a tuple
+
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
-        if len(self.events) == 1:
-            return TypeAdapter(self.events[0])
-        union = Annotated[Union[self.events], Field(discriminator="type")]  # noqa: UP007
-        return TypeAdapter(union)
+        return TypeAdapter(self.payload_type)
 
     @cached_property
     def event_types(self) -> dict[str, type[Event]]:

@@ -24,7 +24,7 @@ def health_routes(process: ServiceProcess) -> APIRouter:
         if process.pool is not None:
             try:
                 checks["database"] = await process.pool.fetchval("SELECT true")
-            except Exception:
+            except Exception:  # noqa: BLE001 - whatever fails, the database is not ready
                 checks["database"] = False
         ready = all(checks.values())
         response.status_code = 200 if ready else 503

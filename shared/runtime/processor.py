@@ -162,8 +162,8 @@ class BatchProcessor:
             if not fresh:
                 self._count(result, [])
                 return result
-            accepted, rejected = self._decode(fresh)
-            accepted, result.duplicates = await self._deduplicate(conn, accepted, rejected)
+            decoded, rejected = self._decode(fresh)
+            accepted, result.duplicates = await self._deduplicate(conn, decoded, rejected)
             await lock_entities(conn, (entity for inbound in accepted
                                        for entity in self.entities(inbound.event)))
             with BatchSpans(self.consumer, accepted) as spans:
@@ -318,6 +318,7 @@ class BatchProcessor:
                 event_id=derive_event_id(source, "dead-letter"),
                 occurred_at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
                 producer=self.consumer,
+                key=self.consumer,
                 consumer=self.consumer,
                 source_topic=record.topic,
                 source_partition=record.partition,

@@ -67,7 +67,7 @@ class OutboxRelay:
                 await self._run_connected(backoff)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - a relay that stops, stops its service
+            except Exception as error:
                 # Outages are expected (the database or the broker going away, a session
                 # terminated mid-statement, which asyncpg may report as a client error); anything
                 # else is a bug worth a traceback. Either way the relay starts over.

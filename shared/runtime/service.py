@@ -21,13 +21,13 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
+from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.http import health_routes
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
-from shared.projection import EntityKind, Projection
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
 from shared.telemetry import setup_tracing
@@ -150,7 +150,6 @@ class ServiceProcess:
                                 port=self.settings.http_port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._tasks.append(asyncio.create_task(self._server.serve(), name="http"))
         while not self._server.started:
             if self._tasks[-1].done():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
+from typing import Self
 
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,7 +23,7 @@ class BatchSpans:
         self.inbounds: list[Inbound] = list(inbounds)
         self._spans: list[Span] = []
 
-    def __enter__(self) -> BatchSpans:
+    def __enter__(self) -> Self:
         if not _tracing_configured():
             return self
         traced = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from shared.contract.topics import Topic
-from shared.logread import LogReader
+from shared.logread import LogReader, LogRecord
 from shared.sealing.registry import OUTPUT_TOPICS
 from shared.sealing.sealer import read_seals
 from shared.sealing.verify import Finding, LogVerifier
@@ -64,7 +64,8 @@ async def verify_log(bootstrap_servers: str, topics: Sequence[Topic] = OUTPUT_TO
                            dict(cut.ends))
 
 
-async def _aiter(batches):
+async def _aiter(batches: AsyncIterator[list[LogRecord]] | tuple[()],
+                 ) -> AsyncIterator[list[LogRecord]]:
     if isinstance(batches, tuple):
         return
     async for batch in batches:

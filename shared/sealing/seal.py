@@ -75,6 +75,7 @@ class PartitionChain:
         sealed = PartitionSealed(
             event_id=seal_event_id(self.topic, self.partition, self.last_offset),
             occurred_at=occurred_at,
+            key=self.topic,
             topic=self.topic,
             partition=self.partition,
             first_offset=self.pending_first,

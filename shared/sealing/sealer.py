@@ -17,6 +17,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -30,6 +31,9 @@ from shared.runtime.backoff import Backoff
 from shared.runtime.kafka_admin import ensure_topics
 from shared.sealing.registry import OUTPUT_TOPICS, seals_topic
 from shared.sealing.seal import MAX_SEGMENT_RECORDS, PartitionChain
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +221,8 @@ class Sealer:
             self._changed.notify_all()
 
 
-def start_sealer(settings=None, **options) -> tuple[Sealer, asyncio.Task]:
+def start_sealer(settings: Settings | None = None,
+                 **options: Any) -> tuple[Sealer, asyncio.Task]:
     """Start a sealer as a task of the running event loop (for the demo or a service).
     Cancel the task to stop it."""
     from shared.settings import Settings

@@ -40,6 +40,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import groupby
+from operator import attrgetter
 
 from shared.contract.events.seals import PartitionSealed
 from shared.sealing.chain import RecordLike, genesis, step
@@ -111,7 +113,7 @@ class PartitionVerifier:
         for seal in seals:
             kept = by_through.setdefault(seal.through_offset, seal)
             if kept.chain_hash != seal.chain_hash or kept.record_count != seal.record_count:
-                self._finding(seal.through_offset, FindingKind.seals_inconsistent,
+                self.add_finding(seal.through_offset, FindingKind.seals_inconsistent,
                               detail=f"two seals through {seal.through_offset} disagree")
         ordered = [by_through[through] for through in sorted(by_through)]
         previous_hash, previous_count, previous_through = (
@@ -130,13 +132,13 @@ class PartitionVerifier:
             if segment < 0 or seal.record_count != previous_count + segment:
                 problems.append("record_count does not add up with the record digests")
             if problems:
-                self._finding(seal.first_offset, FindingKind.seals_inconsistent,
+                self.add_finding(seal.first_offset, FindingKind.seals_inconsistent,
                               detail="; ".join(problems))
             previous_hash, previous_count, previous_through = (
                 seal.chain_hash, seal.record_count, seal.through_offset)
         return ordered
 
-    def _finding(self, offset: int, kind: FindingKind, count: int = 1, detail: str = "") -> None:
+    def add_finding(self, offset: int, kind: FindingKind, count: int = 1, detail: str = "") -> None:
         self.findings.append(Finding(self.topic, self.partition, offset, kind, count, detail))
 
     def _check_seals_through(self, offset: int) -> None:
@@ -173,7 +175,7 @@ class PartitionVerifier:
         self._check_seals_through(1 << 63)
         if self._first_failed is None:
             if self._offsets:
-                self._finding(self._offsets[0], FindingKind.unsealed_tail, len(self._offsets),
+                self.add_finding(self._offsets[0], FindingKind.unsealed_tail, len(self._offsets),
                               "records after the last seal")
             return self.findings
         self._locate(self.seals[self._first_failed:])
@@ -186,7 +188,7 @@ class PartitionVerifier:
             try:
                 locators = seal_locators(seal)
             except (binascii.Error, ValueError):
-                self._finding(seals[0].first_offset, FindingKind.altered, detail=(
+                self.add_finding(seals[0].first_offset, FindingKind.altered, detail=(
                     f"chain differs from the seal through {seals[0].through_offset}; a seal's "
                     "record digests are unreadable, so the record is not located"))
                 return
@@ -199,11 +201,11 @@ class PartitionVerifier:
         j = _align(self, sealed_offsets, sealed, *found)
         if not any(f.is_tampering for f in self.findings[before:]):
             first = seals[0]
-            self._finding(first.first_offset, FindingKind.altered, detail=(
+            self.add_finding(first.first_offset, FindingKind.altered, detail=(
                 f"chain differs from the seal through {first.through_offset}, but the record "
                 "digests agree (offsets changed, or digests collide)"))
         if j is not None and j < len(found[0]):
-            self._finding(found[0][j], FindingKind.unsealed_tail, len(found[0]) - j,
+            self.add_finding(found[0][j], FindingKind.unsealed_tail, len(found[0]) - j,
                           "records after the last seal")
 
 
@@ -256,12 +258,13 @@ def _align(verifier: PartitionVerifier, sealed_offsets: list[int | None], sealed
             return None
         edit = _edit(sealed, found, i, j)
         if edit is None:
-            verifier._finding(offsets[j], FindingKind.altered, detail=(
+            verifier.add_finding(offsets[j], FindingKind.altered, detail=(
                 f"diverges from its seals here; no realignment within {WINDOW} records"))
             return None
         kind, di, dj = edit
         if kind is FindingKind.removed:
-            offset = sealed_offsets[i] if sealed_offsets[i] is not None else offsets[j]
+            sealed_at = sealed_offsets[i]
+            offset = sealed_at if sealed_at is not None else offsets[j]
             detail = "sealed records missing from the log"
         elif kind is FindingKind.inserted:
             offset, detail = offsets[j], "records the seals do not have"
@@ -269,14 +272,14 @@ def _align(verifier: PartitionVerifier, sealed_offsets: list[int | None], sealed
             offset, detail = offsets[j], "sealed records in another order"
         else:
             offset, detail = offsets[j], "content differs from the sealed record"
-        verifier._finding(offset, kind, max(di, dj), detail)
+        verifier.add_finding(offset, kind, max(di, dj), detail)
         i += di
         j += dj
     if i < len(sealed):
         missing_at = sealed_offsets[i]
         if missing_at is None:
             missing_at = offsets[j - 1] + 1 if j else 0
-        verifier._finding(missing_at, FindingKind.removed, len(sealed) - i,
+        verifier.add_finding(missing_at, FindingKind.removed, len(sealed) - i,
                           "the log ends before its sealed records do (count short)")
     return j
 
@@ -304,17 +307,8 @@ class LogVerifier:
 
     def feed(self, records: Iterable) -> None:
         """Records with .topic and .partition (e.g. LogRecord), in offset order per partition."""
-        current = None
-        run: list = []
-        for record in records:
-            where = (record.topic, record.partition)
-            if where != current:
-                if run:
-                    self.partition(*current).feed(run)
-                current, run = where, []
-            run.append(record)
-        if run:
-            self.partition(*current).feed(run)
+        for (topic, partition), run in groupby(records, attrgetter("topic", "partition")):
+            self.partition(topic, partition).feed(list(run))
 
     @property
     def records_seen(self) -> int:

@@ -117,7 +117,7 @@ async def test_rebuilds_equal_live_pit_equals_full_fold_and_corruption_is_report
             for kind, entity, topic in [
                     *(("wallet", v, "wallet.ledger") for v in flow["viewers"]),
                     ("creator", flow["creator"], "payout.ledger")]:
-                partitions = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+                partitions = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public call for it
                 count = len(partitions.partitions_for_topic(prefix + topic))
                 partition = partition_for(entity, count)
                 tp = TopicPartition(prefix + topic, partition)

@@ -35,8 +35,7 @@ import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from hypothesis import HealthCheck, Phase, example, given, note, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, example, given, note, settings, strategies as st
 
 from ops.replay.pit import partitions_of
 from ops.replay.rebuild import rebuild, take_cut, verify

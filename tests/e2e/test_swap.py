@@ -138,7 +138,7 @@ async def test_swap_folds_decisions_still_waiting_in_the_outbox(world, economy, 
     stream = await a_live_stream(world, economy, creator)
     sender, _ = await an_adult_with_coins(world, economy, 10 * DOUGHNUT_COINS)
     wallet = economy.processes["wallet"]
-    relay_task = next(task for task in wallet._tasks  # noqa: SLF001
+    relay_task = next(task for task in wallet._tasks  # noqa: SLF001 - the relay stopped and restarted
                       if task.get_name() == "outbox-relay")
     gifts = [world.gift(sender, stream, "doughnut") for _ in range(6)]
     conn = await asyncpg.connect(infra.database_url)
@@ -158,7 +158,7 @@ async def test_swap_folds_decisions_still_waiting_in_the_outbox(world, economy, 
         replaced = result.replaced_schema
         assert result.pending_outbox >= len(gifts)
         assert result.verification is not None and result.verification.equal
-        wallet._tasks.append(asyncio.create_task(wallet.relay.run(),  # noqa: SLF001
+        wallet._tasks.append(asyncio.create_task(wallet.relay.run(),  # noqa: SLF001 - the relay stopped and restarted
                                                  name="outbox-relay"))
         for gift in gifts:
             assert (await gift_status(economy, gift))["status"] == "sent"
@@ -175,8 +175,8 @@ async def test_swap_folds_decisions_still_waiting_in_the_outbox(world, economy, 
             await conn.execute(f'DROP SCHEMA "{target}" CASCADE')
     finally:
         if relay_task.done() and not any(task.get_name() == "outbox-relay" and not task.done()
-                                         for task in wallet._tasks):  # noqa: SLF001
-            wallet._tasks.append(asyncio.create_task(wallet.relay.run(),  # noqa: SLF001
+                                         for task in wallet._tasks):  # noqa: SLF001 - the relay stopped and restarted
+            wallet._tasks.append(asyncio.create_task(wallet.relay.run(),  # noqa: SLF001 - the relay stopped and restarted
                                                      name="outbox-relay"))
         if replaced:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{replaced}" CASCADE')

@@ -17,8 +17,8 @@ import os
 import signal
 import sys
 
-from shared.contract.topics import Topic
 from shared.contract.events.deadletter import EventDeadLettered
+from shared.contract.topics import Topic
 from shared.runtime import consumer as consumer_module
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import ServiceProcess
@@ -37,11 +37,11 @@ def install_crash(point: str, process: ServiceProcess) -> None:
         async def idle_relay(self: OutboxRelay) -> None:
             await asyncio.Event().wait()
 
-        OutboxRelay.run = idle_relay  # type: ignore[method-assign]
+        OutboxRelay.run = idle_relay  # type: ignore[method-assign]  # no publishing at all
         async def crash_after_commit(self: consumer_module.ConsumerRuntime) -> None:
             die()
 
-        consumer_module.ConsumerRuntime._commit_hint = crash_after_commit  # type: ignore
+        consumer_module.ConsumerRuntime._commit_hint = crash_after_commit  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
     elif point == "after_publish":
         async def crash_after_ack(self, conn, producer):
             rows = await conn.fetch(
@@ -54,12 +54,12 @@ def install_crash(point: str, process: ServiceProcess) -> None:
             await asyncio.gather(*deliveries)
             die()
 
-        OutboxRelay._publish_some = crash_after_ack  # type: ignore[method-assign]
+        OutboxRelay._publish_some = crash_after_ack  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
 
         async def no_offset_commit(self: consumer_module.ConsumerRuntime) -> None:
             return None
 
-        consumer_module.ConsumerRuntime._commit_hint = no_offset_commit  # type: ignore
+        consumer_module.ConsumerRuntime._commit_hint = no_offset_commit  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
 
 
 async def main() -> None:

@@ -118,7 +118,8 @@ async def test_producer_duplicates_apply_once_and_conflicts_are_dead_lettered(
     conflicting = original.model_copy(update={"coins": 999})
     later = purchase("alice", 5)
     async with in_process(infra, sample_topics, schema, suffix) as process:
-        await publish(producer, sample_topics.inbound.name, [original, original, conflicting, later])
+        await publish(producer, sample_topics.inbound.name,
+                      [original, original, conflicting, later])
         await wait_until(lambda: count(db, "SELECT count(*) FROM applied_log"),
                          describe="applications")
         await wait_until(lambda: process.relay.idle.is_set(), describe="outbox drained")

@@ -16,8 +16,8 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
 from ops.replay.rebuild import connect
-from services.registry import service
 from ops.replay.swap import swap
+from services.registry import service
 from services.wallet.domain import Wallet, balance, decide, fold
 from services.wallet.store import save_balances, wallets
 from shared.contract.codec import encode
@@ -191,7 +191,8 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
     # writes as the consumer, the history and the relay make them.
     as_service = await connect(service_role.database_url, live_schema)
     try:
-        assert await apply_migrations(as_service, live_schema, service("wallet").all_migrations) == []
+        migrations = service("wallet").all_migrations
+        assert await apply_migrations(as_service, live_schema, migrations) == []
         balances = {row["user_id"]: row["balance"] for row in await as_service.fetch(
             "SELECT user_id, balance FROM wallet_balances")}
         assert balances == {buyer: balance(buyer_wallet), other: balance(other_wallet)}

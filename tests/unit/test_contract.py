@@ -12,7 +12,7 @@ import pytest
 from shared.contract.codec import InvalidEvent, decode, encode
 from shared.contract.envelope import Event, derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
-from shared.contract.topics import ALL_TOPICS, PURCHASES, POLICY_CHANGES, Topic, topic_of
+from shared.contract.topics import ALL_TOPICS, POLICY_CHANGES, PURCHASES, Topic, topic_of
 from shared.contract.upcasting import upcaster
 from tests.contract.examples import EXAMPLES
 

@@ -75,9 +75,7 @@ from decimal import Decimal
 from fractions import Fraction
 from math import ceil, floor
 
-from hypothesis import HealthCheck, settings
-from hypothesis import event as label
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event as label, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -247,9 +245,9 @@ class EconomyMachine(RuleBasedStateMachine):
         period passes, so that c1 can cash out (50 USD needs 20,000 coins of gifts);
         "paid_out" goes on: c1 cashes out what fits the daily limit, the provider pays, the
         other adult viewers gift another pack each, and the first purchase is refunded,
-        leaving c1 in debt with diamonds still held ("in_debt": until they mature). A cash rate with fees (or one
-        worth 25 cents a diamond, so that the daily maximum bites), overlapping campaigns, and
-        lagging deliveries between services, in some histories."""
+        leaving c1 in debt with diamonds still held ("in_debt": until they mature). A cash rate
+        with fees (or one worth 25 cents a diamond, so that the daily maximum bites),
+        overlapping campaigns, and lagging deliveries between services, in some histories."""
         self.economy.lagging = lagging
         label(f"lagging={lagging}")
         label(f"start={warm}")

@@ -26,8 +26,7 @@ def test_document_describes_every_topic_and_event():
 
 
 def test_published_openapi_documents_are_current():
-    from ops.openapi import DOCS
-    from ops.openapi import document as openapi
+    from ops.openapi import DOCS, document as openapi
     from services.registry import SERVICES
 
     for definition in SERVICES:

@@ -11,9 +11,9 @@ import pytest
 from bench.fold_micro import build_log, log_records
 from ops.replay.rebuild import read_tables
 from services.registry import projection
-from shared.readmodel import Rows, TableChange
 from shared.contract.events.policy import SpendingPolicySet
 from shared.logread import LogRecord
+from shared.readmodel import Rows, TableChange
 
 SERVICES = ("wallet", "gifting", "payout")
 

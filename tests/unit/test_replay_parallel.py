@@ -66,8 +66,8 @@ def test_gifting_is_not_split_when_decisions_and_requests_are_not_co_partitioned
 
 
 def test_summed_tables_add_up_per_key_across_shares():
-    from shared.readmodel import Rows
     from ops.replay.parallel import add_up
+    from shared.readmodel import Rows
     columns = ("stream_id", "creator_id", "sends", "gifts", "coins", "points")
     merged = add_up([Rows(columns, [("s1", "c1", 1, 2, 30, 40), ("s2", "c2", 1, 1, 1, 1)]),
                      Rows(columns, [("s1", "c1", 2, 3, 5, 6)])], 2)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.readmodel import Rows
 from ops.replay.swap import _difference
+from shared.readmodel import Rows
 
 COLUMNS = ("scope", "scope_id", "sender_id", "points")
 

@@ -65,7 +65,7 @@ def test_the_chain_is_deterministic_and_covers_offset_key_value():
     ]
     hashes = {chain(TOPIC, 0, records), *(chain(TOPIC, 0, v) for v in variants)}
     assert len(hashes) == len(variants) + 1
-    assert NULL_DIGEST != hashlib.sha256(b"").digest()  # a null key is not an empty one
+    assert hashlib.sha256(b"").digest() != NULL_DIGEST  # a null key is not an empty one
 
 
 def test_seals_chain_to_each_other_and_have_deterministic_ids():

@@ -11,9 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import event as label
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event as label, given, settings, strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
@@ -23,7 +21,6 @@ from hypothesis.stateful import (
 )
 from pydantic import TypeAdapter
 
-from shared.consistency import InconsistentHistory
 from services.wallet.domain import (
     SpendingPolicy,
     Wallet,
@@ -39,6 +36,7 @@ from services.wallet.domain import (
     replay,
     spendable,
 )
+from shared.consistency import InconsistentHistory
 from shared.contract.envelope import Event, derive_event_id
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import (

@@ -24,11 +24,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal, Inexact
 
-from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftRejection
-from shared.contract.events.streams import MAX_GIFT_QUANTITY, GiftRequested
-
 from services.gifting.domain.catalog import Campaign, CatalogGift
 from services.gifting.domain.streams import Stream
+from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftRejection
+from shared.contract.events.streams import MAX_GIFT_QUANTITY, GiftRequested
 
 NO_BOOST = Decimal(1)
 
@@ -62,7 +61,7 @@ def decide_gift(request: GiftRequested, stream: Stream | None, gift: CatalogGift
     )
 
 
-def _rejection(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,
+def _rejection(request: GiftRequested, stream: Stream | None, gift: CatalogGift | None,  # noqa: PLR0911 - one per rejection
                creator_adult: bool | None) -> GiftRejection | None:
     if not 1 <= request.quantity <= MAX_GIFT_QUANTITY:
         return GiftRejection.bad_quantity

@@ -20,11 +20,10 @@ one wallet partition per viewer, so the earning always comes first.
 
 from __future__ import annotations
 
-from shared.contract.events.payout import DiamondsClawedBack
-from shared.contract.events.wallet import CoinsClawedBack
-
 from services.payout.domain.money import clawed_diamonds
 from services.payout.domain.state import Creator
+from shared.contract.events.payout import DiamondsClawedBack
+from shared.contract.events.wallet import CoinsClawedBack
 
 
 def creators_funded(clawback: CoinsClawedBack) -> list[str]:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from shared.contract.envelope import Event
-from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
-from shared.contract.events.payout import PayoutEvent
-from shared.contract.events.users import CreatorVerified
-from shared.contract.events.wallet import CoinsClawedBack, CoinsSpent
-
 from services.payout.domain.clawback import decide_clawback
 from services.payout.domain.earning import decide_earning, decide_verification
 from services.payout.domain.payouts import decide_payout, decide_payout_outcome
 from services.payout.domain.policy import PolicyInEffect
 from services.payout.domain.state import Creator
+from shared.contract.envelope import Event
+from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
+from shared.contract.events.payout import PayoutEvent
+from shared.contract.events.users import CreatorVerified
+from shared.contract.events.wallet import CoinsClawedBack, CoinsSpent
 
 
 class PolicyMissing(LookupError):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.contract.events.payout import CreatorVerificationRecorded, DiamondsEarned
-from shared.contract.events.users import CreatorVerified
-from shared.contract.events.wallet import CoinsSpent
-
 from services.payout.domain.money import diamonds_for
 from services.payout.domain.policy import HoldPolicy, SharePolicy
 from services.payout.domain.state import Creator
+from shared.contract.events.payout import CreatorVerificationRecorded, DiamondsEarned
+from shared.contract.events.users import CreatorVerified
+from shared.contract.events.wallet import CoinsSpent
 
 
 def decide_verification(creator: Creator,

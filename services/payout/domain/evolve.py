@@ -16,7 +16,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from types import MappingProxyType
+from typing import Any
 
+from services.payout.domain.state import Creator, Earning, Reservation, utc_day
+from shared.consistency import InconsistentHistory
 from shared.contract.events.payout import (
     CreatorVerificationRecorded,
     DiamondsClawedBack,
@@ -28,9 +31,6 @@ from shared.contract.events.payout import (
     PayoutReleased,
     PayoutReserved,
 )
-
-from services.payout.domain.state import Creator, Earning, Reservation, utc_day
-from shared.consistency import InconsistentHistory
 
 
 def evolve(creator: Creator, event: PayoutEvent) -> Creator:
@@ -70,12 +70,14 @@ class Replay:
 
     @classmethod
     def of(cls, creator: Creator) -> Replay:
-        values = {f.name: getattr(creator, f.name) for f in fields(Creator)}
-        return cls(**{name: _thawed(value) for name, value in values.items()})
+        thawed: dict[str, Any] = {f.name: _thawed(getattr(creator, f.name))
+                                  for f in fields(Creator)}
+        return cls(**thawed)
 
     def freeze(self) -> Creator:
-        values = {f.name: getattr(self, f.name) for f in fields(Creator)}
-        return Creator(**{name: _frozen(value) for name, value in values.items()})
+        frozen: dict[str, Any] = {f.name: _frozen(getattr(self, f.name))
+                                  for f in fields(Creator)}
+        return Creator(**frozen)
 
     def apply(self, event: PayoutEvent) -> None:
         _check(event.creator_id == self.creator_id, "another creator's event", event)

@@ -23,6 +23,11 @@ PayoutFailed releases it (the diamonds are available again and the day's usage i
 
 from __future__ import annotations
 
+from typing import Any
+
+from services.payout.domain.money import Conversion, convert
+from services.payout.domain.policy import CashRate, PayoutLimits
+from services.payout.domain.state import Creator, utc_day
 from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
 from shared.contract.events.payout import (
     PayoutPosted,
@@ -31,10 +36,6 @@ from shared.contract.events.payout import (
     PayoutReleased,
     PayoutReserved,
 )
-
-from services.payout.domain.money import Conversion, convert
-from services.payout.domain.policy import CashRate, PayoutLimits
-from services.payout.domain.state import Creator, utc_day
 
 
 def decide_payout(creator: Creator, request: PayoutRequested, cash_rate: CashRate | None,
@@ -45,8 +46,8 @@ def decide_payout(creator: Creator, request: PayoutRequested, cash_rate: CashRat
     event reusing a decided payout_id is a duplicate."""
     assert request.creator_id == creator.creator_id, (creator.creator_id, request)
     at = creator.now(request.occurred_at)
-    common = dict(occurred_at=at, creator_id=creator.creator_id, payout_id=request.payout_id,
-                  diamonds=request.diamonds)
+    common: dict[str, Any] = dict(occurred_at=at, creator_id=creator.creator_id,
+                                  payout_id=request.payout_id, diamonds=request.diamonds)
     if request.event_id in creator.duplicate_requests:
         return []
     if request.payout_id in creator.payouts_seen:
@@ -73,8 +74,9 @@ def decide_payout(creator: Creator, request: PayoutRequested, cash_rate: CashRat
     )]
 
 
-def _rejection(creator: Creator, request: PayoutRequested, cash_rate: CashRate | None,
-               limits: PayoutLimits | None) -> PayoutRejection | None:
+def _rejection(creator: Creator, request: PayoutRequested,  # noqa: PLR0911 - one per rejection
+               cash_rate: CashRate | None, limits: PayoutLimits | None,
+               ) -> PayoutRejection | None:
     at = creator.now(request.occurred_at)
     if not creator.verified:
         return PayoutRejection.creator_not_verified
@@ -105,8 +107,9 @@ def decide_payout_outcome(creator: Creator, outcome: PayoutSucceeded | PayoutFai
     reservation = creator.reservations.get(outcome.payout_id)
     if reservation is None:
         return []
-    common = dict(occurred_at=creator.now(outcome.occurred_at), creator_id=creator.creator_id,
-                  payout_id=reservation.payout_id, diamonds=reservation.diamonds)
+    common: dict[str, Any] = dict(
+        occurred_at=creator.now(outcome.occurred_at), creator_id=creator.creator_id,
+        payout_id=reservation.payout_id, diamonds=reservation.diamonds)
     if isinstance(outcome, PayoutSucceeded):
         return [outcome.caused(PayoutPosted, "posted", net_minor=reservation.net_minor,
                                currency=reservation.currency,

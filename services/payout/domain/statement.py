@@ -17,15 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.payout.domain.evolve import Replay
+from services.payout.domain.state import Creator
 from shared.contract.events.payout import (
     DiamondsClawedBack,
     DiamondsEarned,
     PayoutEvent,
     PayoutPosted,
 )
-
-from services.payout.domain.evolve import Replay
-from services.payout.domain.state import Creator
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ __all__ = [
     "Lot", "PromoLot", "PurchaseLot", "SpendingLimit", "SpendingPolicy", "Wallet",
     "WalletDraft", "Window",
     "balance", "cash_value_of_first", "coins_by_source", "cover_order", "day_key", "decide",
-    "decide_age", "decide_clawback", "decide_expiry", "decide_grant", "decide_limit", "decide_purchase",
-    "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason", "funded_gifts",
-    "month_key", "refusal_of", "replay", "spend_order", "spendable", "take",
+    "decide_age", "decide_clawback", "decide_expiry", "decide_grant", "decide_limit",
+    "decide_purchase", "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason",
+    "funded_gifts", "month_key", "refusal_of", "replay", "spend_order", "spendable", "take",
 ]

@@ -15,6 +15,8 @@ A request_id already decided (spent or rejected) decides nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.wallet.domain.lots import spend_order, take
 from services.wallet.domain.state import (
     SpendingPolicy,
@@ -38,9 +40,10 @@ def decide_spend(wallet: Wallet, gift: GiftPriced,
     if gift.request_id in wallet.requests:
         return []
     assert_swept(wallet, gift.occurred_at)
-    common = dict(user_id=wallet.user_id, request_id=gift.request_id,
-                  creator_id=gift.creator_id, stream_id=gift.stream_id, coins=gift.coins,
-                  spending_policy_version=policy.rate_version if policy else None)
+    common: dict[str, Any] = dict(
+        user_id=wallet.user_id, request_id=gift.request_id, creator_id=gift.creator_id,
+        stream_id=gift.stream_id, coins=gift.coins,
+        spending_policy_version=policy.rate_version if policy else None)
     refusal = refusal_of(wallet, gift, policy)
     if refusal is not None:
         reason, period = refusal

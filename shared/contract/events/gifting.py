@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import StrictInt, Field
+from pydantic import Field, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.types import Coins, Identifier, Multiplier, PositiveCoins

@@ -6,14 +6,14 @@ against the policy in effect, and a changed policy never rewrites history.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
-from pydantic import StrictInt, Field
+from pydantic import Field, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.types import AmountMinor, Coins, Currency, Identifier, Rate, RateVersion, Share
 
-POLICY_KEY = "policy"
+POLICY_KEY: Final = "policy"
 """Every policy event shares one key, hence one partition, hence one total order."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import StrictInt, Field
+from pydantic import Field, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.types import Identifier
