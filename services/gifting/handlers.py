@@ -1,21 +1,14 @@
-"""Gifting's batch handler: load what the batch touches, decide in order, save, emit."""
+"""Gifting's batch handler: load what the batch's events look up (their senders locked by the
+runtime), decide event by event, save, emit."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+
+import asyncpg
 
 from services.gifting import store
-from services.gifting.domain import (
-    Campaign,
-    CatalogGift,
-    Stream,
-    decide_gift,
-    decide_outcome,
-    evolve_campaign,
-    evolve_gift,
-    evolve_stream,
-)
+from services.gifting.domain import GiftingDraft, decide
 from shared.contract.envelope import Event
 from shared.contract.events.catalog import (
     CampaignEnded,
@@ -24,7 +17,13 @@ from shared.contract.events.catalog import (
     GiftRepriced,
     GiftRetired,
 )
-from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftSent
+from shared.contract.events.gifting import (
+    GiftFailed,
+    GiftingEvent,
+    GiftPriced,
+    GiftRejected,
+    GiftSent,
+)
 from shared.contract.events.streams import GiftRequested, StreamEnded, StreamStarted
 from shared.contract.events.users import AgeVerified
 from shared.contract.events.wallet import CoinsSpent, SpendRejected
@@ -48,40 +47,22 @@ def senders_of(event: Event) -> list[str]:
     return []
 
 
-@dataclass
-class _Batch:
-    streams: dict[str, Stream]
-    gifts: dict[str, CatalogGift]
-    campaigns: dict[str, Campaign]
-    priced: dict[str, GiftPriced]
-    known_requests: set[str]
-    ages: dict[str, bool]
-    changed_streams: dict[str, Stream] = field(default_factory=dict)
-    changed_gifts: dict[str, CatalogGift] = field(default_factory=dict)
-    changed_campaigns: dict[str, Campaign] = field(default_factory=dict)
-    requests: list[tuple[GiftRequested, GiftPriced | GiftRejected]] = field(default_factory=list)
-    settled: list[tuple[str, str, str | None]] = field(default_factory=list)
-    changed_ages: dict[str, bool] = field(default_factory=dict)
-    sent: list[GiftSent] = field(default_factory=list)
-
-
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
-    events = [inbound.event for inbound in inbounds]
-    batch = await _load(unit, events)
+    conn = unit.conn
+    draft = await _load(conn, [inbound.event for inbound in inbounds])
+    decided: list[tuple[Event, GiftingEvent]] = []
     for inbound in inbounds:
-        _apply(batch, unit, inbound)
-    conn = unit.conn
-    await store.save_streams(conn, list(batch.changed_streams.values()))
-    await store.save_gifts(conn, list(batch.changed_gifts.values()))
-    await store.save_campaigns(conn, list(batch.changed_campaigns.values()))
-    await store.save_ages(conn, batch.changed_ages)
-    await store.insert_requests(conn, batch.requests)
-    await store.settle_requests(conn, batch.settled)
-    await store.add_sent(conn, batch.sent)
+        outputs = decide(draft, inbound.event)
+        draft.apply(inbound.event)
+        for output in outputs:
+            draft.apply(output)
+            unit.emit(output, cause=inbound)
+            decided.append((inbound.event, output))
+    await _save(conn, draft, decided)
 
 
-async def _load(unit: Unit, events: list) -> _Batch:
-    conn = unit.conn
+async def _load(conn: asyncpg.Connection, events: list[Event]) -> GiftingDraft:
+    """The state the batch's decisions see (see domain/state.py), as a draft to decide on."""
     stream_ids = {e.stream_id for e in events if isinstance(e, (*STREAM_CHANGES, GiftRequested))}
     gift_ids = {e.gift_id for e in events if isinstance(e, (*GIFT_CHANGES, GiftRequested))}
     answered = [e.request_id for e in events if isinstance(e, WALLET_ANSWERS)]
@@ -90,64 +71,29 @@ async def _load(unit: Unit, events: list) -> _Batch:
     creators = {stream.creator_id for stream in streams.values()}
     creators |= {e.creator_id for e in events if isinstance(e, STREAM_CHANGES)}
     creators |= {e.user_id for e in events if isinstance(e, AgeVerified)}
-    return _Batch(
+    return GiftingDraft(
         streams=streams,
         gifts=await store.load_gifts(conn, gift_ids),
         campaigns=await store.load_campaigns(conn),
         priced=await store.load_priced(conn, answered) if answered else {},
-        known_requests=await store.known_requests(conn, requested) if requested else set(),
-        ages=await store.load_ages(conn, creators) if creators else {},
+        requests=await store.known_requests(conn, requested) if requested else set(),
+        creator_ages=await store.load_ages(conn, creators) if creators else {},
     )
 
 
-def _apply(batch: _Batch, unit: Unit, inbound: Inbound) -> None:
-    event = inbound.event
-    if isinstance(event, STREAM_CHANGES):
-        stream = evolve_stream(batch.streams.get(event.stream_id), event)
-        batch.streams[event.stream_id] = batch.changed_streams[event.stream_id] = stream
-    elif isinstance(event, GIFT_CHANGES):
-        gift = evolve_gift(batch.gifts.get(event.gift_id), event)
-        if gift is not None:
-            batch.gifts[event.gift_id] = batch.changed_gifts[event.gift_id] = gift
-    elif isinstance(event, CAMPAIGN_CHANGES):
-        campaign = evolve_campaign(batch.campaigns.get(event.campaign_id), event)
-        if campaign is not None:
-            batch.campaigns[event.campaign_id] = campaign
-            batch.changed_campaigns[event.campaign_id] = campaign
-    elif isinstance(event, AgeVerified):
-        batch.ages[event.user_id] = batch.changed_ages[event.user_id] = event.adult
-    elif isinstance(event, GiftRequested):
-        _decide_request(batch, unit, inbound, event)
-    elif isinstance(event, WALLET_ANSWERS):
-        _settle(batch, unit, inbound, event)
-
-
-def _decide_request(batch: _Batch, unit: Unit, inbound: Inbound, request: GiftRequested) -> None:
-    # A request id decided before (a republish under a new event id) is not decided again.
-    if request.request_id in batch.known_requests:
-        return
-    batch.known_requests.add(request.request_id)
-    stream = batch.streams.get(request.stream_id)
-    outcome = decide_gift(request, stream, batch.gifts.get(request.gift_id),
-                          batch.campaigns.values(),
-                          creator_adult=batch.ages.get(stream.creator_id) if stream else None)
-    batch.requests.append((request, outcome))
-    if isinstance(outcome, GiftPriced):
-        batch.priced[request.request_id] = outcome
-    unit.emit(outcome, cause=inbound)
-
-
-def _settle(batch: _Batch, unit: Unit, inbound: Inbound,
-            answer: CoinsSpent | SpendRejected) -> None:
-    priced = batch.priced.pop(answer.request_id, None)
-    if priced is None:
-        return  # not a gift this service priced, or already settled
-    outcome = decide_outcome(priced, answer)
-    unit.emit(outcome, cause=inbound)
-    if isinstance(outcome, GiftSent):
-        batch.settled.append((answer.request_id, "sent", None))
-        batch.sent.append(outcome)
-    else:
-        batch.settled.append((answer.request_id, "failed", outcome.reason))
-
-
+async def _save(conn: asyncpg.Connection, draft: GiftingDraft,
+                decided: list[tuple[Event, GiftingEvent]]) -> None:
+    """The rows the batch's facts touched, then its decisions: (input, output) in emission
+    order."""
+    await store.save_streams(conn, [draft.streams[key] for key in draft.changed_streams])
+    await store.save_gifts(conn, [draft.gifts[key] for key in draft.changed_gifts])
+    await store.save_campaigns(conn, [draft.campaigns[key] for key in draft.changed_campaigns])
+    await store.save_ages(conn, {key: draft.creator_ages[key] for key in draft.changed_ages})
+    await store.insert_requests(conn, [
+        (request, outcome) for request, outcome in decided
+        if isinstance(request, GiftRequested) and isinstance(outcome, GiftPriced | GiftRejected)])
+    await store.settle_requests(conn, [
+        (outcome.request_id, "sent", None) if isinstance(outcome, GiftSent)
+        else (outcome.request_id, "failed", outcome.reason)
+        for _, outcome in decided if isinstance(outcome, GiftSent | GiftFailed)])
+    await store.add_sent(conn, [outcome for _, outcome in decided if isinstance(outcome, GiftSent)])

@@ -173,7 +173,7 @@ class Economy:
         return self._payout(event)
 
     def _gifting(self, event: Event) -> Delivery:
-        """services/gifting/handlers._apply, one inbound at a time."""
+        """services/gifting/handlers.handle, one inbound at a time."""
         outputs: list[Event] = []
         if isinstance(event, STREAM_CHANGES):
             self.streams[event.stream_id] = evolve_stream(self.streams.get(event.stream_id),

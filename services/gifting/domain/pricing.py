@@ -3,11 +3,13 @@
 Checks run in a fixed order, so the same request and state always give the same answer, and
 a request with several faults is rejected for the first one:
 
-    1. bad_quantity      quantity < 1 or > 9999
-    2. stream_not_live   the stream is unknown, or not live at the request's time
-    3. unknown_gift      the gift was never listed
-    4. gift_retired      the gift's current version is retired
-    5. self_gift         the sender is the stream's creator
+    1. bad_quantity       quantity < 1 or > 9999
+    2. stream_not_live    the stream is unknown, or not live at the request's time
+    3. unknown_gift       the gift was never listed
+    4. gift_retired       the gift's current version is retired
+    5. self_gift          the sender is the stream's creator
+    6. creator_not_adult  the user service never said the stream's creator is an adult (no
+                          users.age_verified yet, or one with adult false)
 
 Price: coins = unit price of the gift's current catalog version * quantity. The GiftPriced
 records the unit price and catalog version, so a later reprice never changes it.

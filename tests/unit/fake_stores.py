@@ -1,0 +1,222 @@
+"""The services' store modules in memory: the functions their handlers call, with the SQL's
+meaning, each call logged (FakeStore.calls) so a test sees the rows a handler writes.
+
+    FakeWalletStore   wallets (snapshots), the spending policy, balances
+    FakePayoutStore   creators (rows without earnings, held ones put back on load), the
+                      earnings table, policy events, balances, payouts
+    FakeGiftingStore  streams, catalog gifts, campaigns, creators' ages, the gifts table
+                      (a request's status, its GiftPriced until settled), totals and boards
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from services.gifting.domain import Campaign, CatalogGift, Stream
+from services.gifting.domain.leaderboard import units
+from services.payout.domain import Creator, Earning, PolicyInEffect
+from services.wallet.domain import SpendingPolicy, Wallet, balance
+from shared.contract.defaults import default_policy
+from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftSent
+from shared.contract.events.payout import (
+    PayoutEvent,
+    PayoutPosted,
+    PayoutRejected,
+    PayoutReleased,
+    PayoutReserved,
+)
+from shared.contract.events.policy import PolicyEvent
+from shared.contract.events.streams import GiftRequested
+from tests.unit.fake_unit import FakeSnapshots, FakeStore
+
+
+class FakeWalletStore(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wallets = FakeSnapshots[Wallet](self, "wallets")
+        self.policy: SpendingPolicy | None = None
+        self.balances: dict[str, int] = {}
+
+    async def load_policy(self, conn: object) -> SpendingPolicy | None:
+        self.called("load_policy")
+        return self.policy
+
+    async def save_policy(self, conn: object, policy: SpendingPolicy) -> None:
+        self.called("save_policy", policy)
+        self.policy = policy
+
+    async def save_balances(self, conn: object, changed: Mapping[str, Wallet],
+                            at: Mapping[str, datetime], policy: SpendingPolicy | None) -> None:
+        self.called("save_balances", list(changed.items()), dict(at), policy)
+        self.balances.update((user_id, balance(wallet)) for user_id, wallet in changed.items())
+
+
+class FakePayoutStore(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.creators = FakeSnapshots[Creator](self, "creators", row=Creator.without_earnings)
+        self.earnings: dict[tuple[str, str], Earning] = {}
+        """(creator_id, request_id) -> the earning."""
+        self.policy_events: dict[object, PolicyEvent] = {}
+        self.balances: dict[str, int] = {}
+        self.payouts: dict[str, str] = {}
+        """The `payouts` table: payout_id -> status."""
+
+    async def load_policy(self, conn: object) -> PolicyInEffect:
+        self.called("load_policy")
+        policy = PolicyInEffect()
+        for event in [*default_policy(), *self.policy_events.values()]:
+            policy = policy.apply(event)
+        return policy
+
+    async def save_policy_events(self, conn: object, events: Sequence[PolicyEvent]) -> None:
+        self.called("save_policy_events", list(events))
+        for event in events:
+            self.policy_events.setdefault(event.event_id, event)
+
+    async def load_creators(self, conn: object, keys: Iterable[str]) -> dict[str, Creator]:
+        wanted = sorted(set(keys))
+        self.called("load_creators", wanted)
+        found = {key: self.creators.states[key] for key in wanted if key in self.creators.states}
+        return {key: creator.with_earnings(
+                    earning for (owner, _), earning in self.earnings.items()
+                    if owner == key and creator.clock is not None
+                    and earning.available_at > creator.clock)
+                for key, creator in found.items()}
+
+    async def load_earnings(self, conn: object,
+                            keys: Iterable[tuple[str, str]]) -> dict[str, list[Earning]]:
+        wanted = sorted(set(keys))
+        self.called("load_earnings", wanted)
+        found: dict[str, list[Earning]] = {}
+        for creator_id, request_id in wanted:
+            if (creator_id, request_id) in self.earnings:
+                found.setdefault(creator_id, []).append(self.earnings[creator_id, request_id])
+        return found
+
+    async def save_earnings(self, conn: object, earnings: Iterable[tuple[str, Earning]]) -> None:
+        rows = list(earnings)
+        self.called("save_earnings", rows)
+        self.earnings.update(((creator_id, e.request_id), e) for creator_id, e in rows)
+
+    async def save_balances(self, conn: object, changed: Mapping[str, Creator]) -> None:
+        self.called("save_balances", list(changed.items()))
+        self.balances.update((creator_id, creator.balance_diamonds)
+                             for creator_id, creator in changed.items()
+                             if creator.clock is not None)
+
+    async def record_payouts(self, conn: object, events: Sequence[PayoutEvent]) -> None:
+        self.called("record_payouts", list(events))
+        for event in events:
+            match event:
+                case PayoutReserved():
+                    assert event.payout_id not in self.payouts, "duplicate key: payout_id"
+                    self.payouts[event.payout_id] = "reserved"
+                case PayoutRejected():
+                    self.payouts.setdefault(event.payout_id, "rejected")
+                case PayoutPosted() | PayoutReleased() if event.payout_id in self.payouts:
+                    self.payouts[event.payout_id] = (
+                        "paid" if isinstance(event, PayoutPosted) else "failed")
+
+
+class FakeGiftingStore(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.streams: dict[str, Stream] = {}
+        self.ages: dict[str, bool] = {}
+        self.gifts: dict[str, CatalogGift] = {}
+        self.campaigns: dict[str, Campaign] = {}
+        self.requests: dict[str, dict] = {}
+        """The `gifts` table: request_id -> status, reason, priced_event (JSON)."""
+        self.totals: dict[str, tuple[int, int, int, int]] = {}
+        """stream_totals: stream_id -> (sends, gifts, coins, points)."""
+        self.scores: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+        """gifter_scores: (scope, scope_id, sender_id) -> (points, coins, gifts)."""
+
+    async def load_streams(self, conn: object, ids: Iterable[str]) -> dict[str, Stream]:
+        wanted = sorted(set(ids))
+        self.called("load_streams", wanted)
+        return {key: self.streams[key] for key in wanted if key in self.streams}
+
+    async def save_streams(self, conn: object, streams: Sequence[Stream]) -> None:
+        self.called("save_streams", list(streams))
+        self.streams.update((stream.stream_id, stream) for stream in streams)
+
+    async def load_ages(self, conn: object, user_ids: Iterable[str]) -> dict[str, bool]:
+        wanted = sorted(set(user_ids))
+        self.called("load_ages", wanted)
+        return {key: self.ages[key] for key in wanted if key in self.ages}
+
+    async def save_ages(self, conn: object, ages: dict[str, bool]) -> None:
+        self.called("save_ages", list(ages.items()))
+        self.ages.update(ages)
+
+    async def load_gifts(self, conn: object, ids: Iterable[str]) -> dict[str, CatalogGift]:
+        wanted = sorted(set(ids))
+        self.called("load_gifts", wanted)
+        return {key: self.gifts[key] for key in wanted if key in self.gifts}
+
+    async def save_gifts(self, conn: object, gifts: Sequence[CatalogGift]) -> None:
+        self.called("save_gifts", list(gifts))
+        self.gifts.update((gift.gift_id, gift) for gift in gifts)
+
+    async def load_campaigns(self, conn: object) -> dict[str, Campaign]:
+        self.called("load_campaigns")
+        return dict(self.campaigns)
+
+    async def save_campaigns(self, conn: object, campaigns: Sequence[Campaign]) -> None:
+        self.called("save_campaigns", list(campaigns))
+        for campaign in campaigns:
+            stored = self.campaigns.get(campaign.campaign_id)
+            # ON CONFLICT ... SET ended_at: a stored campaign changes only by its end.
+            self.campaigns[campaign.campaign_id] = (
+                campaign if stored is None else replace(stored, ended_at=campaign.ended_at))
+
+    async def load_priced(self, conn: object, request_ids: Iterable[str]) -> dict[
+            str, GiftPriced]:
+        wanted = sorted(set(request_ids))
+        self.called("load_priced", wanted)
+        return {key: GiftPriced.model_validate_json(self.requests[key]["priced_event"])
+                for key in wanted
+                if key in self.requests and self.requests[key]["status"] == "priced"}
+
+    async def known_requests(self, conn: object, request_ids: Iterable[str]) -> set[str]:
+        wanted = set(request_ids)
+        self.called("known_requests", sorted(wanted))
+        return {key for key in wanted if key in self.requests}
+
+    async def insert_requests(self, conn: object,
+                              decided: Sequence[tuple[GiftRequested,
+                                                      GiftPriced | GiftRejected]]) -> None:
+        self.called("insert_requests", list(decided))
+        for request, outcome in decided:
+            assert request.request_id not in self.requests, "duplicate key: request_id"
+            if isinstance(outcome, GiftPriced):
+                row = {"status": "priced", "reason": None,
+                       "priced_event": outcome.model_dump_json()}
+            else:
+                row = {"status": "rejected", "reason": outcome.reason.value,
+                       "priced_event": None}
+            self.requests[request.request_id] = row
+
+    async def settle_requests(self, conn: object,
+                              settled: Sequence[tuple[str, str, str | None]]) -> None:
+        self.called("settle_requests", list(settled))
+        for request_id, status, reason in settled:
+            if request_id in self.requests:
+                self.requests[request_id] = {"status": status, "reason": reason,
+                                             "priced_event": None}
+
+    async def add_sent(self, conn: object, sent: Sequence[GiftSent]) -> None:
+        self.called("add_sent", list(sent))
+        for gift in sent:
+            sends, count, coins, points = self.totals.get(gift.stream_id, (0, 0, 0, 0))
+            self.totals[gift.stream_id] = (sends + 1, count + units(gift), coins + gift.coins,
+                                           points + gift.points)
+            for scope, scope_id in (("stream", gift.stream_id), ("creator", gift.creator_id)):
+                key = (scope, scope_id, gift.sender_id)
+                points_, coins_, gifts_ = self.scores.get(key, (0, 0, 0))
+                self.scores[key] = (points_ + gift.points, coins_ + gift.coins,
+                                    gifts_ + units(gift))
