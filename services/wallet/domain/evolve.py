@@ -165,6 +165,13 @@ class WalletDraft:
                 f"{event.type} {event.event_id} says balance {recorded}, "
                 f"replay gives {self.running_balance}")
 
+    def apply_unchecked(self, event: WalletEvent) -> None:
+        """`apply` without checking the event's balance_after against the replay: for tools
+        that show where a recorded balance departs from the events instead of stopping there
+        (ops.explain). An event the wallet could not have applied still raises."""
+        assert event.user_id == self.user_id, (self.user_id, event.user_id)
+        self._apply(event)
+
     def _apply(self, event: WalletEvent) -> None:  # noqa: C901 - one case per type
         match event:
             case CoinsPurchased():
