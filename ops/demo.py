@@ -12,7 +12,8 @@ A run, in order:
     buy again, which lets their unspent promo coins expire), has every creator with enough
     withdrawable diamonds cash out, and the payout provider answer;
  7. waits until everything has settled, then prints leaderboards, books, throughput, latency
-    and the invariants, checked over all data in the schemas.
+    and the checks: the audit's invariants over the whole log (ops.audit), the read tables
+    against the log (ops.audit.read_models) and the seals (ops.sealing_check).
 
 Every id is unique to the run and every event time comes from a simulated clock, so runs add up
 in the same log and schemas. The exit code is 0 only when every invariant holds.
@@ -34,11 +35,12 @@ import asyncpg
 from rich.console import Console
 
 from ops import demo_report, stack
+from ops.audit.command import run_audit
+from ops.audit.read_models import check_read_models
 from ops.backlog import Backlog
 from ops.books import Books
 from ops.demo_progress import Progress, live_progress
 from ops.interruption import Interrupted, Interruption
-from ops.invariants import InvariantResult, check_invariants
 from ops.latency import LatencyProbe
 from ops.namespace import Namespace
 from ops.sealing_check import SealingCheck
@@ -50,6 +52,7 @@ from ops.simulation.payouts import minimum_diamonds, payout_size, provider_answe
 from ops.simulation.people import PACKAGES, Population, populate
 from ops.simulation.publisher import Publisher
 from ops.simulation.traffic import GiftTraffic, drive
+from ops.verdict import Verdict
 from services.gifting.seed_catalog import SEED_GIFTS
 from shared.contract.events.creators import PayoutRequested
 from shared.contract.topics import ALL_TOPICS
@@ -166,11 +169,11 @@ class Demo:
             performance = demo_report.Performance(
                 gifting_s=gifting_s, requests=len(self.publisher.gift_requested_at),
                 sent=sent, settled_s=settled_s, latency=probe.summary())
-            results = [InvariantResult(
+            results = [Verdict(
                 "everything settled", settled,
                 "every request has its outcome, every outbox is empty, every consumer caught "
                 "up" if settled else f"still behind after {SETTLE_TIMEOUT_S:.0f} s")]
-            results += await check_invariants(self.pool, self.namespace)
+            results += await self._audit()
             results.append(await self.sealing.check())
             self.results, self.performance = results, performance
             await demo_report.print_report(
@@ -206,6 +209,14 @@ class Demo:
         self.backlog = Backlog(self.pool, self.kafka, self.namespace)
         await self.backlog.start()
         resources.push_async_callback(self.backlog.stop)
+
+    async def _audit(self) -> list[Verdict]:
+        """The audit over the whole log of the namespace (every run so far, not just this
+        one), and the read tables against it."""
+        run = await run_audit(self.kafka, prefix=self.topic_prefix)
+        read_models = await check_read_models(self.pool, self.namespace.schemas, run.auditor)
+        return [Verdict.of(invariant)
+                for invariant in (*run.report.invariants, read_models)]
 
     async def _stop_services(self) -> None:
         codes = await self.fleet.stop()

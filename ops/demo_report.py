@@ -1,5 +1,6 @@
 """The end of a demo run, for people: leaderboards and creators through the services' HTTP
-APIs, the books from their schemas, the measured throughput and latency, and the invariants."""
+APIs, the books from their schemas, the measured throughput and latency, and the checks
+(ops.verdict)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from ops.books import Books, GiftOutcome, PayoutLine, WalletSummary
-from ops.invariants import InvariantResult
 from ops.latency import LatencySummary
 from ops.services import ServiceFleet
 from ops.simulation.people import Population
+from ops.verdict import Verdict
 
 TOP = 5
 
@@ -146,9 +147,9 @@ def throughput_and_latency(perf: Performance) -> Table:
     return table
 
 
-def invariants(results: Sequence[InvariantResult]) -> Table:
+def invariants(results: Sequence[Verdict]) -> Table:
     table = _table(Column("invariant", ratio=1), "", Column("detail", ratio=2),
-                   title="Invariants, over all data in the schemas", text_columns=3)
+                   title="Invariants, over the whole log and the read tables", text_columns=3)
     for result in results:
         verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
         table.add_row(result.name, verdict, result.detail)
@@ -157,7 +158,7 @@ def invariants(results: Sequence[InvariantResult]) -> Table:
 
 async def print_report(console: Console, fleet: ServiceFleet, books: Books,
                        population: Population, performance: Performance,
-                       results: Sequence[InvariantResult], *, as_of: datetime) -> None:
+                       results: Sequence[Verdict], *, as_of: datetime) -> None:
     stream_ids = [stream.stream_id for stream in population.streams]
     creator_ids = [creator.creator_id for creator in population.creators]
     viewer_ids = [viewer.user_id for viewer in population.viewers]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from ops.invariants import InvariantResult
+from ops.verdict import Verdict
 from shared.logread import LogReader
 from shared.sealing.audit import verify_log
 from shared.sealing.registry import OUTPUT_TOPICS
@@ -50,20 +50,20 @@ class SealingCheck:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
-    async def check(self) -> InvariantResult:
+    async def check(self) -> Verdict:
         """Wait until everything published so far is sealed, then verify the whole log."""
         name = "log untampered"
         cut = await LogReader(self.kafka, OUTPUT_TOPICS, prefix=self.topic_prefix).cut()
         try:
             await self._wait_sealed(cut.ends)
         except TimeoutError:
-            return InvariantResult(name, False, f"not sealed within {SEAL_TIMEOUT_S:.0f} s")
+            return Verdict(name, False, f"not sealed within {SEAL_TIMEOUT_S:.0f} s")
         verified = await verify_log(self.kafka, prefix=self.topic_prefix)
         if verified.tampering:
             first = verified.tampering[0]
-            return InvariantResult(name, False, f"{len(verified.tampering)} findings, first: "
+            return Verdict(name, False, f"{len(verified.tampering)} findings, first: "
                                                 f"{first.kind} at {first.topic}[{first.partition}]"
                                                 f"@{first.offset}")
-        return InvariantResult(name, True, f"{verified.records:,} records of "
+        return Verdict(name, True, f"{verified.records:,} records of "
                                            f"{verified.partitions} partitions match their "
                                            f"{verified.seals:,} hash-chain seals")

@@ -33,6 +33,8 @@ class AuditRun:
     report: AuditReport
     events: int
     elapsed_s: float
+    auditor: Auditor
+    """The fold the report came from, with every wallet's and creator's replayed state."""
 
     @property
     def events_per_s(self) -> float:
@@ -65,7 +67,7 @@ async def run_audit(bootstrap_servers: str, *, prefix: str = "", until: datetime
                        rate=f"{auditor.records / elapsed:,.0f}" if elapsed else "-")
     with collector_paused():
         report = auditor.report()
-    return AuditRun(report, auditor.records, time.perf_counter() - started)
+    return AuditRun(report, auditor.records, time.perf_counter() - started, auditor)
 
 
 def audit(until: str | None = None, json_path: Path | None = None,

@@ -1,7 +1,12 @@
 """Per-creator replay of payout.ledger (one partition per creator, so in order): diamond
 conservation and payouts never beyond what is withdrawable.
 
-Where a creator's diamonds are at time t (as in services/payout/domain/state.py):
+A fold of its own, not services/payout/domain's (see ops/audit/__init__.py): the same rules,
+written again from the product's definitions, so that a mistake in the domain shows up as a
+disagreement instead of being repeated here (tests/unit/test_folds_agree.py requires both to
+give the same figures).
+
+Where a creator's diamonds are at time t (the definitions of services/payout/domain/state.py):
     credited(gift) = diamonds - applied_to_debt - clawed from its hold
     held(t)        credited diamonds of gifts with available_at > t
     matured(t)     credited diamonds of gifts with available_at <= t
@@ -78,114 +83,134 @@ class CreatorBook:
         self.fees: dict[str, int] = defaultdict(int)
         self.paid_out: dict[str, int] = defaultdict(int)
 
-    def apply(self, event: PayoutEvent, at: Location) -> int:  # noqa: PLR0911, PLR0915 - one case per event type
+    def apply(self, event: PayoutEvent, at: Location) -> int:
         """Apply one payout event; return its change of the diamonds owed to creators."""
         creator = self.creators[event.creator_id]
-        check = self.conservation.check
         match event:
             case DiamondsEarned():
-                conservation = self.conservation
-                if event.request_id in creator.earnings:
-                    conservation.fail(
-                        f"gift {event.request_id} earned twice by {event.creator_id}", at)
-                    return 0
-                conservation.ok()
-                expected = min(event.diamonds, creator.debt)
-                if event.applied_to_debt == expected:
-                    conservation.ok()
-                else:
-                    conservation.fail(
-                        f"applied_to_debt {event.applied_to_debt}, expected min(diamonds "
-                        f"{event.diamonds}, debt {creator.debt}) = {expected}", at)
-                applied = min(event.applied_to_debt, creator.debt, event.diamonds)
-                creator.debt -= applied
-                creator.earnings[event.request_id] = Earning(
-                    event.coins, event.diamonds, applied, event.available_at)
-                creator.earned += event.diamonds
-                self.ledger.post(at, event.type, [
-                    ("diamonds", "issued:gifts", -event.diamonds),
-                    ("diamonds", "creator", event.diamonds - applied),
-                    ("diamonds", "creator:debt", applied)])
-                return event.diamonds
+                return self._earned(creator, event, at)
             case DiamondsClawedBack():
-                earning = creator.earnings.get(event.request_id)
-                if not check(earning is not None,
-                             f"clawback of gift {event.request_id} never earned by "
-                             f"{event.creator_id}", at):
-                    return 0
-                assert earning is not None
-                when = event.occurred_at
-                held = earning.held_at(when)
-                available = creator.available(when)
-                check(event.from_held <= held,
-                      f"from_held {event.from_held} > {held} held for the gift", at)
-                check(event.from_available <= max(0, available),
-                      f"from_available {event.from_available} > {available} available", at)
-                check(earning.clawed_diamonds + event.diamonds <= earning.diamonds,
-                      f"gift {event.request_id} clawed beyond the {earning.diamonds} it "
-                      f"earned", at)
-                earning.clawed_diamonds += event.diamonds
-                earning.clawed_from_held += event.from_held
-                creator.clawed_from_available += event.from_available
-                creator.debt += event.to_debt
-                creator.clawed += event.diamonds
-                self.ledger.post(at, event.type, [
-                    ("diamonds", "creator", -event.from_held - event.from_available),
-                    ("diamonds", "creator:debt", -event.to_debt),
-                    ("diamonds", "clawed_back", event.diamonds)])
-                return -event.diamonds
+                return self._clawed_back(creator, event, at)
             case PayoutReserved():
-                withdrawable = max(0, creator.available(event.occurred_at) - creator.debt)
-                check(event.diamonds <= withdrawable,
-                      f"payout {event.payout_id} reserves {event.diamonds} diamonds, "
-                      f"{withdrawable} withdrawable", at)
-                check(event.payout_id not in creator.reservations,
-                      f"payout {event.payout_id} reserved twice", at)
-                creator.reservations[event.payout_id] = event
-                cash = f"cash:{event.currency}"
-                self.ledger.post(at, event.type, [
-                    ("diamonds", "creator", -event.diamonds),
-                    ("diamonds", "creator:reserved", event.diamonds),
-                    (cash, "conversion", -event.gross_minor),
-                    (cash, "payable:creators", event.net_minor),
-                    (cash, "payable:fees", event.fee_minor)])
+                self._reserved(creator, event, at)
             case PayoutPosted() | PayoutReleased():
-                reservation = creator.reservations.pop(event.payout_id, None)
-                if not check(reservation is not None,
-                             f"{event.type} of payout {event.payout_id}, which is not reserved",
-                             at):
-                    return 0
-                assert reservation is not None
-                check(reservation.diamonds == event.diamonds,
-                      f"{event.type} of {event.diamonds} diamonds, {reservation.diamonds} "
-                      f"reserved", at)
-                cash = f"cash:{reservation.currency}"
-                if isinstance(event, PayoutPosted):
-                    self.money.check(
-                        (event.net_minor, event.currency)
-                        == (reservation.net_minor, reservation.currency),
-                        f"posted {event.net_minor} {event.currency}, reserved net "
-                        f"{reservation.net_minor} {reservation.currency}", at)
-                    creator.withdrawn += reservation.diamonds
-                    self.paid_out[event.currency] += event.net_minor
-                    self.fees[reservation.currency] += reservation.fee_minor
-                    self.ledger.post(at, event.type, [
-                        ("diamonds", "creator:reserved", -reservation.diamonds),
-                        ("diamonds", "paid_out", event.diamonds),
-                        (cash, "payable:creators", -reservation.net_minor),
-                        (f"cash:{event.currency}", "platform:cash", -event.net_minor),
-                        (f"cash:{event.currency}", "creators", event.net_minor),
-                        (cash, "conversion", reservation.net_minor),
-                        (cash, "payable:fees", -reservation.fee_minor),
-                        (cash, "revenue:fees", reservation.fee_minor)])
-                    return -reservation.diamonds
-                self.ledger.post(at, event.type, [
-                    ("diamonds", "creator:reserved", -reservation.diamonds),
-                    ("diamonds", "creator", event.diamonds),
-                    (cash, "payable:creators", -reservation.net_minor),
-                    (cash, "payable:fees", -reservation.fee_minor),
-                    (cash, "conversion", reservation.gross_minor)])
+                return self._settled(creator, event, at)
         return 0
+
+    def _earned(self, creator: CreatorState, event: DiamondsEarned, at: Location) -> int:
+        conservation = self.conservation
+        if event.request_id in creator.earnings:
+            conservation.fail(f"gift {event.request_id} earned twice by {event.creator_id}", at)
+            return 0
+        conservation.ok()
+        expected = min(event.diamonds, creator.debt)
+        if event.applied_to_debt == expected:
+            conservation.ok()
+        else:
+            conservation.fail(
+                f"applied_to_debt {event.applied_to_debt}, expected min(diamonds "
+                f"{event.diamonds}, debt {creator.debt}) = {expected}", at)
+        applied = min(event.applied_to_debt, creator.debt, event.diamonds)
+        creator.debt -= applied
+        creator.earnings[event.request_id] = Earning(
+            event.coins, event.diamonds, applied, event.available_at)
+        creator.earned += event.diamonds
+        self.ledger.post(at, event.type, [
+            ("diamonds", "issued:gifts", -event.diamonds),
+            ("diamonds", "creator", event.diamonds - applied),
+            ("diamonds", "creator:debt", applied)])
+        return event.diamonds
+
+    def _clawed_back(self, creator: CreatorState, event: DiamondsClawedBack,
+                     at: Location) -> int:
+        check = self.conservation.check
+        earning = creator.earnings.get(event.request_id)
+        if not check(earning is not None,
+                     f"clawback of gift {event.request_id} never earned by {event.creator_id}",
+                     at):
+            return 0
+        assert earning is not None
+        when = event.occurred_at
+        held = earning.held_at(when)
+        available = creator.available(when)
+        check(event.from_held <= held,
+              f"from_held {event.from_held} > {held} held for the gift", at)
+        check(event.from_available <= max(0, available),
+              f"from_available {event.from_available} > {available} available", at)
+        check(earning.clawed_diamonds + event.diamonds <= earning.diamonds,
+              f"gift {event.request_id} clawed beyond the {earning.diamonds} it earned", at)
+        earning.clawed_diamonds += event.diamonds
+        earning.clawed_from_held += event.from_held
+        creator.clawed_from_available += event.from_available
+        creator.debt += event.to_debt
+        creator.clawed += event.diamonds
+        self.ledger.post(at, event.type, [
+            ("diamonds", "creator", -event.from_held - event.from_available),
+            ("diamonds", "creator:debt", -event.to_debt),
+            ("diamonds", "clawed_back", event.diamonds)])
+        return -event.diamonds
+
+    def _reserved(self, creator: CreatorState, event: PayoutReserved, at: Location) -> None:
+        check = self.conservation.check
+        withdrawable = max(0, creator.available(event.occurred_at) - creator.debt)
+        check(event.diamonds <= withdrawable,
+              f"payout {event.payout_id} reserves {event.diamonds} diamonds, "
+              f"{withdrawable} withdrawable", at)
+        check(event.payout_id not in creator.reservations,
+              f"payout {event.payout_id} reserved twice", at)
+        creator.reservations[event.payout_id] = event
+        cash = f"cash:{event.currency}"
+        self.ledger.post(at, event.type, [
+            ("diamonds", "creator", -event.diamonds),
+            ("diamonds", "creator:reserved", event.diamonds),
+            (cash, "conversion", -event.gross_minor),
+            (cash, "payable:creators", event.net_minor),
+            (cash, "payable:fees", event.fee_minor)])
+
+    def _settled(self, creator: CreatorState, event: PayoutPosted | PayoutReleased,
+                 at: Location) -> int:
+        """The provider's answer to a reservation: paid (posted) or failed (released, the
+        diamonds are available again)."""
+        check = self.conservation.check
+        reservation = creator.reservations.pop(event.payout_id, None)
+        if not check(reservation is not None,
+                     f"{event.type} of payout {event.payout_id}, which is not reserved", at):
+            return 0
+        assert reservation is not None
+        check(reservation.diamonds == event.diamonds,
+              f"{event.type} of {event.diamonds} diamonds, {reservation.diamonds} reserved",
+              at)
+        if isinstance(event, PayoutPosted):
+            return self._posted(creator, reservation, event, at)
+        cash = f"cash:{reservation.currency}"
+        self.ledger.post(at, event.type, [
+            ("diamonds", "creator:reserved", -reservation.diamonds),
+            ("diamonds", "creator", event.diamonds),
+            (cash, "payable:creators", -reservation.net_minor),
+            (cash, "payable:fees", -reservation.fee_minor),
+            (cash, "conversion", reservation.gross_minor)])
+        return 0
+
+    def _posted(self, creator: CreatorState, reservation: PayoutReserved, event: PayoutPosted,
+                at: Location) -> int:
+        self.money.check(
+            (event.net_minor, event.currency) == (reservation.net_minor, reservation.currency),
+            f"posted {event.net_minor} {event.currency}, reserved net "
+            f"{reservation.net_minor} {reservation.currency}", at)
+        creator.withdrawn += reservation.diamonds
+        self.paid_out[event.currency] += event.net_minor
+        self.fees[reservation.currency] += reservation.fee_minor
+        cash = f"cash:{reservation.currency}"
+        self.ledger.post(at, event.type, [
+            ("diamonds", "creator:reserved", -reservation.diamonds),
+            ("diamonds", "paid_out", event.diamonds),
+            (cash, "payable:creators", -reservation.net_minor),
+            (f"cash:{event.currency}", "platform:cash", -event.net_minor),
+            (f"cash:{event.currency}", "creators", event.net_minor),
+            (cash, "conversion", reservation.net_minor),
+            (cash, "payable:fees", -reservation.fee_minor),
+            (cash, "revenue:fees", reservation.fee_minor)])
+        return -reservation.diamonds
 
     def finish(self, at: datetime | None) -> dict:
         totals = {"creators": len(self.creators), "earned": 0, "withdrawn": 0, "reserved": 0,

@@ -1,6 +1,11 @@
 """Per-wallet replay of wallet.ledger (one partition per wallet, so in order): coin
 conservation, no overspend, lot cash values.
 
+A fold of its own, not services/wallet/domain's (see ops/audit/__init__.py): the same rules,
+written again from the product's definitions, so that a mistake in the domain shows up as a
+disagreement instead of being repeated here (tests/unit/test_folds_agree.py requires both to
+give the same figures).
+
 The state is rebuilt from what each event records, with the wallet's exact semantics:
 - a credit (CoinsPurchased, PromoCoinsCredited) adds a lot of `coins`; its first `debt_repaid`
   coins pay the debt off (they count as used coins of the lot): balance += coins;

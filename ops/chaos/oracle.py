@@ -8,18 +8,11 @@ import json
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from ops.namespace import SERVICE_NAMES, Namespace
 from ops.stack import ROOT
-
-
-@dataclass(frozen=True)
-class Verdict:
-    name: str
-    passed: bool
-    detail: str
+from ops.verdict import Verdict
 
 
 async def _coinlog(env: dict[str, str], *arguments: str) -> tuple[int, str]:

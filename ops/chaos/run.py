@@ -19,15 +19,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops.chaos.faults import PROXIED_INSTANCE
-from ops.chaos.oracle import Verdict, judge
+from ops.chaos.oracle import judge
 from ops.chaos.plan import FaultPlan, Injected, PlanResult
 from ops.chaos.proxy import TcpProxy
 from ops.chaos.scenarios import Scenario
 from ops.chaos.stack import CHAOS_DIR, FaultStack
 from ops.demo import Demo, DemoFailed
-from ops.invariants import InvariantResult
 from ops.namespace import Namespace
 from ops.services import ServiceFailed, service_environment
+from ops.verdict import Verdict
 
 LOG_ROOT = CHAOS_DIR / "logs"
 
@@ -38,8 +38,8 @@ class ScenarioResult:
     namespace: str
     elapsed_s: float = 0.0
     failure: str | None = None
-    checks: list[InvariantResult] = field(default_factory=list)
-    """The demo's own invariant checks."""
+    checks: list[Verdict] = field(default_factory=list)
+    """The demo's checks: the audit's invariants, the read tables, the seals."""
     verdicts: list[Verdict] = field(default_factory=list)
     plan: PlanResult = field(default_factory=PlanResult)
     requests: int = 0

@@ -2,20 +2,24 @@
 gift (request, sender, coins, share rate) or the payout conversion (gross, fee, net, rate)
 behind it, and the running held, available, reserved and debt.
 
-Running figures are judged at the creator's clock (the latest occurred_at so far), as the
-payout service judges them (services/payout/domain/state.py): a gift's diamonds are held until
-its available_at, then available. The final figures are checked against the domain's own
-replay (`rebuild`) and against the `creator_balances` row the service keeps.
+The events are folded by the payout service's own domain (services/payout/domain: `Replay`,
+the fold its rebuilds use, and the rules of `Earning` and `Creator`), and the running figures
+are judged at the creator's clock (the latest occurred_at so far), as the service judges
+them: a gift's diamonds are held until its available_at, then available. The final figures
+are checked against the domain's `Creator` (held, available, ...) of the same replay, and
+against the `creator_balances` row the service keeps.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from services.payout.domain.evolve import rebuild
+from services.payout.domain.evolve import InconsistentHistory, Replay
+from services.payout.domain.state import Creator
 from shared.contract.events.payout import (
     CreatorVerificationRecorded,
     DiamondsClawedBack,
@@ -117,40 +121,66 @@ class CreatorExplanation:
         return found
 
 
-@dataclass
-class _Earning:
-    available_at: datetime
-    credited: int
-    pending: bool
+class _Running:
+    """The payout domain's figures of one creator at its clock, as `Replay` takes one event
+    after another.
 
+    Asking the domain's Creator for held and available after every event would sum every
+    earning every time, which makes a long history quadratic. So each earning counts here what
+    the domain's `Earning` says of it at the clock (held_at, credited, diamonds,
+    clawed_diamonds), recounted when an event changes it and when the clock passes its
+    available_at; reserved, withdrawn, clawed back from available and debt are the replay's
+    own. `figures` then follows Creator.available and Creator.balance_diamonds, and
+    explain_creator checks the last figures against the domain's Creator.
+    """
 
-@dataclass
-class _Tally:
-    clock: datetime | None = None
-    earnings: dict[str, _Earning] = field(default_factory=dict)
-    pending: list[tuple[datetime, str]] = field(default_factory=list)
-    held: int = 0
-    matured: int = 0
-    reservations: dict[str, PayoutReserved] = field(default_factory=dict)
-    reserved: int = 0
-    withdrawn: int = 0
-    clawed_from_available: int = 0
-    debt: int = 0
-    balance: int = 0
+    def __init__(self, creator_id: str):
+        self.replay = Replay.of(Creator(creator_id))
+        self.refused: str | None = None
+        """The first event the domain refused, and why."""
+        self.counted: dict[str, tuple[int, int, int, int]] = {}
+        """Per gift request_id: its held, matured, earned and clawed back diamonds, as summed
+        into the totals below."""
+        self.held = self.matured = self.earned = self.clawed = 0
+        self.maturing: list[tuple[datetime, str]] = []
+        """(available_at, request_id) of the earnings held when last counted."""
 
-    def tick(self, at: datetime) -> None:
-        if self.clock is None or at > self.clock:
-            self.clock = at
-        while self.pending and self.pending[0][0] <= self.clock:
-            _, request_id = heapq.heappop(self.pending)
-            earning = self.earnings[request_id]
-            earning.pending = False
-            self.held -= earning.credited
-            self.matured += earning.credited
+    def apply(self, seq: int, event: PayoutEvent) -> None:
+        try:
+            self.replay.apply(event)
+        except InconsistentHistory as error:
+            self.refused = self.refused or f"seq {seq}: {error}"
+        clock = self.replay.clock
+        while self.maturing and clock is not None and self.maturing[0][0] <= clock:
+            self._recount(heapq.heappop(self.maturing)[1])
+        if isinstance(event, DiamondsEarned | DiamondsClawedBack):
+            self._recount(event.request_id)
+
+    def _recount(self, request_id: str) -> None:
+        held, matured, earned, clawed = self.counted.pop(request_id, (0, 0, 0, 0))
+        self.held, self.matured = self.held - held, self.matured - matured
+        self.earned, self.clawed = self.earned - earned, self.clawed - clawed
+        earning, clock = self.replay.earnings.get(request_id), self.replay.clock
+        if earning is None or clock is None:
+            return
+        held = earning.held_at(clock)
+        counted = (held, earning.credited - held, earning.diamonds, earning.clawed_diamonds)
+        self.counted[request_id] = counted
+        self.held, self.matured = self.held + counted[0], self.matured + counted[1]
+        self.earned, self.clawed = self.earned + counted[2], self.clawed + counted[3]
+        if earning.available_at > clock:
+            heapq.heappush(self.maturing, (earning.available_at, request_id))
+
+    @property
+    def balance(self) -> int:
+        return self.earned - self.replay.withdrawn_diamonds - self.clawed
 
     def figures(self) -> Figures:
-        available = self.matured - self.reserved - self.withdrawn - self.clawed_from_available
-        return Figures(self.clock, self.held, available, self.reserved, self.debt,
+        replay = self.replay
+        reserved = sum(reservation.diamonds for reservation in replay.reservations.values())
+        available = (self.matured - reserved - replay.withdrawn_diamonds
+                     - replay.clawed_from_available_diamonds)
+        return Figures(replay.clock, self.held, available, reserved, replay.debt_diamonds,
                        self.balance)
 
 
@@ -164,109 +194,101 @@ def explain_creator(creator_id: str, events: Sequence[tuple[int, PayoutEvent]],
     """`events` are (seq, event) of one creator's payout.* events in log order; `funding`
     maps a gift request_id to its cash value per currency; `stored_row` is the creator's
     creator_balances row."""
-    tally = _Tally()
-    lines = [_line(tally, seq, event, funding) for seq, event in events]
-    final = tally.figures()
+    running = _Running(creator_id)
+    reserved: dict[str, PayoutReserved] = {}
+    lines = []
+    for seq, event in events:
+        if isinstance(event, PayoutReserved):
+            reserved[event.payout_id] = event
+        lines.append(_line(running, seq, event, _details(event, funding, reserved)))
     replayed = stored = None
-    error = None
-    try:
-        state = rebuild(creator_id, (event for _, event in events))
-    except ValueError as problem:
-        error = str(problem)
-    else:
+    if running.refused is None:
+        state = running.replay.freeze()
         if state.clock is not None:
             replayed = _figures_of(state, state.clock)
         if stored_row is not None:
             stored = _figures_of(state, stored_row["as_of"])
-    return CreatorExplanation(creator_id, tuple(lines), final, replayed, stored, stored_row,
-                              error)
+    return CreatorExplanation(creator_id, tuple(lines), running.figures(), replayed, stored,
+                              stored_row, running.refused)
 
 
-def _figures_of(state, at: datetime) -> Figures:  # noqa: ANN001 - a payout Creator
+def _figures_of(state: Creator, at: datetime) -> Figures:
     return Figures(at, state.held(at), state.available(at), state.reserved_diamonds,
                    state.debt_diamonds, state.balance_diamonds)
 
 
-def _line(tally: _Tally, seq: int, event: PayoutEvent,  # noqa: C901, PLR0911, PLR0912 - one case per event type
-          funding: dict[str, dict[str, int]] | None) -> CreatorLine:
-    tally.tick(event.occurred_at)
-    base = {"seq": seq, "occurred_at": event.occurred_at, "type": _short(event.type),
-            "event_id": str(event.event_id)}
+def _line(running: _Running, seq: int, event: PayoutEvent,
+          details: dict[str, Any]) -> CreatorLine:
+    """The event's line: what it did to the domain's balance, the figures after it."""
+    before = running.balance
+    running.apply(seq, event)
+    return CreatorLine(seq=seq, occurred_at=event.occurred_at, type=_short(event.type),
+                       event_id=str(event.event_id), delta=running.balance - before,
+                       running=running.figures(), **details)
 
-    def line(delta: int, **fields: object) -> CreatorLine:
-        tally.balance += delta
-        return CreatorLine(**base, delta=delta, running=tally.figures(), **fields)
 
+def _details(event: PayoutEvent, funding: dict[str, dict[str, int]] | None,  # noqa: PLR0911 - one case per event type
+             reserved: dict[str, PayoutReserved]) -> dict[str, Any]:
+    """What the line shows of the event besides the figures: its reference, the gift or the
+    conversion behind it, a note."""
     match event:
         case DiamondsEarned():
-            credited = event.diamonds - event.applied_to_debt
-            pending = event.available_at > tally.clock
-            tally.earnings[event.request_id] = _Earning(event.available_at, credited, pending)
-            if pending:
-                tally.held += credited
-                heapq.heappush(tally.pending, (event.available_at, event.request_id))
-            else:
-                tally.matured += credited
-            tally.debt -= event.applied_to_debt
-            note = (f"{event.applied_to_debt} paid debt at once" if event.applied_to_debt
-                    else "")
-            return line(event.diamonds, reference=event.request_id, sender_id=event.sender_id,
-                        coins=event.coins, diamonds=event.diamonds,
-                        rate=str(event.diamonds_per_coin), rate_version=event.rate_version,
-                        available_at=event.available_at,
-                        hold_rate_version=event.hold_rate_version,
-                        applied_to_debt=event.applied_to_debt,
-                        funding=None if funding is None else funding.get(event.request_id, {}),
-                        note=note)
+            return _earned(event, funding)
         case DiamondsClawedBack():
-            earning = tally.earnings.get(event.request_id)
-            if earning is not None:
-                earning.credited -= event.from_held
-                if earning.pending:
-                    tally.held -= event.from_held
-                else:
-                    tally.matured -= event.from_held
-            tally.clawed_from_available += event.from_available
-            tally.debt += event.to_debt
-            return line(-event.diamonds, reference=event.request_id, coins=event.coins or None,
-                        diamonds=event.diamonds, purchase_id=event.purchase_id,
-                        from_held=event.from_held, from_available=event.from_available,
-                        to_debt=event.to_debt,
-                        note=f"purchase {event.purchase_id} taken back: {event.from_held} "
-                             f"from held, {event.from_available} from available, "
-                             f"{event.to_debt} into debt")
+            return _clawed_back(event)
         case PayoutReserved():
-            tally.reservations[event.payout_id] = event
-            tally.reserved += event.diamonds
-            terms = None
-            if event.fee_ppm is not None or event.fee_fixed_minor is not None:
-                terms = f"{event.fee_ppm or 0} ppm + {event.fee_fixed_minor or 0} fixed"
-            return line(0, reference=event.payout_id, diamonds=event.diamonds,
-                        rate=str(event.minor_per_diamond), rate_version=event.rate_version,
-                        gross_minor=event.gross_minor, fee_minor=event.fee_minor,
-                        net_minor=event.net_minor, currency=event.currency, fee_terms=terms,
-                        method=event.method, note="reserved: sent to the provider")
+            return _reserved(event)
         case PayoutPosted():
-            reservation = tally.reservations.pop(event.payout_id, None)
-            tally.reserved -= event.diamonds
-            tally.withdrawn += event.diamonds
-            extra = {}
-            if reservation is not None:
-                extra = {"rate": str(reservation.minor_per_diamond),
-                         "rate_version": reservation.rate_version,
-                         "gross_minor": reservation.gross_minor,
-                         "fee_minor": reservation.fee_minor}
-            return line(-event.diamonds, reference=event.payout_id, diamonds=event.diamonds,
-                        net_minor=event.net_minor, currency=event.currency,
-                        note=f"paid, provider reference {event.provider_reference}", **extra)
+            return _posted(event, reserved.get(event.payout_id))
         case PayoutReleased():
-            tally.reservations.pop(event.payout_id, None)
-            tally.reserved -= event.diamonds
-            return line(0, reference=event.payout_id, diamonds=event.diamonds,
-                        note=f"released (provider failed: {event.reason})")
+            return {"reference": event.payout_id, "diamonds": event.diamonds,
+                    "note": f"released (provider failed: {event.reason})"}
         case PayoutRejected():
-            return line(0, reference=event.payout_id, diamonds=event.diamonds,
-                        note=f"rejected: {event.reason}")
+            return {"reference": event.payout_id, "diamonds": event.diamonds,
+                    "note": f"rejected: {event.reason}"}
         case CreatorVerificationRecorded():
-            return line(0, reference=None, note=f"verified: {event.verified}")
-    return line(0, reference=None, note="(no balance effect)")
+            return {"reference": None, "note": f"verified: {event.verified}"}
+    return {"reference": None, "note": "(no balance effect)"}
+
+
+def _earned(event: DiamondsEarned, funding: dict[str, dict[str, int]] | None) -> dict[str, Any]:
+    return {"reference": event.request_id, "sender_id": event.sender_id, "coins": event.coins,
+            "diamonds": event.diamonds, "rate": str(event.diamonds_per_coin),
+            "rate_version": event.rate_version, "available_at": event.available_at,
+            "hold_rate_version": event.hold_rate_version,
+            "applied_to_debt": event.applied_to_debt,
+            "funding": None if funding is None else funding.get(event.request_id, {}),
+            "note": (f"{event.applied_to_debt} paid debt at once" if event.applied_to_debt
+                     else "")}
+
+
+def _clawed_back(event: DiamondsClawedBack) -> dict[str, Any]:
+    return {"reference": event.request_id, "coins": event.coins or None,
+            "diamonds": event.diamonds, "purchase_id": event.purchase_id,
+            "from_held": event.from_held, "from_available": event.from_available,
+            "to_debt": event.to_debt,
+            "note": f"purchase {event.purchase_id} taken back: {event.from_held} from held, "
+                    f"{event.from_available} from available, {event.to_debt} into debt"}
+
+
+def _reserved(event: PayoutReserved) -> dict[str, Any]:
+    terms = None
+    if event.fee_ppm is not None or event.fee_fixed_minor is not None:
+        terms = f"{event.fee_ppm or 0} ppm + {event.fee_fixed_minor or 0} fixed"
+    return {"reference": event.payout_id, "diamonds": event.diamonds,
+            "rate": str(event.minor_per_diamond), "rate_version": event.rate_version,
+            "gross_minor": event.gross_minor, "fee_minor": event.fee_minor,
+            "net_minor": event.net_minor, "currency": event.currency, "fee_terms": terms,
+            "method": event.method, "note": "reserved: sent to the provider"}
+
+
+def _posted(event: PayoutPosted, reservation: PayoutReserved | None) -> dict[str, Any]:
+    """A posted payout with the rate and cash of the reservation it settles."""
+    details = {"reference": event.payout_id, "diamonds": event.diamonds,
+               "net_minor": event.net_minor, "currency": event.currency,
+               "note": f"paid, provider reference {event.provider_reference}"}
+    if reservation is not None:
+        details.update(rate=str(reservation.minor_per_diamond),
+                       rate_version=reservation.rate_version,
+                       gross_minor=reservation.gross_minor, fee_minor=reservation.fee_minor)
+    return details

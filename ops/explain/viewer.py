@@ -1,17 +1,14 @@
 """Why a viewer's wallet holds what it holds: its own wallet.* events, oldest first, each with
 what it did to the balance, the lots and cash values behind it, and the running balance.
 
-Pure: events in, lines out. The balance effect of each event, in coins:
+Pure: events in, lines out. The events are folded by the wallet's own domain
+(services/wallet/domain/evolve.py, as the service and its rebuilds fold them), so each line's
+effect on the balance and on the debt is the domain's: a purchase or promo grant +coins (the
+part that repaid debt too: balance = spendable coins - debt), a spend or expiry -coins, a
+clawback -coins (the whole purchase), anything else 0.
 
-    coins_purchased, promo_coins_credited   +coins (a part that repaid debt still raises the
-                                            balance: balance = spendable coins - debt)
-    promo_coins_expired, coins_spent        -coins
-    coins_clawed_back                       -coins, the whole purchase: its unspent coins go,
-                                            the spent part is covered by other lots or
-                                            becomes debt
-    everything else                         0 (freezes, refusals, age and limit records)
-
-Every event that records `balance_after` is checked against the running balance.
+Every event that records `balance_after` is checked against the running balance. An event the
+domain refuses (a history the wallet could not have written) changes nothing and is reported.
 """
 
 from __future__ import annotations
@@ -21,6 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from services.wallet.domain.evolve import WalletDraft
+from services.wallet.domain.state import Wallet, balance
+from shared.consistency import InconsistentHistory
 from shared.contract.events.wallet import (
     AgeVerificationRecorded,
     CoinsClawedBack,
@@ -98,12 +98,17 @@ class ViewerExplanation:
     """The balance the events add up to."""
     stored_balance: int | None
     """wallet_balances.balance, None when the wallet has no row."""
+    replay_error: str | None = None
+    """The first event the wallet domain refused, and why."""
 
     @property
     def problems(self) -> list[str]:
-        found = [f"seq {line.seq} ({line.type}) records balance {line.recorded_balance}, "
-                 f"the events before it add up to {line.balance}"
-                 for line in self.lines if not line.consistent]
+        found = []
+        if self.replay_error:
+            found.append(f"the wallet domain refuses this history: {self.replay_error}")
+        found += [f"seq {line.seq} ({line.type}) records balance {line.recorded_balance}, "
+                  f"the events before it add up to {line.balance}"
+                  for line in self.lines if not line.consistent]
         if self.stored_balance is None:
             if self.lines:
                 found.append(f"wallet_balances has no row for {self.user_id}")
@@ -128,27 +133,35 @@ def _values(lots: Iterable[Lot]) -> dict[str, int]:
 def explain_viewer(user_id: str, events: Sequence[tuple[int, WalletEvent]],
                    stored_balance: int | None = None) -> ViewerExplanation:
     """`events` are (seq, event) of one user's wallet.* events in log order."""
-    balance = 0
+    wallet = WalletDraft.of(Wallet(user_id))
     lines: list[ViewerLine] = []
+    refused = None
     for seq, event in events:
-        line = _line(seq, event, balance)
-        balance = line.balance
-        lines.append(line)
-    return ViewerExplanation(user_id, tuple(lines), balance, stored_balance)
+        before, debt_before = wallet.running_balance, wallet.debt
+        try:
+            wallet.apply_unchecked(event)
+        except (InconsistentHistory, TypeError) as error:
+            refused = refused or f"seq {seq} ({event.type}): {error}"
+        lines.append(_line(seq, event, before, wallet.running_balance,
+                           wallet.debt - debt_before))
+    return ViewerExplanation(user_id, tuple(lines), balance(wallet), stored_balance, refused)
 
 
-def _line(seq: int, event: WalletEvent, before: int) -> ViewerLine:  # noqa: C901, PLR0911 - one case per event type
+def _line(seq: int, event: WalletEvent, before: int, after: int,  # noqa: C901, PLR0911 - one case per event type
+          debt_added: int) -> ViewerLine:
+    """The line of one event, which took the domain's balance from `before` to `after` and
+    its debt up by `debt_added`."""
     base = {"seq": seq, "occurred_at": event.occurred_at, "type": _short(event.type),
             "event_id": str(event.event_id),
             "recorded_balance": getattr(event, "balance_after", None)}
 
-    def line(delta: int, **fields: object) -> ViewerLine:
-        return ViewerLine(**base, delta=delta, balance=before + delta, **fields)
+    def line(**fields: object) -> ViewerLine:
+        return ViewerLine(**base, delta=after - before, balance=after, **fields)
 
     match event:
         case CoinsPurchased():
             note = f"repaid {event.debt_repaid} coins of debt" if event.debt_repaid else ""
-            return line(event.coins, reference=event.purchase_id, coins=event.coins,
+            return line(reference=event.purchase_id, coins=event.coins,
                         amount_minor=event.amount_minor, currency=event.currency,
                         rate_version=event.rate_version, debt_repaid=event.debt_repaid,
                         note=note)
@@ -158,44 +171,43 @@ def _line(seq: int, event: WalletEvent, before: int) -> ViewerLine:  # noqa: C90
                 note += f", campaign {event.campaign_id}"
             if event.debt_repaid:
                 note += f", repaid {event.debt_repaid} coins of debt"
-            return line(event.coins, reference=event.grant_id, coins=event.coins,
+            return line(reference=event.grant_id, coins=event.coins,
                         debt_repaid=event.debt_repaid, note=note)
         case PromoCoinsExpired():
-            return line(-event.coins, reference=event.grant_id, coins=event.coins,
+            return line(reference=event.grant_id, coins=event.coins,
                         note="unused promo coins expired")
         case CoinsSpent():
             lots = tuple(Lot.of(use) for use in event.lots)
-            return line(-event.coins, reference=event.request_id, coins=event.coins,
+            return line(reference=event.request_id, coins=event.coins,
                         rate_version=event.spending_policy_version,
                         creator_id=event.creator_id, gift_id=event.gift_id,
                         stream_id=event.stream_id, lots=lots, value_minor=_values(lots))
         case CoinsClawedBack():
             covered = tuple(Lot.of(use) for use in event.covered_by)
-            debt = event.coins - event.coins_unspent - sum(lot.coins for lot in covered)
             note = (f"{event.kind}: {event.coins_unspent} unspent coins removed, "
                     f"{sum(lot.coins for lot in covered)} covered by other lots, "
-                    f"{debt} became debt" + (", wallet frozen" if event.frozen else ""))
-            return line(-event.coins, reference=event.purchase_id, coins=event.coins,
+                    f"{debt_added} became debt" + (", wallet frozen" if event.frozen else ""))
+            return line(reference=event.purchase_id, coins=event.coins,
                         amount_minor=event.amount_minor, currency=event.currency,
                         lots=covered, value_minor=_values(covered),
                         funded_gifts=tuple(gift.model_dump() for gift in event.funded_gifts),
-                        debt_added=debt, note=note)
+                        debt_added=debt_added, note=note)
         case SpendRejected():
-            return line(0, reference=event.request_id, coins=event.coins,
+            return line(reference=event.request_id, coins=event.coins,
                         rate_version=event.spending_policy_version,
                         creator_id=event.creator_id, stream_id=event.stream_id,
                         note=f"refused: {event.reason}"
                         + (f" ({event.limit_period})" if event.limit_period else ""))
         case WalletFrozen():
-            return line(0, reference=None, note=f"frozen: {event.reason}")
+            return line(reference=None, note=f"frozen: {event.reason}")
         case WalletUnfrozen():
-            return line(0, reference=None, note=f"unfrozen: {event.reason}")
+            return line(reference=None, note=f"unfrozen: {event.reason}")
         case AgeVerificationRecorded():
-            return line(0, reference=None, note=f"adult: {event.adult}")
+            return line(reference=None, note=f"adult: {event.adult}")
         case SpendingLimitRecorded():
-            return line(0, reference=None,
+            return line(reference=None,
                         note=f"{event.period} limit by {event.set_by}: {event.coins}")
-    return line(0, reference=None, note="(no balance effect)")
+    return line(reference=None, note="(no balance effect)")
 
 
 # ---- the viewer's statement over a period ---------------------------------------------------

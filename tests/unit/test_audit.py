@@ -474,3 +474,19 @@ def test_an_output_caused_by_the_wrong_event_or_differing_from_its_cause_fails_c
         set(located(report, "causation"))
     assert all(isinstance(v.location.event_id, str)
                for inv in report.invariants for v in inv.examples if v.location)
+
+
+def test_read_tables_are_compared_row_by_row_with_the_replay():
+    from ops.audit.model import Invariant
+    from ops.audit.read_models import compare
+    from ops.verdict import Verdict
+
+    invariant = Invariant("read_models", "tables agree with the log")
+    compare(invariant, "wallet_balances", ("balance", "debt"),
+            stored={"u1": {"balance": 5, "debt": 0}, "u2": {"balance": 0, "debt": 0}},
+            replayed={"u1": {"balance": 5, "debt": 0}, "u3": {"balance": -2, "debt": 2}})
+    assert (invariant.checked, invariant.failed) == (3, 1)
+    assert invariant.examples[0].message == (
+        "wallet_balances row of u3 (missing): balance 0 (log: -2), debt 0 (log: 2)")
+    verdict = Verdict.of(invariant)
+    assert not verdict.passed and verdict.detail.startswith("1 of 3 checks failed, first at")

@@ -98,7 +98,7 @@ def test_a_mismatch_with_the_stored_balance_or_an_event_is_reported():
 def test_viewer_statement_totals_reconcile_and_the_period_is_half_open():
     events = wallet_events()
     expired = PromoCoinsExpired(**envelope(T0 + timedelta(days=1)), user_id=USER,
-                                grant_id="gx", coins=5, balance_after=45)
+                                grant_id="g1", coins=20, balance_after=330)
     explanation = explain_viewer(USER, list(enumerate(events, start=1)), -215)
     st = viewer_statement(explanation, T0 + timedelta(hours=1), T0 + timedelta(days=3))
     assert [line.type for line in st.lines] == ["coins_spent", "coins_purchased"]
@@ -109,10 +109,8 @@ def test_viewer_statement_totals_reconcile_and_the_period_is_half_open():
         (CREATOR, "doughnut", 300)]
     whole = viewer_statement(explanation, T0, T0 + timedelta(days=10))
     assert whole.clawed_back_minor == {"USD": 499} and whole.reconciles
-    assert expired.coins == 5  # the model accepts an expiry; its effect is covered below
-    with_expiry = explain_viewer(USER, [(1, events[0]), (2, events[1]), (3, events[2]),
-                                        (4, expired)])
-    assert with_expiry.lines[-1].delta == -5
+    with_expiry = explain_viewer(USER, [(1, events[0]), (2, events[1]), (3, expired)])
+    assert with_expiry.lines[-1].delta == -20 and with_expiry.replay_error is None
 
 
 def test_viewer_csv_has_a_header_one_row_per_event_and_a_totals_row():
@@ -226,3 +224,14 @@ def test_helpers():
     assert parse_moment("2026-05-01T12:00:00Z") == T0
     explanation = explain_viewer(USER, list(enumerate(wallet_events(), start=1)), -215)
     assert '"problems": []' in as_json(explanation)
+
+
+def test_events_the_domains_refuse_change_nothing_and_are_reported():
+    unknown_lot = explain_viewer(USER, list(enumerate(wallet_events()[1:3], start=1)), 330)
+    assert [line.balance for line in unknown_lot.lines] == [330, 330]
+    assert unknown_lot.problems[0].startswith(
+        "the wallet domain refuses this history: seq 2 (wallet.coins_spent)")
+    events = payout_events()
+    posted_twice = explain_creator(CREATOR, list(enumerate([*events[:4], events[3]], start=1)))
+    assert posted_twice.lines[-1].delta == 0 and posted_twice.replayed is None
+    assert posted_twice.problems[0].startswith("the payout domain refuses this history: seq 5")

@@ -24,6 +24,7 @@ from services.gifting.domain import (
     evolve,
     fold,
 )
+from shared.consistency import InconsistentHistory
 from shared.contract.events.catalog import CampaignEnded, CampaignStarted, GiftListed, GiftRepriced
 from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftRejection
 from shared.contract.events.streams import GiftRequested, StreamEnded, StreamStarted
@@ -200,8 +201,8 @@ def test_decisions_record_what_was_decided_and_what_awaits_the_wallet(events, pr
     (state(requests=frozenset({"req-2"})), REJECTED),                    # rejected twice
     (state(), decide_outcome(PRICED, spent())),                          # nothing to settle
 ], ids=["priced-twice", "rejected-twice", "settles-nothing"])
-def test_a_decision_that_cannot_follow_the_state_is_a_bug(given, event):
-    with pytest.raises(AssertionError):
+def test_a_decision_that_cannot_follow_the_state_is_an_inconsistent_history(given, event):
+    with pytest.raises(InconsistentHistory):
         evolve(given, event)
 
 

@@ -12,14 +12,13 @@ outputs with evolve before deciding the next input, as the handler does.
 
 from __future__ import annotations
 
+from services.gifting.domain.outcome import decide_outcome
+from services.gifting.domain.pricing import decide_gift
+from services.gifting.domain.state import GiftingView
 from shared.contract.envelope import Event
 from shared.contract.events.gifting import GiftingEvent
 from shared.contract.events.streams import GiftRequested
 from shared.contract.events.wallet import CoinsSpent, SpendRejected
-
-from services.gifting.domain.outcome import decide_outcome
-from services.gifting.domain.pricing import decide_gift
-from services.gifting.domain.state import GiftingView
 
 
 def decide(state: GiftingView, event: Event) -> list[GiftingEvent]:

@@ -19,6 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from services.gifting.domain.catalog import Campaign, CatalogGift, evolve_campaign, evolve_gift
+from services.gifting.domain.state import GiftingState, GiftingView
+from services.gifting.domain.streams import Stream, evolve_stream
+from shared.consistency import InconsistentHistory
 from shared.contract.envelope import Event
 from shared.contract.events.catalog import (
     CampaignEnded,
@@ -30,10 +34,6 @@ from shared.contract.events.catalog import (
 from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.streams import StreamEnded, StreamStarted
 from shared.contract.events.users import AgeVerified
-
-from services.gifting.domain.catalog import Campaign, CatalogGift, evolve_campaign, evolve_gift
-from services.gifting.domain.state import GiftingState, GiftingView
-from services.gifting.domain.streams import Stream, evolve_stream
 
 
 def evolve(state: GiftingState, event: Event) -> GiftingState:
@@ -84,7 +84,7 @@ class GiftingDraft(GiftingView):
             MappingProxyType(dict(self.campaigns)), MappingProxyType(dict(self.creator_ages)),
             MappingProxyType(dict(self.priced)), frozenset(self.requests))
 
-    def apply(self, event: Event) -> None:  # noqa: C901 - one case per type
+    def apply(self, event: Event) -> None:
         match event:
             case StreamStarted() | StreamEnded():
                 self.streams[event.stream_id] = evolve_stream(self.streams.get(event.stream_id),
@@ -104,12 +104,17 @@ class GiftingDraft(GiftingView):
                 self.creator_ages[event.user_id] = event.adult
                 self.changed_ages[event.user_id] = None
             case GiftPriced():
-                assert event.request_id not in self.requests, event
+                _check(event.request_id not in self.requests, "request decided twice", event)
                 self.requests.add(event.request_id)
                 self.priced[event.request_id] = event
             case GiftRejected():
-                assert event.request_id not in self.requests, event
+                _check(event.request_id not in self.requests, "request decided twice", event)
                 self.requests.add(event.request_id)
             case GiftSent() | GiftFailed():
                 settled = self.priced.pop(event.request_id, None)
-                assert settled is not None, f"{event.type} {event.event_id} settles no priced gift"
+                _check(settled is not None, "settles no priced gift", event)
+
+
+def _check(condition: bool, problem: str, event: Event) -> None:
+    if not condition:
+        raise InconsistentHistory(f"{problem}: {event.type} {event.event_id}")

@@ -11,14 +11,13 @@ it is the one the whole of gifting's tables would give, because no decision look
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Set as AbstractSet
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from shared.contract.events.gifting import GiftPriced
-
 from services.gifting.domain.catalog import Campaign, CatalogGift
 from services.gifting.domain.streams import Stream
+from shared.contract.events.gifting import GiftPriced
 
 
 def _frozen_map() -> Mapping:
@@ -36,7 +35,7 @@ class GiftingView:
     campaigns: Mapping[str, Campaign]
     creator_ages: Mapping[str, bool]
     priced: Mapping[str, GiftPriced]
-    requests: Set[str]
+    requests: AbstractSet[str]
 
     def creator_adult(self, stream: Stream | None) -> bool | None:
         """What the user service said of the stream's creator: None if it never said, or if

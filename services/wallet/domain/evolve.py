@@ -159,15 +159,21 @@ class WalletDraft:
             self.spent_this_month, frozenset(self.requests))
 
     def apply(self, event: WalletEvent) -> None:
-        if event.user_id != self.user_id:
-            raise InconsistentHistory(f"{event.type} {event.event_id} of {event.user_id}"
-                                      f" applied to {self.user_id}")
-        self._apply(event)
+        self.apply_unchecked(event)
         if _carries_balance(event):
             recorded = event.balance_after  # type: ignore[attr-defined]
             if recorded is not None and recorded != self.running_balance:
                 raise InconsistentHistory(f"{event.type} {event.event_id} says balance "
                                           f"{recorded}, replay gives {self.running_balance}")
+
+    def apply_unchecked(self, event: WalletEvent) -> None:
+        """`apply` without checking the event's balance_after against the replay: for tools
+        that show where a recorded balance departs from the events instead of stopping there
+        (ops.explain). An event the wallet could not have applied still raises."""
+        if event.user_id != self.user_id:
+            raise InconsistentHistory(f"{event.type} {event.event_id} of {event.user_id}"
+                                      f" applied to {self.user_id}")
+        self._apply(event)
 
     def _apply(self, event: WalletEvent) -> None:  # noqa: C901 - one case per type
         match event:
