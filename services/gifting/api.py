@@ -7,6 +7,8 @@ from typing import Annotated
 import asyncpg
 from fastapi import APIRouter, HTTPException, Path, Query
 
+from services.gifting.domain.leaderboard import RANK_ORDER_SQL
+
 IdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.:@-]{1,128}$")]
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -61,7 +63,7 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
 
 async def _top(pool: asyncpg.Pool, scope: str, scope_id: str, limit: int) -> list[dict]:
     rows = await pool.fetch(
-        """SELECT sender_id, points, coins, gifts FROM gifter_scores
-           WHERE scope = $1 AND scope_id = $2
-           ORDER BY points DESC, coins DESC, sender_id LIMIT $3""", scope, scope_id, limit)
+        f"""SELECT sender_id, points, coins, gifts FROM gifter_scores
+            WHERE scope = $1 AND scope_id = $2
+            ORDER BY {RANK_ORDER_SQL} LIMIT $3""", scope, scope_id, limit)
     return [{"rank": rank, **dict(row)} for rank, row in enumerate(rows, start=1)]

@@ -20,7 +20,7 @@ from services.gifting.domain import (
     evolve_gift,
     evolve_stream,
 )
-from services.gifting.domain.leaderboard import units
+from services.gifting.domain.leaderboard import boards_of, score_added, totals_added
 from shared.contract.events.catalog import (
     CampaignEnded,
     CampaignStarted,
@@ -121,17 +121,19 @@ def settlement(outcome: GiftSent | GiftFailed) -> tuple[str, str | None]:
 
 
 def total_increment(sent: GiftSent) -> tuple:
-    """What one sent gift adds to its stream's totals: (stream_id, creator_id, sends, gifts,
-    coins, points)."""
-    return (sent.stream_id, sent.creator_id, 1, units(sent), sent.coins, sent.points)
+    """The stream_totals row one sent gift adds (domain.leaderboard.totals_added)."""
+    return (sent.stream_id, sent.creator_id, *totals_added(sent))
+
+
+def score_keys(sent: GiftSent) -> list[tuple[str, str, str]]:
+    """The gifter_scores rows a sent gift changes: its sender on each of its boards."""
+    return [(scope.value, scope_id, sent.sender_id) for scope, scope_id in boards_of(sent)]
 
 
 def score_increments(sent: GiftSent) -> list[tuple]:
-    """What one sent gift adds to its sender's scores on the stream's and the creator's
-    leaderboards: (scope, scope_id, sender_id, points, coins, gifts) each."""
-    added = (sent.points, sent.coins, units(sent))
-    return [("stream", sent.stream_id, sent.sender_id, *added),
-            ("creator", sent.creator_id, sent.sender_id, *added)]
+    """The gifter_scores rows one sent gift adds (domain.leaderboard.score_added)."""
+    added = score_added(sent)
+    return [(*key, *added) for key in score_keys(sent)]
 
 
 class GiftingProjection(Projection):
@@ -325,8 +327,7 @@ class GiftingChanges:
             case GiftSent():
                 self.requests.add(event.request_id)
                 self.streams.add(event.stream_id)
-                self.scores.add(("stream", event.stream_id, event.sender_id))
-                self.scores.add(("creator", event.creator_id, event.sender_id))
+                self.scores.update(score_keys(event))
             case GiftFailed() | GiftPriced() | GiftRejected():
                 self.requests.add(event.request_id)
             case StreamStarted() | StreamEnded():

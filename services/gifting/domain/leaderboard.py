@@ -2,8 +2,9 @@
 
 Only delivered gifts (GiftSent) count; priced, rejected or failed gifts never do. Ranking is
 by points (which campaigns boost), then by coins, then by sender_id, so two gifters never share
-a place and every replay ranks them the same way. A projection that stores boards as rows
-sorts with the same key: ORDER BY points DESC, coins DESC, sender_id ASC.
+a place and every replay ranks them the same way. The service stores totals and boards as rows
+(services/gifting/projection.py): its store and its rebuild add what `totals_added` and
+`score_added` say to the rows `boards_of` names, and its API ranks with RANK_ORDER_SQL.
 
 Folding the same GiftSent twice counts it twice: exactly-once is the runtime's job (tracking
 records and unique event ids), as for every other projection.
@@ -41,12 +42,18 @@ class StreamTotals:
         return len(self.senders)
 
 
+def totals_added(sent: GiftSent) -> tuple[int, int, int, int]:
+    """What one delivered gift adds to its stream's totals: (sends, gifts, coins, points)."""
+    return (1, units(sent), sent.coins, sent.points)
+
+
 def add_to_totals(totals: StreamTotals, sent: GiftSent) -> StreamTotals:
     """Add one delivered gift; a gift to another stream leaves the totals as they are."""
     if sent.stream_id != totals.stream_id:
         return totals
-    return replace(totals, sends=totals.sends + 1, gifts=totals.gifts + units(sent),
-                   coins=totals.coins + sent.coins, points=totals.points + sent.points,
+    sends, gifts, coins, points = totals_added(sent)
+    return replace(totals, sends=totals.sends + sends, gifts=totals.gifts + gifts,
+                   coins=totals.coins + coins, points=totals.points + points,
                    senders=totals.senders | {sent.sender_id})
 
 
@@ -68,6 +75,22 @@ def rank_key(score: GifterScore) -> tuple[int, int, str]:
     return (-score.points, -score.coins, score.sender_id)
 
 
+RANK_ORDER_SQL = "points DESC, coins DESC, sender_id"
+"""rank_key as an ORDER BY over stored scores."""
+
+
+def boards_of(sent: GiftSent) -> tuple[tuple[BoardScope, str], tuple[BoardScope, str]]:
+    """The boards a delivered gift counts on: its stream's and its creator's (across all the
+    creator's streams)."""
+    return ((BoardScope.stream, sent.stream_id), (BoardScope.creator, sent.creator_id))
+
+
+def score_added(sent: GiftSent) -> tuple[int, int, int]:
+    """What one delivered gift adds to its sender's score on each of its boards: (points,
+    coins, gifts)."""
+    return (sent.points, sent.coins, units(sent))
+
+
 @dataclass(frozen=True, slots=True)
 class Leaderboard:
     """Top gifters of one stream or of one creator (across all their streams)."""
@@ -85,8 +108,7 @@ class Leaderboard:
         return cls(BoardScope.creator, creator_id)
 
     def covers(self, sent: GiftSent) -> bool:
-        scoped = sent.stream_id if self.scope is BoardScope.stream else sent.creator_id
-        return scoped == self.scope_id
+        return (self.scope, self.scope_id) in boards_of(sent)
 
 
 def apply_sent(board: Leaderboard, sent: GiftSent) -> Leaderboard:
@@ -95,8 +117,9 @@ def apply_sent(board: Leaderboard, sent: GiftSent) -> Leaderboard:
     if not board.covers(sent):
         return board
     old = board.scores.get(sent.sender_id, GifterScore(sent.sender_id))
-    new = replace(old, points=old.points + sent.points, coins=old.coins + sent.coins,
-                  gifts=old.gifts + units(sent))
+    points, coins, gifts = score_added(sent)
+    new = replace(old, points=old.points + points, coins=old.coins + coins,
+                  gifts=old.gifts + gifts)
     return replace(board, scores=MappingProxyType({**board.scores, sent.sender_id: new}))
 
 
