@@ -50,7 +50,7 @@ from ops.audit.rates import RateBook
 from ops.audit.wallets import WalletBook
 from shared.contract.events.catalog import GiftListed, GiftRepriced
 from shared.contract.events.deadletter import EventDeadLettered
-from shared.contract.events.gifting import GiftPriced
+from shared.contract.events.gifting import GiftPriced, GiftSent
 from shared.contract.events.payments import (
     PurchaseChargedBack,
     PurchaseCompleted,
@@ -92,6 +92,8 @@ class Auditor:
         self.dead_letters: Counter[str] = Counter()
         self.latest: datetime | None = None
         self.buckets: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+        self.stream_totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        """Per stream, of its delivered gifts: sends, gifts, coins, points."""
         self.received: dict[str, int] = defaultdict(int)
         self.refunded: dict[str, int] = defaultdict(int)
         self.charged_back: dict[str, int] = defaultdict(int)
@@ -159,6 +161,8 @@ class Auditor:
             return lambda event, at, timestamp_ms: self.rates.catalog(event)
         if issubclass(event_class, GiftPriced):
             return lambda event, at, timestamp_ms: self.rates.gift_priced(event, at)
+        if issubclass(event_class, GiftSent):
+            return self._gift_sent
         if issubclass(event_class, PurchaseCompleted):
             return self._purchase
         if issubclass(event_class, PurchaseRefunded | PurchaseChargedBack):
@@ -184,6 +188,15 @@ class Auditor:
             self.rates.earned(event, at)
         elif isinstance(event, PayoutReserved):
             self.rates.reserved(event, at)
+
+    def _gift_sent(self, event: GiftSent, at: Location, timestamp_ms: int) -> None:
+        # What a stream's page shows: sends, gifts (a combo of 99 is one send, 99 gifts;
+        # events from before `quantity` count one), coins, points.
+        totals = self.stream_totals[event.stream_id]
+        totals[0] += 1
+        totals[1] += 1 if event.quantity is None else event.quantity
+        totals[2] += event.coins
+        totals[3] += event.points
 
     def _purchase(self, event: PurchaseCompleted, at: Location, timestamp_ms: int) -> None:
         key = (event.user_id, event.purchase_id)

@@ -1,5 +1,6 @@
-"""The services' read tables against the log: every `wallet_balances` and `creator_balances` row
-holds what the audit's replay of the log gives for that wallet or creator.
+"""The services' read tables against the log: every `wallet_balances`, `creator_balances` and
+`stream_totals` row holds what the audit's replay of the log gives for that wallet, creator or
+stream.
 
 The audit itself reads the log alone; the read tables are what the services' APIs answer
 from, so this is the check that the answers people see follow from the log. Run it only once
@@ -8,7 +9,8 @@ wallet or creator missing on one side counts as all zeros, so one that nothing t
 no row.
 
 Per wallet: balance and debt. Per creator: earned, reserved, withdrawn, clawed back, debt, and
-held + available (their split depends on the time a row was written, their sum does not).
+held + available (their split depends on the time a row was written, their sum does not). Per
+stream: sends, gifts, coins and points of its delivered gifts.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from ops.audit.fold import Auditor
 from ops.audit.model import Invariant
 
 READ_MODELS = "read_models"
-DESCRIPTION = ("wallet_balances and creator_balances hold, per wallet and creator, what the "
-               "log adds up to")
+DESCRIPTION = ("wallet_balances, creator_balances and stream_totals hold, per wallet, creator "
+               "and stream, what the log adds up to")
 
 WALLET_FIGURES = ("balance", "debt")
 CREATOR_FIGURES = ("earned", "reserved", "withdrawn", "clawed_back", "debt",
                    "held + available")
+STREAM_FIGURES = ("sends", "gifts", "coins", "points")
 
 Figures = dict[str, dict[str, int]]
 """By wallet or creator id: figure name -> value."""
@@ -46,6 +49,11 @@ def replayed_creators(auditor: Auditor) -> Figures:
             "withdrawn": creator.withdrawn, "clawed_back": creator.clawed,
             "debt": creator.debt, "held + available": owned + creator.debt}
     return figures
+
+
+def replayed_streams(auditor: Auditor) -> Figures:
+    return {stream_id: dict(zip(STREAM_FIGURES, totals, strict=True))
+            for stream_id, totals in auditor.stream_totals.items()}
 
 
 def compare(invariant: Invariant, table: str, names: tuple[str, ...], stored: Figures,
@@ -69,7 +77,7 @@ async def check_read_models(conn: asyncpg.Connection | asyncpg.Pool,
     """`schemas` are the services' schemas, quoted (Namespace.schemas); `auditor` has been fed
     the log those services wrote."""
     invariant = Invariant(READ_MODELS, DESCRIPTION)
-    wallet, payout = schemas["wallet"], schemas["payout"]
+    wallet, payout, gifting = schemas["wallet"], schemas["payout"], schemas["gifting"]
     wallets = await conn.fetch(
         f"SELECT user_id, balance, debt FROM {wallet}.wallet_balances")
     compare(invariant, "wallet_balances", WALLET_FIGURES,
@@ -84,4 +92,9 @@ async def check_read_models(conn: asyncpg.Connection | asyncpg.Pool,
                                  "clawed_back": row["clawed_back"], "debt": row["debt"],
                                  "held + available": row["owned"]} for row in creators},
             replayed_creators(auditor))
+    streams = await conn.fetch(
+        f"SELECT stream_id, {', '.join(STREAM_FIGURES)} FROM {gifting}.stream_totals")
+    compare(invariant, "stream_totals", STREAM_FIGURES,
+            {row["stream_id"]: {name: row[name] for name in STREAM_FIGURES} for row in streams},
+            replayed_streams(auditor))
     return invariant

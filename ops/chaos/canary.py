@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from typing import TYPE_CHECKING
 
-from ops.demo import Demo
 from ops.kafka_partitions import partition_for
 from ops.simulation.people import PACKAGES
 from shared.contract.topics import GIFT_REQUESTS
+
+if TYPE_CHECKING:
+    from ops.demo import Demo
 
 CANARY_GIFT = "rose"
 CANARY_PACKAGE = "coins-16500"

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.payout.domain.evolve import InconsistentHistory, Replay
+from services.payout.domain.evolve import Replay
 from services.payout.domain.state import Creator
+from shared.consistency import InconsistentHistory
 from shared.contract.events.payout import (
     CreatorVerificationRecorded,
     DiamondsClawedBack,

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any, Self
 
 import asyncpg
 
@@ -69,7 +70,7 @@ async def restore_indexes(conn: asyncpg.Connection, deferred: DeferredIndexes) -
 
 
 async def _with_connections(database_url: str, schema: str, connections: int, work: list,
-                            do) -> None:
+                            do: Callable[[asyncpg.Connection, Any], Awaitable[None]]) -> None:
     queue: asyncio.Queue = asyncio.Queue()
     for item in work:
         queue.put_nowait(item)
@@ -96,7 +97,7 @@ async def load_rows(database_url: str, schema: str, rows: dict[str, Rows], *,
               for start in range(0, len(data.rows), CHUNK_ROWS)]
     chunks.sort(key=lambda chunk: -len(chunk[2]))
 
-    async def copy(conn: asyncpg.Connection, chunk) -> None:
+    async def copy(conn: asyncpg.Connection, chunk: tuple[str, tuple, list]) -> None:
         table, columns, records = chunk
         await conn.copy_records_to_table(table, records=records, columns=list(columns),
                                          schema_name=schema)
@@ -145,13 +146,13 @@ class HistoryStream:
         self._conn: asyncpg.Connection | None = None
         self._pending: asyncio.Task | None = None
 
-    async def __aenter__(self) -> HistoryStream:
+    async def __aenter__(self) -> Self:
         self._conn = await asyncpg.connect(self.database_url, server_settings={
             "search_path": quote_schema(self.schema),
             "application_name": f"coinlog/replay-history/{self.schema}"[:63]})
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         if self._pending is not None and not self._pending.done():
             self._pending.cancel()
             with contextlib.suppress(BaseException):

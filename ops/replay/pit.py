@@ -32,11 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from services.registry import ENTITY_KINDS
-from shared.consistency import InconsistentHistory
 from shared.contract.codec import InvalidEvent, decode
 from shared.projection import EntityKind
 from shared.settings import Settings
@@ -142,7 +141,7 @@ class EntityFold:
             return
         try:
             self.acc = self.kind.step(self.acc, event)
-        except (InconsistentHistory, ValueError) as error:
+        except ValueError as error:  # InconsistentHistory among others
             self.problem = f"{event.type} {event.event_id} does not fold: {error}"[:500]
             return
         self.recent.append(event.event_id)
@@ -191,7 +190,7 @@ async def ensure_tables(conn: asyncpg.Connection) -> None:
         await conn.execute(DDL)
 
 
-def _decoded(kind: EntityKind, record) -> Any | None:
+def _decoded(kind: EntityKind, record: ConsumerRecord) -> Any | None:
     try:
         return decode(kind.topic, record.value).event
     except InvalidEvent:
@@ -222,41 +221,53 @@ async def snapshot(kind_name: str, prefix: str = "", *, every: int = 10_000,
         partitions = await partitions_of(consumer, topic)
         ends = await consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
         for partition in partitions:
-            end = ends[TopicPartition(topic, partition)]
-            start = await conn.fetchval(
-                'SELECT max("offset") FROM audit.pit_marks WHERE topic = $1 AND partition = $2',
-                topic, partition) or 0
-            folds: dict[str, EntityFold] = {}
-            for row in await conn.fetch(
-                    'SELECT entity, state::text AS state, recent, problem FROM audit.pit_snapshots'
-                    ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
-                    topic, partition, start):
-                folds[row["entity"]] = EntityFold(kind, row["entity"], kind.load(row["state"]),
-                                                  row["recent"], row["problem"])
-            pending = marks_between(start, end, every)
-            written[partition] = []
-
-            async def mark_until(offset: int) -> None:
-                while pending and pending[0] <= offset:
-                    pending_mark = pending.pop(0)
-                    await _write_mark(conn, topic, partition, pending_mark, folds)
-                    written[partition].append(pending_mark)
-
-            async for batch in read_partition(consumer, topic, partition, start, end):
-                for record in batch:
-                    await mark_until(record.offset)
-                    records += 1
-                    event = _decoded(kind, record)
-                    if event is None or not record.key:
-                        continue
-                    entity = record.key.decode()
-                    fold = folds.get(entity) or folds.setdefault(entity, EntityFold(kind, entity))
-                    fold.apply(event)
-            await mark_until(end)
+            written[partition], read = await _snapshot_partition(
+                conn, consumer, kind, topic, partition, ends[TopicPartition(topic, partition)],
+                every)
+            records += read
     finally:
         await consumer.stop()
         await conn.close()
     return SnapshotRun(topic, written, records)
+
+
+async def _snapshot_partition(conn: asyncpg.Connection, consumer: AIOKafkaConsumer,
+                              kind: EntityKind, topic: str, partition: int, end: int,
+                              every: int) -> tuple[list[int], int]:
+    """Fold one partition from its latest mark to `end`, writing a mark at every multiple of
+    `every` on the way. Returns the marks written and the records read."""
+    start = await conn.fetchval(
+        'SELECT max("offset") FROM audit.pit_marks WHERE topic = $1 AND partition = $2',
+        topic, partition) or 0
+    folds: dict[str, EntityFold] = {}
+    for row in await conn.fetch(
+            'SELECT entity, state::text AS state, recent, problem FROM audit.pit_snapshots'
+            ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
+            topic, partition, start):
+        folds[row["entity"]] = EntityFold(kind, row["entity"], kind.load(row["state"]),
+                                          row["recent"], row["problem"])
+    pending = marks_between(start, end, every)
+    written: list[int] = []
+    records = 0
+
+    async def mark_until(offset: int) -> None:
+        while pending and pending[0] <= offset:
+            mark = pending.pop(0)
+            await _write_mark(conn, topic, partition, mark, folds)
+            written.append(mark)
+
+    async for batch in read_partition(consumer, topic, partition, start, end):
+        for record in batch:
+            await mark_until(record.offset)
+            records += 1
+            event = _decoded(kind, record)
+            if event is None or not record.key:
+                continue
+            entity = record.key.decode()
+            fold = folds.get(entity) or folds.setdefault(entity, EntityFold(kind, entity))
+            fold.apply(event)
+    await mark_until(end)
+    return written, records
 
 
 async def _write_mark(conn: asyncpg.Connection, topic: str, partition: int, offset: int,

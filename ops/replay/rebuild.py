@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -139,8 +140,8 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
 
 
 async def _rebuild_into(service: str, target_schema: str, partial: str, prefix: str, cut: Cut,
-                        workers: int, pool, database_url: str, bootstrap_servers: str,
-                        started: float) -> RebuildResult:
+                        workers: int, pool: ProcessPoolExecutor | None, database_url: str,
+                        bootstrap_servers: str, started: float) -> RebuildResult:
     conn = await connect(database_url, partial)
     try:
         exists = await conn.fetchval(

@@ -111,8 +111,11 @@ def rejected_row(rejection: GiftRejected, gift_id: str | None, quantity: int | N
             rejection.occurred_at, rejection.occurred_at]
 
 
-STATUS, REASON, PRICED_EVENT = 10, 11, 12
-"""Positions in a gifts row of what settling it changes."""
+STATUS, REASON, PRICED_EVENT = (GIFTS_TABLE.position(column)
+                                for column in ("status", "reason", "priced_event"))
+GIFT_ID, QUANTITY = GIFTS_TABLE.position("gift_id"), GIFTS_TABLE.position("quantity")
+TOTALS_ADDED = ("sends", "gifts", "coins", "points")
+SCORES_ADDED = ("points", "coins", "gifts")
 
 
 def settlement(outcome: GiftSent | GiftFailed) -> tuple[str, str | None]:
@@ -127,13 +130,16 @@ def total_increment(sent: GiftSent) -> tuple:
 
 def score_keys(sent: GiftSent) -> list[tuple[str, str, str]]:
     """The gifter_scores rows a sent gift changes: its sender on each of its boards."""
-    return [(scope.value, scope_id, sent.sender_id) for scope, scope_id in boards_of(sent)]
+    sender_id = sent.sender_id
+    return [(scope, scope_id, sender_id) for scope, scope_id in boards_of(sent)]
 
 
 def score_increments(sent: GiftSent) -> list[tuple]:
     """The gifter_scores rows one sent gift adds (domain.leaderboard.score_added)."""
-    added = score_added(sent)
-    return [(*key, *added) for key in score_keys(sent)]
+    points, coins, gifts = score_added(sent)
+    sender_id = sent.sender_id
+    return [(scope, scope_id, sender_id, points, coins, gifts)
+            for scope, scope_id in boards_of(sent)]
 
 
 class GiftingProjection(Projection):
@@ -277,13 +283,13 @@ class GiftingProjection(Projection):
             request = self.requests.get(event.causation_id)
             row = self.gifts[event.request_id]
             if request is not None and row[STATUS] == "rejected":
-                row[4], row[5] = request
+                row[GIFT_ID], row[QUANTITY] = request
         gifts = []
         for request_id in request_ids:
             found = self.gifts.get(request_id)
             if found is None:
                 continue
-            if found[4] is None:  # a rejection whose request is not in the log: not a row
+            if found[GIFT_ID] is None:  # a rejection whose request is not in the log: no row
                 self._break(found[0], "rejected request not found on streams.gift-requests")
                 continue
             priced = found[PRICED_EVENT]

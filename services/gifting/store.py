@@ -12,8 +12,12 @@ from services.gifting.projection import (
     CAMPAIGNS,
     CATALOG_GIFTS,
     CREATOR_AGES,
+    GIFTER_SCORES,
     GIFTS_TABLE,
+    SCORES_ADDED,
+    STREAM_TOTALS,
     STREAMS,
+    TOTALS_ADDED,
     campaign_row,
     catalog_row,
     priced_row,
@@ -28,7 +32,7 @@ from shared.contract.events.streams import GiftRequested
 
 async def load_streams(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, Stream]:
     rows = await conn.fetch(
-        "SELECT stream_id, creator_id, started_at, ended_at FROM streams"
+        f"SELECT {', '.join(STREAMS.column_names)} FROM streams"
         " WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE", sorted(set(ids)))
     return {row["stream_id"]: Stream(**dict(row)) for row in rows}
 
@@ -49,7 +53,7 @@ async def save_ages(conn: asyncpg.Connection, ages: dict[str, bool]) -> None:
 
 async def load_gifts(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, CatalogGift]:
     rows = await conn.fetch(
-        "SELECT gift_id, name, coins, catalog_version, retired FROM catalog_gifts"
+        f"SELECT {', '.join(CATALOG_GIFTS.column_names)} FROM catalog_gifts"
         " WHERE gift_id = ANY($1::text[])", sorted(set(ids)))
     return {row["gift_id"]: CatalogGift(**dict(row)) for row in rows}
 
@@ -59,8 +63,7 @@ async def save_gifts(conn: asyncpg.Connection, gifts: Sequence[CatalogGift]) -> 
 
 
 async def load_campaigns(conn: asyncpg.Connection) -> dict[str, Campaign]:
-    rows = await conn.fetch("SELECT campaign_id, multiplier, gift_ids, starts_at, ends_at,"
-                            " ended_at FROM campaigns")
+    rows = await conn.fetch(f"SELECT {', '.join(CAMPAIGNS.column_names)} FROM campaigns")
     return {row["campaign_id"]: Campaign(
         campaign_id=row["campaign_id"], multiplier=row["multiplier"],
         gift_ids=frozenset(row["gift_ids"]), starts_at=row["starts_at"], ends_at=row["ends_at"],
@@ -68,7 +71,9 @@ async def load_campaigns(conn: asyncpg.Connection) -> dict[str, Campaign]:
 
 
 async def save_campaigns(conn: asyncpg.Connection, campaigns: Sequence[Campaign]) -> None:
-    await CAMPAIGNS.upsert(conn, [campaign_row(campaign) for campaign in campaigns])
+    # A campaign's terms never change once started (evolve_campaign): only its end is written.
+    await CAMPAIGNS.upsert(conn, [campaign_row(campaign) for campaign in campaigns],
+                           replaced=("ended_at",))
 
 
 async def load_priced(conn: asyncpg.Connection, request_ids: Iterable[str]) -> dict[
@@ -103,7 +108,8 @@ def _request_row(request: GiftRequested, outcome: GiftPriced | GiftRejected) -> 
 
 async def settle_requests(conn: asyncpg.Connection,
                           settled: Sequence[tuple[str, str, str | None]]) -> None:
-    """(request_id, status, reason) for requests the wallet answered."""
+    """(request_id, status, reason) for requests the wallet answered; the GiftPriced kept for
+    the answer is dropped."""
     if settled:
         await conn.executemany(
             "UPDATE gifts SET status = $2, reason = $3, priced_event = NULL WHERE request_id = $1",
@@ -111,32 +117,8 @@ async def settle_requests(conn: asyncpg.Connection,
 
 
 async def add_sent(conn: asyncpg.Connection, sent: Sequence[GiftSent]) -> None:
-    """Totals and leaderboards move by increments, one statement each per batch. Rows are
-    written in key order, so two instances adding to the same rows wait for each other instead
-    of deadlocking (a deadlock costs a second of detection and a retry)."""
-    if not sent:
-        return
-    await conn.execute(
-        """INSERT INTO stream_totals AS t (stream_id, creator_id, sends, gifts, coins, points)
-           SELECT s, c, sum(n), sum(g), sum(co), sum(p)
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],
-                       $6::bigint[]) AS x(s, c, n, g, co, p)
-           GROUP BY s, c ORDER BY s
-           ON CONFLICT (stream_id) DO UPDATE
-           SET sends = t.sends + EXCLUDED.sends, gifts = t.gifts + EXCLUDED.gifts,
-               coins = t.coins + EXCLUDED.coins, points = t.points + EXCLUDED.points""",
-        *_columns([total_increment(s) for s in sent]))
-    await conn.execute(
-        """INSERT INTO gifter_scores AS b (scope, scope_id, sender_id, points, coins, gifts)
-           SELECT sc, id, snd, sum(p), sum(co), sum(g)
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
-                       $6::bigint[]) AS x(sc, id, snd, p, co, g)
-           GROUP BY sc, id, snd ORDER BY sc, id, snd
-           ON CONFLICT (scope, scope_id, sender_id) DO UPDATE
-           SET points = b.points + EXCLUDED.points, coins = b.coins + EXCLUDED.coins,
-               gifts = b.gifts + EXCLUDED.gifts""",
-        *_columns([row for s in sent for row in score_increments(s)]))
-
-
-def _columns(rows: Sequence[tuple]) -> list[list]:
-    return [list(column) for column in zip(*rows, strict=True)]
+    """Totals and leaderboards move by increments, one statement each per batch, in key order
+    (ReadTable.add)."""
+    await STREAM_TOTALS.add(conn, [total_increment(s) for s in sent], TOTALS_ADDED)
+    await GIFTER_SCORES.add(conn, [row for s in sent for row in score_increments(s)],
+                            SCORES_ADDED)

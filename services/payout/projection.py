@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from services.payout import snapshot
@@ -71,13 +72,16 @@ POLICY_EVENTS = ReadTable(
     normalize=EVENT_HISTORY.normalize)
 
 
+_earning_values = attrgetter(*EARNING_FIELDS)
+
+
 def earning_row(creator_id: str, earning: Earning) -> tuple:
-    return (creator_id, *(getattr(earning, name) for name in EARNING_FIELDS))
+    return (creator_id, *_earning_values(earning))
 
 
 def earning_of(row: Any) -> Earning:
     """An Earning from a stored row (a record or mapping with its columns)."""
-    return Earning(*(row[name] for name in EARNING_FIELDS))
+    return Earning(**{name: row[name] for name in EARNING_FIELDS})
 
 
 def balance_row(creator_id: str, creator: Creator) -> tuple | None:
@@ -103,9 +107,11 @@ def payout_row(row: tuple | None, event: PayoutEvent) -> tuple | None:
             return (event.payout_id, event.creator_id, "rejected", event.diamonds, None, None,
                     None, None, None, event.reason.value, event.occurred_at, event.occurred_at)
         case PayoutPosted() if row is not None:
-            return (*row[:2], "paid", *row[3:9], None, row[10], event.occurred_at)
+            return PAYOUTS.with_values(row, status="paid", reason=None,
+                                       settled_at=event.occurred_at)
         case PayoutReleased() if row is not None:
-            return (*row[:2], "failed", *row[3:9], event.reason, row[10], event.occurred_at)
+            return PAYOUTS.with_values(row, status="failed", reason=event.reason,
+                                       settled_at=event.occurred_at)
     return row
 
 

@@ -16,6 +16,7 @@ from services.payout.projection import (
     EARNINGS,
     PAYOUT_EVENTS,
     PAYOUTS,
+    POLICY_EVENTS,
     balance_row,
     creators,
     earning_of,
@@ -24,7 +25,7 @@ from services.payout.projection import (
     policy_event_row,
 )
 from shared.contract.defaults import default_policy
-from shared.contract.events.payout import PayoutEvent
+from shared.contract.events.payout import PayoutEvent, PayoutReserved
 from shared.contract.events.policy import PolicyEvent
 from shared.contract.topics import POLICY_CHANGES
 
@@ -102,11 +103,8 @@ async def load_policy(conn: asyncpg.Connection) -> PolicyInEffect:
 
 
 async def save_policy_events(conn: asyncpg.Connection, events: Sequence[PolicyEvent]) -> None:
-    if events:
-        await conn.executemany(
-            "INSERT INTO policy_events (event_id, payload) VALUES ($1, $2::text::json)"
-            " ON CONFLICT (event_id) DO NOTHING",
-            [policy_event_row(event) for event in events])
+    await POLICY_EVENTS.insert(conn, [policy_event_row(event) for event in events],
+                               unless_exists=("event_id",))
 
 
 async def save_balances(conn: asyncpg.Connection, changed: Mapping[str, Creator]) -> None:
@@ -115,7 +113,9 @@ async def save_balances(conn: asyncpg.Connection, changed: Mapping[str, Creator]
 
 
 async def record_payouts(conn: asyncpg.Connection, events: Sequence[PayoutEvent]) -> None:
-    """The payouts' rows after these events, in order (projection.payout_row)."""
+    """The payouts' rows after these events, in order (projection.payout_row). A payout id is
+    reserved once: a reservation of an id that has a row is refused by the table's key, as a
+    second row (payout ids come from outside, and another creator may have used the id)."""
     decided = [event for event in events if isinstance(event, PAYOUT_EVENTS)]
     if not decided:
         return
@@ -123,6 +123,12 @@ async def record_payouts(conn: asyncpg.Connection, events: Sequence[PayoutEvent]
         f"SELECT {', '.join(PAYOUTS.column_names)} FROM payouts"
         " WHERE payout_id = ANY($1::text[])", sorted({event.payout_id for event in decided}))
     rows: dict[str, tuple | None] = {row["payout_id"]: tuple(row) for row in stored}
+    existing = set(rows)
+    reserved = {event.payout_id for event in decided if isinstance(event, PayoutReserved)}
     for event in decided:
         rows[event.payout_id] = payout_row(rows.get(event.payout_id), event)
-    await PAYOUTS.upsert(conn, [row for row in rows.values() if row is not None])
+    new = {payout_id for payout_id in rows if payout_id not in existing or payout_id in reserved}
+    await PAYOUTS.insert(conn, [row for payout_id, row in rows.items()
+                                if payout_id in new and row is not None])
+    await PAYOUTS.upsert(conn, [row for payout_id, row in rows.items()
+                                if payout_id not in new and row is not None])

@@ -34,16 +34,35 @@ def test_a_projection_gives_rows_of_exactly_the_tables_and_columns_it_declares(s
 def test_an_upsert_replaces_every_column_but_the_key_and_carries_json_as_text():
     table = ReadTable("things", (("thing_id", "text"), ("count", "bigint"), ("body", "json")),
                       keys=("thing_id",))
-    assert table.upsert_sql == (
+    assert table.upsert_sql() == (
         "INSERT INTO things (thing_id, count, body) SELECT thing_id, count, body::json"
         " FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(thing_id, count, body)"
         " ON CONFLICT (thing_id) DO UPDATE SET count = EXCLUDED.count, body = EXCLUDED.body")
-    assert table.insert_sql == table.upsert_sql.split(" ON CONFLICT ")[0]
+    assert table.insert_sql == table.upsert_sql().split(" ON CONFLICT ")[0]
+    assert table.upsert_sql(replaced=("count",)).endswith(
+        "ON CONFLICT (thing_id) DO UPDATE SET count = EXCLUDED.count")
+
+
+def test_rows_added_to_stored_ones_are_summed_per_key_and_written_in_key_order():
+    table = ReadTable("tally", (("tally_id", "text"), ("owner", "text"), ("hits", "bigint")),
+                      keys=("tally_id",))
+    sql = table.add_sql(("hits",))
+    assert sql.startswith("INSERT INTO tally AS stored (tally_id, owner, hits)"
+                          " SELECT tally_id, owner, sum(hits) FROM (SELECT")
+    assert sql.endswith("GROUP BY tally_id, owner ORDER BY tally_id ON CONFLICT (tally_id)"
+                        " DO UPDATE SET hits = stored.hits + EXCLUDED.hits")
+
+
+def test_a_table_matched_by_ordinal_is_never_upserted():
+    table = ReadTable("log", (("entity", "text"), ("body", "json")), keys=("entity", "ordinal"),
+                      ordinal=(("entity",), "seq"))
+    with pytest.raises(ValueError):
+        table.upsert_sql()
 
 
 def test_a_table_with_an_array_column_is_written_row_by_row():
     table = ReadTable("tagged", (("tag_id", "text"), ("tags", "text[]")), keys=("tag_id",))
-    assert table.upsert_sql.startswith(
+    assert table.upsert_sql().startswith(
         "INSERT INTO tagged (tag_id, tags) VALUES ($1::text, $2::text[]) ON CONFLICT")
 
 
@@ -84,3 +103,11 @@ def test_a_rejection_writes_a_row_only_for_a_payout_without_one():
 def test_settling_a_payout_without_a_row_writes_none():
     posted = PayoutPosted.model_construct(occurred_at=LATER, payout_id="p9", creator_id="c1")
     assert payout_row(None, posted) is None
+
+
+def test_an_earning_row_holds_every_field_of_an_earning():
+    from dataclasses import fields
+
+    from services.payout.domain import Earning
+    from services.payout.projection import EARNING_FIELDS
+    assert sorted(EARNING_FIELDS) == sorted(f.name for f in fields(Earning))

@@ -1,7 +1,8 @@
 """Pure decisions of the gifting service: no database, no broker, no clock.
 
 Time and ids come only from input events; every function returns values and raises nothing
-for business outcomes (an AssertionError means a caller paired the wrong state and event).
+for business outcomes (an AssertionError means a caller paired the wrong state and event; a
+history gifting could not have decided raises shared.consistency.InconsistentHistory).
 
     state        GiftingState: what one batch of decisions sees (GiftingView: what they read)
     catalog      CatalogGift, Campaign, Catalog; evolve_gift/_campaign/_catalog (versions)

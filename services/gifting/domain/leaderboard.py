@@ -79,10 +79,13 @@ RANK_ORDER_SQL = "points DESC, coins DESC, sender_id"
 """rank_key as an ORDER BY over stored scores."""
 
 
-def boards_of(sent: GiftSent) -> tuple[tuple[BoardScope, str], tuple[BoardScope, str]]:
-    """The boards a delivered gift counts on: its stream's and its creator's (across all the
-    creator's streams)."""
-    return ((BoardScope.stream, sent.stream_id), (BoardScope.creator, sent.creator_id))
+_STREAM, _CREATOR = BoardScope.stream.value, BoardScope.creator.value
+
+
+def boards_of(sent: GiftSent) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The boards a delivered gift counts on, as (BoardScope value, scope id): its stream's and
+    its creator's (across all the creator's streams)."""
+    return ((_STREAM, sent.stream_id), (_CREATOR, sent.creator_id))
 
 
 def score_added(sent: GiftSent) -> tuple[int, int, int]:

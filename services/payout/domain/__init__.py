@@ -8,7 +8,8 @@ State is rebuilt from payout's own events alone: `rebuild` / `evolve`.
     policy     SharePolicy, HoldPolicy, CashRate, PayoutLimits, PolicyInEffect
     money      exact rounding: diamonds_for, convert (gross, fee, net), clawed_diamonds
     state      Creator, Earning, Reservation: held / available / withdrawable / debt at time t
-    evolve     evolve, rebuild, Replay; InconsistentHistory for logs we could not have written
+    evolve     evolve, rebuild, Replay; shared.consistency.InconsistentHistory for logs we
+               could not have written
     earning    decide_verification, decide_earning (hold, debt netting)
     payouts    decide_payout (check order, conversion, daily limit), decide_payout_outcome
     clawback   decide_clawback (held, then available, then debt), creators_funded
@@ -19,7 +20,7 @@ State is rebuilt from payout's own events alone: `rebuild` / `evolve`.
 from services.payout.domain.clawback import creators_funded, decide_clawback
 from services.payout.domain.decide import PolicyMissing, decide
 from services.payout.domain.earning import decide_earning, decide_verification
-from services.payout.domain.evolve import InconsistentHistory, Replay, evolve, rebuild
+from services.payout.domain.evolve import Replay, evolve, rebuild
 from services.payout.domain.money import Conversion, clawed_diamonds, convert, diamonds_for
 from services.payout.domain.payouts import decide_payout, decide_payout_outcome
 from services.payout.domain.policy import (
@@ -31,6 +32,7 @@ from services.payout.domain.policy import (
 )
 from services.payout.domain.state import Creator, Earning, Reservation, utc_day
 from services.payout.domain.statement import CashPaid, Statement, statement
+from shared.consistency import InconsistentHistory
 
 __all__ = [
     "CashPaid", "CashRate", "Conversion", "Creator", "Earning", "HoldPolicy",

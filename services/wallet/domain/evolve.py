@@ -265,19 +265,21 @@ class WalletDraft:
     def _expire(self, event: PromoCoinsExpired) -> None:
         index = self.promo_index.get(event.grant_id)
         lot = None if index is None else self.promos[index]
-        _check(lot is not None and lot.remaining == event.coins,
-               f"expiry of other coins than the lot holds ({_frozen(lot)})", event)
+        if lot is None or lot.remaining != event.coins:
+            raise InconsistentHistory(f"expiry of other coins than the lot holds "
+                                      f"({_frozen(lot)}): {event.type} {event.event_id}")
         self._promo(event.grant_id).expired = True
         self.running_balance -= event.coins
 
     def _claw_back(self, event: CoinsClawedBack) -> None:
         index = self.purchase_index.get(event.purchase_id)
         lot = None if index is None else self.purchases[index]
-        _check(lot is not None and lot.clawed_back is None,
-               f"clawback of a lot never credited or clawed back before ({_frozen(lot)})", event)
-        assert lot is not None
-        _check((lot.coins, lot.remaining) == (event.coins, event.coins_unspent),
-               f"clawback of other coins than the lot holds ({_frozen(lot)})", event)
+        if lot is None or lot.clawed_back is not None:
+            raise InconsistentHistory(f"clawback of a lot never credited or clawed back before "
+                                      f"({_frozen(lot)}): {event.type} {event.event_id}")
+        if (lot.coins, lot.remaining) != (event.coins, event.coins_unspent):
+            raise InconsistentHistory(f"clawback of other coins than the lot holds "
+                                      f"({_frozen(lot)}): {event.type} {event.event_id}")
         covered = sum(use.coins for use in event.covered_by)
         debt_added = event.coins - event.coins_unspent - covered
         _check(debt_added >= 0, "clawback covers more than it claws back", event)
