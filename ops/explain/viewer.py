@@ -135,16 +135,28 @@ def explain_viewer(user_id: str, events: Sequence[tuple[int, WalletEvent]],
     """`events` are (seq, event) of one user's wallet.* events in log order."""
     wallet = WalletDraft.of(Wallet(user_id))
     lines: list[ViewerLine] = []
+    applied: list[WalletEvent] = []
     refused = None
     for seq, event in events:
         before, debt_before = wallet.running_balance, wallet.debt
         try:
             wallet.apply_unchecked(event)
+            applied.append(event)
         except (InconsistentHistory, TypeError) as error:
             refused = refused or f"seq {seq} ({event.type}): {error}"
+            # The draft may hold part of the refused event (a spend's first lots): the wallet
+            # is the events before it.
+            wallet = _replayed(user_id, applied)
         lines.append(_line(seq, event, before, wallet.running_balance,
                            wallet.debt - debt_before))
     return ViewerExplanation(user_id, tuple(lines), balance(wallet), stored_balance, refused)
+
+
+def _replayed(user_id: str, events: Sequence[WalletEvent]) -> WalletDraft:
+    wallet = WalletDraft.of(Wallet(user_id))
+    for event in events:
+        wallet.apply_unchecked(event)
+    return wallet
 
 
 def _line(seq: int, event: WalletEvent, before: int, after: int,  # noqa: C901, PLR0911 - one case per event type

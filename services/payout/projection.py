@@ -9,7 +9,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from operator import attrgetter
 from typing import Any
 
 from services.payout import snapshot
@@ -72,11 +71,12 @@ POLICY_EVENTS = ReadTable(
     normalize=EVENT_HISTORY.normalize)
 
 
-_earning_values = attrgetter(*EARNING_FIELDS)
-
-
-def earning_row(creator_id: str, earning: Earning) -> tuple:
-    return (creator_id, *_earning_values(earning))
+def earning_rows(earnings: Iterable[tuple[str, Earning]]) -> list[tuple]:
+    """The rows of these (creator_id, earning), in EARNINGS' column order (a test checks it):
+    written out, since a rebuild makes one per gift."""
+    return [(creator_id, e.request_id, e.coins, e.diamonds, e.applied_to_debt, e.available_at,
+             e.clawed_coins, e.clawed_diamonds, e.clawed_from_held)
+            for creator_id, e in earnings]
 
 
 def earning_of(row: Any) -> Earning:
@@ -201,8 +201,8 @@ class PayoutProjection(Projection):
         broken = self.stats.broken
         frozen = {c: d.freeze() for c, d in self.creators.items() if c not in broken}
         return {**self._creator_rows(frozen),
-                "earnings": EARNINGS.of([earning_row(c, e) for c, s in frozen.items()
-                                         for e in s.earnings.values()]),
+                "earnings": EARNINGS.of(earning_rows(
+                    (c, e) for c, s in frozen.items() for e in s.earnings.values())),
                 "payouts": PAYOUTS.of([r for r in self.payouts.values() if r[1] not in broken]),
                 "policy_events": POLICY_EVENTS.of(list(self.policy)),
                 "event_history": self._history_rows()}
@@ -242,8 +242,8 @@ class PayoutProjection(Projection):
             creator = frozen.get(creator_id)
             earning = None if creator is None else creator.earnings.get(request_id)
             if earning is not None:
-                rows.append(earning_row(creator_id, earning))
-        return EARNINGS.of(rows)
+                rows.append((creator_id, earning))
+        return EARNINGS.of(earning_rows(rows))
 
     def _creator_rows(self, frozen: dict[str, Creator]) -> dict[str, Rows]:
         """creators and creator_balances of these (frozen) creators."""

@@ -20,7 +20,7 @@ from services.payout.projection import (
     balance_row,
     creators,
     earning_of,
-    earning_row,
+    earning_rows,
     payout_row,
     policy_event_row,
 )
@@ -89,7 +89,7 @@ async def load_all_earnings(conn: asyncpg.Connection | asyncpg.Pool,
 async def save_earnings(conn: asyncpg.Connection,
                         earnings: Iterable[tuple[str, Earning]]) -> None:
     """Insert or overwrite these (creator_id, earning)."""
-    await EARNINGS.upsert(conn, [earning_row(creator_id, e) for creator_id, e in earnings])
+    await EARNINGS.upsert(conn, earning_rows(earnings))
 
 
 async def load_policy(conn: asyncpg.Connection) -> PolicyInEffect:

@@ -235,3 +235,16 @@ def test_events_the_domains_refuse_change_nothing_and_are_reported():
     posted_twice = explain_creator(CREATOR, list(enumerate([*events[:4], events[3]], start=1)))
     assert posted_twice.lines[-1].delta == 0 and posted_twice.replayed is None
     assert posted_twice.problems[0].startswith("the payout domain refuses this history: seq 5")
+
+
+def test_a_refused_spend_leaves_none_of_its_lots_taken():
+    promo, bought, spent = wallet_events()[:3]
+    overdrawn = spent.model_copy(update={"coins": 420, "lots": (
+        LotUse(lot_id="g1", kind=LotKind.promo, coins=20, value_minor=0),
+        LotUse(lot_id="p1", kind=LotKind.purchase, coins=400, value_minor=605,
+               currency="USD"))})
+    explanation = explain_viewer(USER, list(enumerate([promo, bought, overdrawn], start=1)))
+    assert [line.balance for line in explanation.lines] == [20, 350, 350]
+    assert explanation.balance == 350
+    assert explanation.problems[0].startswith(
+        "the wallet domain refuses this history: seq 3 (wallet.coins_spent)")

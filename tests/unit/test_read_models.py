@@ -105,9 +105,13 @@ def test_settling_a_payout_without_a_row_writes_none():
     assert payout_row(None, posted) is None
 
 
-def test_an_earning_row_holds_every_field_of_an_earning():
+def test_an_earning_row_holds_every_field_of_an_earning_in_the_order_of_its_columns():
     from dataclasses import fields
 
     from services.payout.domain import Earning
-    from services.payout.projection import EARNING_FIELDS
+    from services.payout.projection import EARNING_FIELDS, earning_of, earning_rows
     assert sorted(EARNING_FIELDS) == sorted(f.name for f in fields(Earning))
+    earning = Earning("r1", 100, 40, 3, AT, 10, 4, 1)
+    [row] = earning_rows([("c1", earning)])
+    assert row == ("c1", *(getattr(earning, name) for name in EARNING_FIELDS))
+    assert earning_of(dict(zip(("creator_id", *EARNING_FIELDS), row, strict=True))) == earning
