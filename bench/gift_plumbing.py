@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -228,10 +229,24 @@ def measure(*, gifts: int, bootstrap: str, database_url: str, schema: str, produ
     for process in processes:
         process.start()
     try:
-        parts = tuple(results.get(timeout=START_TIMEOUT_S + 600) for _ in processes)
+        parts = _collect(processes, results)
     finally:
         for process in processes:
             process.join(timeout=5)
             if process.is_alive():
                 process.terminate()
     return Plumbing(gifts, tuple(sorted(parts, key=lambda p: p.part)))
+
+
+def _collect(processes: Sequence[multiprocessing.process.BaseProcess],
+             results: multiprocessing.Queue) -> list[PartResult]:
+    """Every part's result; raise as soon as a part's process died without one."""
+    parts: list[PartResult] = []
+    while len(parts) < len(processes):
+        try:
+            parts.append(results.get(timeout=1.0))
+        except queue.Empty:
+            failed = [p.name for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"plumbing part failed: {', '.join(failed)}") from None
+    return parts
