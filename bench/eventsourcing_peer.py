@@ -10,6 +10,7 @@ command meets a version conflict. Installed at benchmark start when missing
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def environment(database_url: str, schema: str, threads: int) -> dict[str, str]:
 
 
 def _wallets_application(env: dict[str, str]) -> Any:
+    return _wallets_class()(env=env)
+
+
+@functools.cache
+def _wallets_class() -> Any:
+    """Defined once per process: the library registers every aggregate class by its name."""
     from eventsourcing.application import Application
     from eventsourcing.domain import Aggregate, event
 
@@ -89,7 +96,7 @@ def _wallets_application(env: dict[str, str]) -> Any:
             wallet.spend(coins)
             self.save(wallet)
 
-    return Wallets(env=env)
+    return Wallets
 
 
 def _spend_for(app: Any, wallet_ids: list[Any], until: float) -> int:

@@ -351,8 +351,13 @@ async def peer(args: argparse.Namespace, bench: GiftBench, report: Report) -> No
     schema = f"{bench.namespace.schema_prefix}peer"
     await bench.pool.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     for threads in args.peer_threads:
-        run = await asyncio.to_thread(eventsourcing_peer.run, bench.database_url, schema,
-                                      threads, args.peer_seconds)
+        try:
+            run = await asyncio.to_thread(eventsourcing_peer.run, bench.database_url, schema,
+                                          threads, args.peer_seconds)
+        except Exception as error:  # noqa: BLE001 - the peer failing must not cost the run
+            report.peer_note = f"{threads} threads failed: {error!r}"[:300]
+            console.print(f"[yellow]peer: {report.peer_note}[/]")
+            return
         report.peer.append(run)
         console.print(f"peer (eventsourcing, {threads} threads): {run.spends_per_s:,.0f} "
                       "spends/s", highlight=False)
