@@ -1,7 +1,8 @@
 """The services' store modules in memory: the functions their handlers call, with the SQL's
 meaning, each call logged (FakeStore.calls) so a test sees the rows a handler writes.
 
-    FakeWalletStore   wallets (snapshots), the spending policy, balances
+    FakeWalletStore   wallets (snapshots without lookups), decided requests, lots' funded
+                      gifts, the spending policy, balances
     FakePayoutStore   creators (rows without earnings, held ones put back on load), the
                       earnings table, policy events, balances, payouts
     FakeGiftingStore  streams, catalog gifts, campaigns, creators' ages, the gifts table
@@ -29,15 +30,54 @@ from shared.contract.events.payout import (
 )
 from shared.contract.events.policy import PolicyEvent
 from shared.contract.events.streams import GiftRequested
+from shared.contract.events.wallet import FundedGift
 from tests.unit.fake_unit import FakeSnapshots, FakeStore
 
 
 class FakeWalletStore(FakeStore):
     def __init__(self) -> None:
         super().__init__()
-        self.wallets = FakeSnapshots[Wallet](self, "wallets")
+        self.wallets = FakeSnapshots[Wallet](self, "wallets", row=Wallet.without_lookups)
         self.policy: SpendingPolicy | None = None
         self.balances: dict[str, int] = {}
+        self.requests: set[tuple[str, str]] = set()
+        """The `wallet_requests` table: (user_id, request_id)."""
+        self.funded: dict[tuple[str, str, str], tuple[str, int, int]] = {}
+        """`lot_funded_gifts`: (user_id, purchase_id, request_id) -> (creator_id, coins,
+        position_in_lot)."""
+
+    async def load_requests(self, conn: object,
+                            keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+        wanted = sorted(set(keys))
+        self.called("load_requests", wanted)
+        found: dict[str, set[str]] = {}
+        for user_id, request_id in wanted:
+            if (user_id, request_id) in self.requests:
+                found.setdefault(user_id, set()).add(request_id)
+        return found
+
+    async def load_funded_gifts(self, conn: object, keys: Iterable[tuple[str, str]]
+                                ) -> dict[str, dict[str, list[FundedGift]]]:
+        wanted = set(keys)
+        self.called("load_funded_gifts", sorted(wanted))
+        found: dict[str, dict[str, list[FundedGift]]] = {}
+        for (user_id, purchase_id, request_id), (creator_id, coins, _) in sorted(
+                self.funded.items(), key=lambda item: (item[0][:2], item[1][2])):
+            if (user_id, purchase_id) in wanted:
+                found.setdefault(user_id, {}).setdefault(purchase_id, []).append(
+                    FundedGift(request_id=request_id, creator_id=creator_id, coins=coins))
+        return found
+
+    async def save_lookups(self, conn: object, requests: list[tuple],
+                           gifts: list[tuple]) -> None:
+        self.called("save_lookups", list(requests), list(gifts))
+        for user_id, request_id in requests:
+            assert (user_id, request_id) not in self.requests, "duplicate key: request"
+            self.requests.add((user_id, request_id))
+        for user_id, purchase_id, request_id, creator_id, coins, position in gifts:
+            key = (user_id, purchase_id, request_id)
+            assert key not in self.funded, "duplicate key: funded gift"
+            self.funded[key] = (creator_id, coins, position)
 
     async def load_policy(self, conn: object) -> SpendingPolicy | None:
         self.called("load_policy")

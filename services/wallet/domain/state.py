@@ -5,11 +5,18 @@ Invariants (checked by the property tests):
 - balance = spendable coins - debt, and debt > 0 only when spendable == 0: credits pay debt off
   before anything else, and a clawback only leaves debt once it has used every other coin.
 - debt > 0 only after a clawback, and then the wallet is frozen.
+
+Two parts of a wallet grow with every gift and are looked up one by one, never in bulk: the
+decided request ids (the once-per-request check) and each purchase lot's funded gifts (what a
+clawback of that lot lists). The service keeps them as rows of their own (`without_lookups`
+is its snapshot) and puts back, before deciding, those a batch looks up (`with_lookups`), so
+decisions see the same answers as on the whole wallet.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -29,10 +36,18 @@ class PurchaseCoins:
     coins: int
     used: int
     clawed_back: ClawbackKind | None
+    gifts: Sequence[FundedGift]
+    funded_apart: int
 
     @property
     def remaining(self) -> int:
         return 0 if self.clawed_back is not None else self.coins - self.used
+
+    @property
+    def gifts_funded(self) -> int:
+        """Entries of the lot's funded gifts, those kept apart included: the position the next
+        one takes."""
+        return self.funded_apart + len(self.gifts)
 
 
 class PromoCoins:
@@ -61,8 +76,13 @@ class PurchaseLot(PurchaseCoins):
     used: int = 0
     """Coins taken out so far: gifts, debt repayment, cover for another purchase's clawback."""
     gifts: tuple[FundedGift, ...] = ()
-    """The gifts this lot funded, coins from this lot only: a clawback names them."""
+    """The gifts this lot funded, coins from this lot only, one entry per gift in the order
+    spent: a clawback names them. Only those after the first `funded_apart` when some are kept
+    apart."""
     clawed_back: ClawbackKind | None = None
+    funded_apart: int = 0
+    """How many of the lot's first funded gifts are kept apart (rows of their own), not in
+    `gifts`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +196,8 @@ class Wallet:
     spent_today: Window = field(default_factory=Window)
     spent_this_month: Window = field(default_factory=Window)
     requests: frozenset[str] = frozenset()
-    """Gift request ids already decided (spent or rejected): a repeat decides nothing."""
+    """Gift request ids already decided (spent or rejected): a repeat decides nothing. Those
+    kept apart are not here."""
 
     @property
     def frozen(self) -> bool:
@@ -191,6 +212,38 @@ class Wallet:
     def limit(self, period: LimitPeriod, set_by: LimitSetter) -> int | None:
         return next((limit.coins for limit in self.limits
                      if limit.period is period and limit.set_by is set_by), None)
+
+    def without_lookups(self) -> Wallet:
+        """The wallet as its snapshot keeps it: no decided request ids and no lot's funded
+        gifts (they are kept apart, as rows; `with_lookups` puts those a batch needs back)."""
+        if not self.requests and not any(lot.gifts for lot in self.purchases):
+            return self
+        return replace(self, requests=frozenset(), purchases=tuple(
+            replace(lot, gifts=(), funded_apart=lot.gifts_funded) if lot.gifts else lot
+            for lot in self.purchases))
+
+    def with_lookups(self, requests: Iterable[str],
+                     gifts: Mapping[str, Sequence[FundedGift]]) -> Wallet:
+        """The wallet with these, kept apart from it, back: decided request ids, and by
+        purchase_id every funded gift the lot keeps apart, in the order spent. What a decision
+        looks up (decide_spend its request id, decide_clawback the lot's gifts) is then
+        answered as on the whole wallet."""
+        back = frozenset(requests) - self.requests
+        purchases = self.purchases
+        if any(lot.funded_apart and lot.purchase_id in gifts for lot in purchases):
+            purchases = tuple(_with_gifts(lot, gifts.get(lot.purchase_id)) for lot in purchases)
+        if not back and purchases is self.purchases:
+            return self
+        return replace(self, requests=self.requests | back, purchases=purchases)
+
+
+def _with_gifts(lot: PurchaseLot, apart: Sequence[FundedGift] | None) -> PurchaseLot:
+    if apart is None or not lot.funded_apart:
+        return lot
+    if len(apart) != lot.funded_apart:
+        raise ValueError(f"lot {lot.purchase_id} keeps {lot.funded_apart} funded gifts apart, "
+                         f"not {len(apart)}")
+    return replace(lot, gifts=(*apart, *lot.gifts), funded_apart=0)
 
 
 def spendable(wallet: Wallet | WalletDraft) -> int:
