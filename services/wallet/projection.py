@@ -2,9 +2,9 @@
 fold of wallet.ledger that rebuilds them. The live store writes these rows after each batch;
 a rebuild writes the same rows from the log.
 
-A wallet's snapshot row (`wallets`) is the wallet `without_lookups`: its decided request ids
-are rows of `wallet_requests` and its lots' funded gifts rows of `lot_funded_gifts`, so the
-row's size does not grow with the viewer's gifts. Both are written once, when decided.
+A wallet's snapshot row (`wallets`) is the wallet `without_lookups`: its decided requests, its
+lots without coins and its lots' funded gifts are rows of the tables of kept_apart.py, so the
+row's size does not grow with the viewer's history.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.wallet.domain import (
-    PurchaseLot,
     SpendingPolicy,
     Wallet,
     WalletDraft,
@@ -26,12 +25,28 @@ from services.wallet.domain import (
     coins_by_source,
     effective_limit,
     evolve,
+    without_lookups,
 )
-from services.wallet.domain.evolve import PurchaseDraft
+from services.wallet.kept_apart import (
+    TABLES,
+    ApartRows,
+    changed_rows,
+    funded_gift_rows,
+    promo_lot_row,
+    purchase_lot_row,
+)
 from shared.consistency import InconsistentHistory
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.users import LimitPeriod
-from shared.contract.events.wallet import CoinsSpent, LotKind, SpendRejected
+from shared.contract.events.wallet import (
+    CoinsClawedBack,
+    CoinsPurchased,
+    CoinsSpent,
+    LotKind,
+    PromoCoinsCredited,
+    PromoCoinsExpired,
+    SpendRejected,
+)
 from shared.contract.topics import POLICY_CHANGES, WALLET_LEDGER
 from shared.logread import LogRecord
 from shared.projection import EntityKind, Projection
@@ -44,26 +59,13 @@ _WHOLE = TypeAdapter(Wallet)
 
 
 def _snapshot_json(wallet: Wallet) -> bytes:
-    return _WHOLE.dump_json(wallet.without_lookups())
+    return _WHOLE.dump_json(without_lookups(wallet))
 
 
 wallets = SnapshotTable("wallets", Wallet, dump=_snapshot_json, load=_WHOLE.validate_json,
-                        # A row saved with every request and gift in it (before they had
-                        # rows of their own) compares as the row it would be saved as now.
-                        compared_as=Wallet.without_lookups)
-
-WALLET_REQUESTS = ReadTable(
-    "wallet_requests", (("user_id", "text"), ("request_id", "text")),
-    keys=("user_id", "request_id"))
-"""Every gift request a wallet decided (spent or rejected): the once-per-request check."""
-
-LOT_FUNDED_GIFTS = ReadTable(
-    "lot_funded_gifts",
-    (("user_id", "text"), ("purchase_id", "text"), ("request_id", "text"),
-     ("creator_id", "text"), ("coins", "bigint"), ("position_in_lot", "bigint")),
-    keys=("user_id", "purchase_id", "request_id"))
-"""Every gift a purchase lot funded, with the coins from that lot: what its clawback lists, in
-`position_in_lot` order. Kept when the lot is spent: a refund may come long after."""
+                        # A row saved with every request, lot and gift in it (before they
+                        # had rows of their own) compares as the row it would be saved as now.
+                        compared_as=without_lookups)
 
 WALLET_BALANCES = ReadTable(
     "wallet_balances",
@@ -90,31 +92,6 @@ def balance_row(user_id: str, wallet: Wallet, updated_at: datetime,
             wallet.frozen_reason.value if wallet.frozen_reason else None, updated_at,
             wallet.adult, effective_limit(wallet, LimitPeriod.daily, policy),
             effective_limit(wallet, LimitPeriod.monthly, policy))
-
-
-def request_rows(user_id: str, request_ids: Iterable[str]) -> list[tuple]:
-    return [(user_id, request_id) for request_id in sorted(request_ids)]
-
-
-def funded_gift_rows(user_id: str, lot: PurchaseLot | PurchaseDraft, since: int = 0
-                     ) -> list[tuple]:
-    """The rows of the lot's funded gifts from position `since` on (those in `gifts`)."""
-    first = lot.funded_apart
-    return [(user_id, lot.purchase_id, gift.request_id, gift.creator_id, gift.coins, position)
-            for position, gift in enumerate(lot.gifts[max(0, since - first):],
-                                            max(first, since))]
-
-
-def lookup_rows(user_id: str, wallet: Wallet, since: Wallet | None = None
-                ) -> tuple[list[tuple], list[tuple]]:
-    """The wallet's `wallet_requests` and `lot_funded_gifts` rows that `since` (the same
-    wallet earlier; None: a new one) did not have."""
-    requests = wallet.requests if since is None else wallet.requests - since.requests
-    funded = {} if since is None else {lot.purchase_id: lot.gifts_funded
-                                       for lot in since.purchases}
-    return request_rows(user_id, requests), [
-        row for lot in wallet.purchases
-        for row in funded_gift_rows(user_id, lot, funded.get(lot.purchase_id, 0))]
 
 
 def policy_row(policy: SpendingPolicy) -> tuple:
@@ -153,8 +130,7 @@ class WalletProjection(Projection):
 
     service = "wallet"
     topics = (WALLET_LEDGER, POLICY_CHANGES)
-    tables = (wallets.read_table, WALLET_REQUESTS, LOT_FUNDED_GIFTS, WALLET_BALANCES,
-              SPENDING_POLICY, EVENT_HISTORY)
+    tables = (wallets.read_table, *TABLES, WALLET_BALANCES, SPENDING_POLICY, EVENT_HISTORY)
     ledgers = (WALLET_LEDGER,)
     shared_tables = ("spending_policy",)
 
@@ -213,15 +189,9 @@ class WalletProjection(Projection):
 
     def rows(self) -> dict[str, Rows]:
         frozen = self._frozen(self.wallets)
-        requests: list[tuple] = []
-        gifts: list[tuple] = []
-        for user, wallet in frozen.items():
-            request_rows_, gift_rows = lookup_rows(user, wallet)
-            requests.extend(request_rows_)
-            gifts.extend(gift_rows)
+        apart = changed_rows((user, wallet, None) for user, wallet in frozen.items())
         return {**self._wallet_rows(frozen),
-                "wallet_requests": WALLET_REQUESTS.of(requests),
-                "lot_funded_gifts": LOT_FUNDED_GIFTS.of(gifts),
+                **{table.name: table.of(apart.by_table()[table.name]) for table in TABLES},
                 "spending_policy": self._policy_rows(),
                 "event_history": self._history_rows()}
 
@@ -236,25 +206,16 @@ class WalletProjection(Projection):
         frozen = self._frozen(changed.users)
         tables = self._wallet_rows(frozen)
         keys = [(user,) for user in sorted(changed.users)]
-        # Requests and funded gifts are only ever added: a wallet's other rows stay as they
-        # are, however many.
-        requests = sorted(changed.requests)
-        gifts = [row for (user, purchase_id), since in sorted(changed.lots.items())
-                 for row in funded_gift_rows(user, self._lot(frozen[user], purchase_id), since)]
+        # Rows apart change one by one (a request decided, a lot changed, a gift funded): a
+        # wallet's other rows stay as they are, however many.
+        apart = changed.rows(frozen)
         return {"wallets": TableChange(tables["wallets"], ("key",), keys),
-                "wallet_requests": TableChange(WALLET_REQUESTS.of(requests),
-                                               WALLET_REQUESTS.keys, requests),
-                "lot_funded_gifts": TableChange(LOT_FUNDED_GIFTS.of(gifts),
-                                                LOT_FUNDED_GIFTS.keys,
-                                                [row[:3] for row in gifts]),
+                **{table.name: TableChange(table.of(rows), table.keys,
+                                           [row[:len(table.keys)] for row in rows])
+                   for table, rows in zip(TABLES, (apart.requests, apart.purchases,
+                                                   apart.promos, apart.gifts), strict=True)},
                 "wallet_balances": TableChange(tables["wallet_balances"], ("user_id",), keys),
                 "event_history": TableChange(self._history_rows())}
-
-    @staticmethod
-    def _lot(wallet: Wallet, purchase_id: str) -> PurchaseLot:
-        lot = wallet.purchase(purchase_id)
-        assert lot is not None, (wallet.user_id, purchase_id)
-        return lot
 
     def _frozen(self, users: Iterable[str]) -> dict[str, Wallet]:
         broken = self.stats.broken
@@ -285,19 +246,50 @@ class WalletChanges:
     users: set[str] = field(default_factory=set)
     requests: set[tuple[str, str]] = field(default_factory=set)
     """(user_id, request_id) decided since."""
-    lots: dict[tuple[str, str], int] = field(default_factory=dict)
-    """(user_id, purchase_id) -> the lot's funded gifts before its first new one."""
+    purchases: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(user_id, purchase_id) of lots changed since -> the lot's funded gifts before."""
+    promos: set[tuple[str, str]] = field(default_factory=set)
+    """(user_id, grant_id) of promo lots changed since."""
 
     def note(self, wallet: WalletDraft, event: Any) -> None:
         """Before `event` is applied to `wallet`."""
         user = wallet.user_id
         self.users.add(user)
-        if not isinstance(event, SPEND_DECISIONS):
-            return
-        self.requests.add((user, event.request_id))
-        if isinstance(event, CoinsSpent):
-            for use in event.lots:
-                index = wallet.purchase_index.get(use.lot_id)
-                if use.kind is LotKind.purchase and index is not None:
-                    self.lots.setdefault((user, use.lot_id),
-                                         wallet.purchases[index].gifts_funded)
+        if isinstance(event, SPEND_DECISIONS):
+            self.requests.add((user, event.request_id))
+        match event:
+            case CoinsPurchased():
+                self._purchase(wallet, event.purchase_id)
+            case PromoCoinsCredited() | PromoCoinsExpired():
+                self.promos.add((user, event.grant_id))
+            case CoinsClawedBack():
+                self._purchase(wallet, event.purchase_id)
+                self._uses(wallet, event.covered_by)
+            case CoinsSpent():
+                self._uses(wallet, event.lots)
+
+    def _uses(self, wallet: WalletDraft, uses: Iterable[Any]) -> None:
+        for use in uses:
+            if use.kind is LotKind.purchase:
+                self._purchase(wallet, use.lot_id)
+            else:
+                self.promos.add((wallet.user_id, use.lot_id))
+
+    def _purchase(self, wallet: WalletDraft, purchase_id: str) -> None:
+        index = wallet.purchase_index.get(purchase_id)
+        funded = 0 if index is None else wallet.purchases[index].gifts_funded
+        self.purchases.setdefault((wallet.user_id, purchase_id), funded)
+
+    def rows(self, frozen: dict[str, Wallet]) -> ApartRows:
+        """The rows of these keys, in the wallets as they are now."""
+        rows = ApartRows(requests=sorted(key for key in self.requests if key[0] in frozen))
+        for (user, purchase_id), since in sorted(self.purchases.items()):
+            lot = frozen[user].purchase(purchase_id) if user in frozen else None
+            if lot is not None:
+                rows.purchases.append(purchase_lot_row(user, lot))
+                rows.gifts.extend(funded_gift_rows(user, lot, since))
+        for user, grant_id in sorted(self.promos):
+            promo = frozen[user].promo(grant_id) if user in frozen else None
+            if promo is not None:
+                rows.promos.append(promo_lot_row(user, promo))
+        return rows

@@ -1,6 +1,6 @@
-"""The wallet's decided requests and funded gifts as rows apart, on PostgreSQL: a snapshot saved
-with all of them in it (before they had rows) is copied into the rows by the migration, and the
-handler then decides as on the whole wallet; the look-ups are index scans."""
+"""The wallet's decided requests, lots and funded gifts as rows apart, on PostgreSQL: a snapshot
+saved with all of them in it (before they had rows) is copied into the rows by the migration,
+and the handler then decides as on the whole wallet; the look-ups are index scans."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pydantic import TypeAdapter
 
 from services.wallet import handlers, store
 from services.wallet.app import definition
-from services.wallet.domain import Wallet, decide, fold
-from services.wallet.projection import lookup_rows
+from services.wallet.domain import Wallet, decide, fold, without_lookups
+from services.wallet.kept_apart import TABLES, changed_rows
 from shared.contract.codec import encode
 from shared.contract.events.wallet import WalletEvent
 from shared.runtime.migrate import apply_migrations
@@ -45,11 +45,11 @@ async def test_an_old_snapshot_is_copied_into_rows_and_decides_as_before(
     await db.execute("INSERT INTO wallets (key, state, version) VALUES ($1, $2::json, 1)",
                      USER, as_saved_before(whole))
     await apply_migrations(db, schema, definition.migrations)
-    requests, gifts = lookup_rows(USER, whole)
-    assert sorted(await db.fetch("SELECT * FROM wallet_requests")) == sorted(requests)
-    assert sorted(tuple(r) for r in await db.fetch(
-        "SELECT user_id, purchase_id, request_id, creator_id, coins, position_in_lot"
-        " FROM lot_funded_gifts")) == sorted(gifts)
+    rows = changed_rows([(USER, whole, None)]).by_table()
+    assert any(not lot.remaining for lot in whole.purchases)
+    for table in TABLES:
+        stored = await db.fetch(f"SELECT {', '.join(table.column_names)} FROM {table.name}")
+        assert sorted(tuple(row) for row in stored) == sorted(rows[table.name]), table.name
 
     clawbacks = 0
     for batch in batches[len(batches) // 2:]:
@@ -66,7 +66,7 @@ async def test_an_old_snapshot_is_copied_into_rows_and_decides_as_before(
         clawbacks += sum(getattr(event, "funded_gifts", ()) != () for event in expected)
     assert clawbacks
     saved = await store.wallets.load(db, USER)
-    assert saved == whole.without_lookups()
+    assert saved == without_lookups(whole)
 
 
 async def test_the_look_ups_of_rows_apart_are_index_scans(db: asyncpg.Connection, schema: str):
@@ -79,8 +79,15 @@ async def test_the_look_ups_of_rows_apart_are_index_scans(db: asyncpg.Connection
                                          position_in_lot)
            SELECT 'u' || (n % 50), 'pur-' || (n % 500), 'req-' || n, 'c', 1, n
            FROM generate_series(1, 50000) AS n""")
-    await db.execute("ANALYZE wallet_requests, lot_funded_gifts")
+    await db.execute(
+        """INSERT INTO purchase_lots (user_id, purchase_id, coins, amount_minor, currency,
+                                      rate_version, acquired_at, used, gifts_funded)
+           SELECT 'u' || (n % 50), 'pur-' || n, 100, 100, 'USD', 'v', now(), 100, 10
+           FROM generate_series(1, 5000) AS n""")
+    await db.execute("ANALYZE")
+    lots = store.LOT_SQL.format(table="purchase_lots", id="purchase_id")
     for sql, values in ((store.REQUESTS_SQL, (["u1", "u2"], ["req-1", "req-2"])),
+                        (lots, (["u1"], ["pur-1"])),
                         (store.FUNDED_GIFTS_SQL, (["u1"], ["pur-1"]))):
         plan = "\n".join(row[0] for row in await db.fetch(f"EXPLAIN {sql}", *values))
         assert "Index" in plan and "Seq Scan" not in plan, plan

@@ -105,12 +105,15 @@ async def test_a_gift_decided_before_is_not_spent_again(store):
 async def test_a_refund_lists_the_gifts_its_lot_funded_in_earlier_batches(store):
     await handle_batch(handlers.handle, [ADULT, BOUGHT, gift()])
     await handle_batch(handlers.handle, [gift("req-2", coins=70)])
-    [lot] = store.wallets.states[USER].purchases
+    # Spent: the lot holds no coins, so it is a row apart, its gifts too.
+    assert store.wallets.states[USER].purchases == ()
+    lot = store.purchase_lots[USER, "pur-1"]
     assert (lot.gifts, lot.funded_apart, lot.remaining) == ((), 2, 0)
     refund = PurchaseRefunded(event_id=_eid("refund"), occurred_at=T0 + 3 * SECOND,
                               user_id=USER, purchase_id="pur-1", amount_minor=99,
                               currency="USD")
     unit = await handle_batch(handlers.handle, [refund])
+    assert store.arguments("load_lots")[-1] == ([(USER, "pur-1")], [])
     assert store.arguments("load_funded_gifts")[-1] == ([(USER, "pur-1")],)
     clawed = unit.emitted[0]
     assert isinstance(clawed, CoinsClawedBack)

@@ -6,17 +6,14 @@ Invariants (checked by the property tests):
   before anything else, and a clawback only leaves debt once it has used every other coin.
 - debt > 0 only after a clawback, and then the wallet is frozen.
 
-Two parts of a wallet grow with every gift and are looked up one by one, never in bulk: the
-decided request ids (the once-per-request check) and each purchase lot's funded gifts (what a
-clawback of that lot lists). The service keeps them as rows of their own (`without_lookups`
-is its snapshot) and puts back, before deciding, those a batch looks up (`with_lookups`), so
-decisions see the same answers as on the whole wallet.
+The parts of a wallet that grow with its history are only ever looked up one by one; the
+service keeps them apart from its snapshot (see lookups.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -185,9 +182,10 @@ class Wallet:
 
     user_id: str
     purchases: tuple[PurchaseLot, ...] = ()
-    """In the order credited, which is the FIFO order of spending."""
+    """In the order credited, which is the FIFO order of spending; a lot that holds no coins
+    and was kept apart (lookups.py) comes back after the others."""
     promos: tuple[PromoLot, ...] = ()
-    """In the order credited; spending sorts them by expiry."""
+    """In the order credited (likewise); spending sorts them by expiry."""
     debt: int = 0
     frozen_reason: FreezeReason | None = None
     adult: bool | None = None
@@ -197,7 +195,7 @@ class Wallet:
     spent_this_month: Window = field(default_factory=Window)
     requests: frozenset[str] = frozenset()
     """Gift request ids already decided (spent or rejected): a repeat decides nothing. Those
-    kept apart are not here."""
+    kept apart (lookups.py) are not here."""
 
     @property
     def frozen(self) -> bool:
@@ -212,38 +210,6 @@ class Wallet:
     def limit(self, period: LimitPeriod, set_by: LimitSetter) -> int | None:
         return next((limit.coins for limit in self.limits
                      if limit.period is period and limit.set_by is set_by), None)
-
-    def without_lookups(self) -> Wallet:
-        """The wallet as its snapshot keeps it: no decided request ids and no lot's funded
-        gifts (they are kept apart, as rows; `with_lookups` puts those a batch needs back)."""
-        if not self.requests and not any(lot.gifts for lot in self.purchases):
-            return self
-        return replace(self, requests=frozenset(), purchases=tuple(
-            replace(lot, gifts=(), funded_apart=lot.gifts_funded) if lot.gifts else lot
-            for lot in self.purchases))
-
-    def with_lookups(self, requests: Iterable[str],
-                     gifts: Mapping[str, Sequence[FundedGift]]) -> Wallet:
-        """The wallet with these, kept apart from it, back: decided request ids, and by
-        purchase_id every funded gift the lot keeps apart, in the order spent. What a decision
-        looks up (decide_spend its request id, decide_clawback the lot's gifts) is then
-        answered as on the whole wallet."""
-        back = frozenset(requests) - self.requests
-        purchases = self.purchases
-        if any(lot.funded_apart and lot.purchase_id in gifts for lot in purchases):
-            purchases = tuple(_with_gifts(lot, gifts.get(lot.purchase_id)) for lot in purchases)
-        if not back and purchases is self.purchases:
-            return self
-        return replace(self, requests=self.requests | back, purchases=purchases)
-
-
-def _with_gifts(lot: PurchaseLot, apart: Sequence[FundedGift] | None) -> PurchaseLot:
-    if apart is None or not lot.funded_apart:
-        return lot
-    if len(apart) != lot.funded_apart:
-        raise ValueError(f"lot {lot.purchase_id} keeps {lot.funded_apart} funded gifts apart, "
-                         f"not {len(apart)}")
-    return replace(lot, gifts=(*apart, *lot.gifts), funded_apart=0)
 
 
 def spendable(wallet: Wallet | WalletDraft) -> int:
