@@ -37,9 +37,9 @@ def _diamond_routes(pool: asyncpg.Pool) -> APIRouter:
         if state is None or state.clock is None:
             raise HTTPException(404, f"no diamonds recorded for creator {creator_id}")
         at = _aware(as_of) if as_of else state.clock
-        if at < state.clock:
-            # The snapshot folds earnings matured at its clock into totals, which are exact
-            # from the clock on; judging the hold at an earlier time needs each earning.
+        if at != state.clock:
+            # The snapshot keeps totals of its earnings, matured and held at its clock;
+            # judging the hold at another time needs each earning.
             state = state.with_earnings(await store.load_all_earnings(pool, creator_id))
         return {"creator_id": creator_id, "as_of": at, "verified": state.verified,
                 "earned": state.earned_diamonds, "held": state.held(at),

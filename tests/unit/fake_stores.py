@@ -76,14 +76,15 @@ class FakePayoutStore(FakeStore):
         for event in events:
             self.policy_events.setdefault(event.event_id, event)
 
-    async def load_creators(self, conn: object, keys: Iterable[str]) -> dict[str, Creator]:
-        wanted = sorted(set(keys))
+    async def load_creators(self, conn: object,
+                            until: Mapping[str, datetime]) -> dict[str, Creator]:
+        wanted = sorted(until)
         self.called("load_creators", wanted)
         found = {key: self.creators.states[key] for key in wanted if key in self.creators.states}
-        return {key: creator.with_earnings(
-                    earning for (owner, _), earning in self.earnings.items()
-                    if owner == key and creator.clock is not None
-                    and earning.available_at > creator.clock)
+        return {key: creator if creator.clock is None else creator.brought_back(
+                    (earning for (owner, _), earning in self.earnings.items()
+                     if owner == key and creator.clock < earning.available_at <= until[key]),
+                    until[key])
                 for key, creator in found.items()}
 
     async def load_earnings(self, conn: object,
