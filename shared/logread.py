@@ -119,10 +119,17 @@ class LogReader:
                     if end is None:
                         continue
                     self._append_before(end, tp, records, decode_events, batch)
-                    position = records[-1].offset + 1 if records else 0
-                    if position >= end:
+                    if records and records[-1].offset + 1 >= end:
                         remaining.pop(tp)
                         consumer.pause(tp)
+                if not fetched:
+                    # Nothing came: a partition emptied or truncated below the cut (deleted
+                    # records, an offset no record holds) sends nothing to end on. Its
+                    # position, past what the broker still has, does.
+                    for tp, end in list(remaining.items()):
+                        if await consumer.position(tp) >= end:
+                            remaining.pop(tp)
+                            consumer.pause(tp)
                 if batch:
                     yield batch
         finally:
