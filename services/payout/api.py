@@ -142,13 +142,16 @@ def _statement_routes(pool: asyncpg.Pool) -> APIRouter:
         period_start, period_end = start or EARLIEST, end or LATEST
         if period_start > period_end:
             raise invalid_query("from", start, "`from` must not be after `to`")
-        if not await history.known(pool, creator_id):
-            raise not_found(f"no payout decision recorded for creator {creator_id}")
-        rows = await history.page(pool, creator_id, after_seq=after, limit=limit,
-                                  types=STATEMENT_EVENT_TYPES, since=period_start,
-                                  until=period_end)
-        summary = (await _summary(pool, creator_id, period_start, period_end)
-                   if after == 0 else None)
+        # One snapshot of the creator's history: the summary and the lines agree.
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                            readonly=True):
+            if not await history.known(conn, creator_id):
+                raise not_found(f"no payout decision recorded for creator {creator_id}")
+            rows = await history.page(conn, creator_id, after_seq=after, limit=limit,
+                                      types=STATEMENT_EVENT_TYPES, since=period_start,
+                                      until=period_end)
+            summary = (await _summary(conn, creator_id, period_start, period_end)
+                       if after == 0 else None)
         return CreatorStatement.model_validate({
             "creator_id": creator_id, "period_start": period_start, "period_end": period_end,
             "summary": summary, "lines": entries(PAYOUT_LEDGER, rows),
@@ -157,11 +160,11 @@ def _statement_routes(pool: asyncpg.Pool) -> APIRouter:
     return router
 
 
-async def _summary(pool: asyncpg.Pool, creator_id: str, period_start: datetime,
+async def _summary(conn: asyncpg.Connection, creator_id: str, period_start: datetime,
                    period_end: datetime) -> StatementSummary:
     """Folds the creator's events from the start (the opening balance needs them all) up to
     the period's end; events after it change nothing in the statement."""
-    rows = await pool.fetch("SELECT payload::text AS payload FROM event_history"
+    rows = await conn.fetch("SELECT payload::text AS payload FROM event_history"
                             " WHERE entity = $1 AND occurred_at < $2 ORDER BY seq",
                             creator_id, period_end)
     events = [PAYOUT_LEDGER.adapter.validate_json(row["payload"]) for row in rows]

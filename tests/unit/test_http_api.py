@@ -91,6 +91,9 @@ class _Unreachable:
 
     fetch = fetchval = fetchrow
 
+    def acquire(self):
+        raise ConnectionRefusedError("connection refused")
+
 
 class _Process:
     ready, pool = True, _Unreachable()
