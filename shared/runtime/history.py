@@ -44,13 +44,25 @@ async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]
 
 
 async def page(conn: asyncpg.Connection | asyncpg.Pool, entity: str, *, after_seq: int = 0,
-               limit: int = 50, types: Sequence[str] | None = None) -> list[asyncpg.Record]:
+               limit: int = 50, types: Sequence[str] | None = None,
+               since: datetime | None = None, until: datetime | None = None,
+               ) -> list[asyncpg.Record]:
+    """The entity's events after `after_seq`, in decision order; with `since` and `until`, only
+    those that happened in [since, until)."""
     return await conn.fetch(
         """SELECT seq, event_id, type, occurred_at, payload FROM event_history
            WHERE entity = $1 AND seq > $2 AND ($4::text[] IS NULL OR type = ANY($4::text[]))
+             AND ($5::timestamptz IS NULL OR occurred_at >= $5)
+             AND ($6::timestamptz IS NULL OR occurred_at < $6)
            ORDER BY seq LIMIT $3""",
-        entity, after_seq, limit, list(types) if types else None,
+        entity, after_seq, limit, list(types) if types else None, since, until,
     )
+
+
+async def known(conn: asyncpg.Connection | asyncpg.Pool, entity: str) -> bool:
+    """The service has decided something about the entity."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM event_history WHERE entity = $1)", entity))
 
 
 async def prefix_until(conn: asyncpg.Connection | asyncpg.Pool, entity: str,
