@@ -167,6 +167,12 @@ async def test_kill_minus_nine_then_restart_applies_every_event_once(
     assert await crashing.wait_killed() == -signal.SIGKILL
     if crash_at == "after_commit":
         assert await count(db, "SELECT count(*) FROM outbox") > 0, "nothing was left to publish"
+    if crash_at == "after_publish":
+        on_kafka = await read_topic(infra.kafka_bootstrap_servers, sample_topics.outbound.name,
+                                    expect=1)
+        left_ids = {str(row["event_id"]) for row in await db.fetch("SELECT event_id FROM outbox")}
+        assert left_ids & {orjson.loads(r.value)["event_id"] for r in on_kafka}, \
+            "the acknowledged rows were deleted before the crash"
 
     workers()
     await wait_until(lambda: count(db, "SELECT count(*) FROM applied_log"), timeout_s=90,
