@@ -36,7 +36,16 @@ async def create_pool(database_url: str, schema: str, *, size: int = 4,
                       instance: str = "") -> asyncpg.Pool:
     return await asyncpg.create_pool(database_url, min_size=1, max_size=size,
                                      server_settings=_server_settings(schema, instance),
-                                     init=_init_connection, command_timeout=COMMAND_TIMEOUT_S)
+                                     init=_init_connection, command_timeout=COMMAND_TIMEOUT_S,
+                                     reset=_nothing_to_reset)
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """Pooled connections keep no session state: settings are SET LOCAL, advisory locks are
+    taken per transaction, and the relay's LISTEN and leader lock live on its own connection.
+    So a connection goes back to the pool without asyncpg's reset query (unlock all, close
+    all, unlisten, reset all), a round trip after every consumer batch. asyncpg still rolls
+    back a transaction left open before it calls this."""
 
 
 COMMAND_TIMEOUT_S = 60.0

@@ -26,21 +26,28 @@ EVENT_HISTORY = ReadTable(
     normalize={"payload": orjson.loads})
 
 
-async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]) -> None:
+def insert_rows(first: int) -> str:
+    """The insert of the rows `columns` gives, passed as parameters $first to $first+4: on its
+    own, or as part of a statement that writes more (the end of a consumer batch)."""
+    entity, event_id, kind, occurred_at, payload = (f"${n}" for n in range(first, first + 5))
+    return f"""INSERT INTO event_history (entity, event_id, type, occurred_at, payload)
+               SELECT e, i, t, o, p::json
+               FROM unnest({entity}::text[], {event_id}::uuid[], {kind}::text[],
+                           {occurred_at}::timestamptz[], {payload}::text[]) AS x(e, i, t, o, p)"""
+
+
+def columns(events: Sequence[tuple[Event, bytes]]) -> tuple[list, ...]:
     """Each event with the JSON it was published as (encoded once, for both)."""
-    if not events:
-        return
-    await conn.execute(
-        """INSERT INTO event_history (entity, event_id, type, occurred_at, payload)
-           SELECT e, i, t, o, p::json
-           FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[])
-                AS x(e, i, t, o, p)""",
-        [event.key for event, _ in events],
-        [event.event_id for event, _ in events],
-        [event.type for event, _ in events],
-        [event.occurred_at for event, _ in events],
-        [value.decode() for _, value in events],
-    )
+    return ([event.key for event, _ in events],
+            [event.event_id for event, _ in events],
+            [event.type for event, _ in events],
+            [event.occurred_at for event, _ in events],
+            [value.decode() for _, value in events])
+
+
+async def record(conn: asyncpg.Connection, events: Sequence[tuple[Event, bytes]]) -> None:
+    if events:
+        await conn.execute(insert_rows(1), *columns(events))
 
 
 async def page(conn: asyncpg.Connection | asyncpg.Pool, entity: str, *, after_seq: int = 0,
