@@ -64,7 +64,7 @@ from ops.simulation.outside import retired_gift_events
 from ops.simulation.traffic import GiftTraffic, drive
 from ops.stack import ROOT
 from ops.verdict import Verdict
-from services.registry import SERVICES
+from services.registry import NAMES, SERVICES
 from shared.contract.topics import GIFT_REQUESTS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
 from shared.settings import Settings
 
@@ -186,12 +186,15 @@ class GiftBench(Demo):
         await self.gift_probe.start()
 
     async def sample(self) -> LoadSample:
-        services = {}
-        for name, service in self.fleet.services.items():
+        # Summed over a service's instances: counters and CPU seconds add up.
+        services: dict[str, dict[str, float]] = {}
+        for service in self.fleet.services.values():
             values = await asyncio.to_thread(_scrape, service.base_url + "/metrics")
             pid = service.process.pid if service.process else None
             values["cpu_s"] = (process_cpu_s(pid) or 0.0) if pid else 0.0
-            services[name] = values
+            summed = services.setdefault(service.name, {})
+            for key, value in values.items():
+                summed[key] = summed.get(key, 0.0) + value
         return LoadSample(time.monotonic(), services, cpu_by_command(), time.process_time(),
                           MachineCpu())
 
@@ -442,7 +445,7 @@ async def main(args: argparse.Namespace) -> int:
     console.print(f"namespace {namespace.topic_prefix}* / {namespace.schema_prefix}*; service "
                   f"logs in {LOG_DIR}", highlight=False)
     bench = GiftBench(console, base.kafka_bootstrap_servers, base.database_url, namespace,
-                      log_dir=LOG_DIR)
+                      log_dir=LOG_DIR, instances=args.instances)
     try:
         with bench.interruption.handling_ctrl_c():
             await run_bench(args, bench, report)
@@ -575,7 +578,8 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
         "environment": report.environment,
         "settings": {"rates": args.rates, "seconds": args.seconds,
                      "capacity_rates": args.capacity_rates,
-                     "capacity_seconds": args.capacity_seconds, "creators": args.creators},
+                     "capacity_seconds": args.capacity_seconds, "creators": args.creators,
+                     "instances": args.instances},
         "latency": report.latency, "capacity": report.capacity,
         "sustained_decided_per_s": report.sustained_decided_per_s,
         "plumbing": report.plumbing.as_json() if report.plumbing else None,
@@ -591,6 +595,16 @@ def print_report(args: argparse.Namespace, report: Report) -> None:
 
 def _numbers(text: str) -> list[float]:
     return [float(part) for part in text.split(",") if part.strip()]
+
+
+def _instances(text: str) -> dict[str, int]:
+    counts = {}
+    for item in filter(None, text.split(",")):
+        name, _, count = item.partition("=")
+        if name not in NAMES or not count.isdigit() or int(count) < 1:
+            raise argparse.ArgumentTypeError(f"not SERVICE=COUNT of a service: {item!r}")
+        counts[name] = int(count)
+    return counts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -611,6 +625,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="simulated viewers (default: enough coins for every request "
                              "planned)")
     parser.add_argument("--creators", type=int, default=20)
+    parser.add_argument("--instances", type=_instances, default={},
+                        help="processes per service sharing its partitions, e.g. "
+                             "gifting=2,wallet=2 (default: one each)")
     parser.add_argument("--skip-plumbing", action="store_true")
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--no-install-peer", dest="install_peer", action="store_false",

@@ -8,20 +8,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-from fastapi import FastAPI
 
 from services.registry import SERVICES
-from shared.runtime.http import health_routes
+from shared.runtime.http import service_app
 from shared.runtime.service import ServiceDefinition
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "openapi"
 
 
 def document(definition: ServiceDefinition) -> bytes:
-    app = FastAPI(title=f"coinlog {definition.name}", version="1")
-    app.include_router(health_routes(None))  # type: ignore[arg-type]  # the document needs no database
-    for router in definition.routes(None):
-        app.include_router(router)
+    app = service_app(definition, None, None)  # the document needs no database
     return orjson.dumps(app.openapi(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
 
 

@@ -33,6 +33,17 @@ class LogRecord(NamedTuple):
     error: InvalidEvent | None
 
 
+class Missing(NamedTuple):
+    """Offsets [first, end) of a partition that hold no record: deleted from a log that keeps
+    every record forever (or never written, which Kafka does not do for these topics)."""
+
+    topic: str
+    """The registry name (without any environment prefix)."""
+    partition: int
+    first: int
+    end: int
+
+
 @dataclass(frozen=True)
 class Cut:
     """Where reading stops: exclusive end offsets per (topic, partition)."""
@@ -58,6 +69,8 @@ class LogReader:
         self.fetch_max_bytes = fetch_max_bytes
         self.digests = digests
         """False: decoded records carry no content digest (readers that dedupe by id only)."""
+        self.missing: list[Missing] = []
+        """The offsets the last `read` found without a record, per partition, in order."""
 
     def _consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
@@ -104,6 +117,9 @@ class LogReader:
                   if end > begin.get((topic, partition), 0)}
         if not wanted:
             return
+        self.missing = []
+        expected = {tp: begin.get((tp.topic.removeprefix(self.prefix), tp.partition), 0)
+                    for tp in wanted}
         consumer = self._consumer()
         await consumer.start()
         try:
@@ -116,17 +132,44 @@ class LogReader:
                 batch: list[LogRecord] = []
                 for tp, records in fetched.items():
                     end = remaining.get(tp)
-                    if end is None:
+                    if end is None or not records:
                         continue
+                    expected[tp] = self._note_missing(tp, records, expected[tp], end)
                     self._append_before(end, tp, records, decode_events, batch)
-                    position = records[-1].offset + 1 if records else 0
-                    if position >= end:
+                    if records[-1].offset + 1 >= end:
                         remaining.pop(tp)
                         consumer.pause(tp)
+                if not fetched:
+                    # Nothing came: a partition emptied or truncated below the cut (deleted
+                    # records, an offset no record holds) sends nothing to end on. Its
+                    # position, past what the broker still has, does.
+                    for tp, end in list(remaining.items()):
+                        if await consumer.position(tp) >= end:
+                            self._note_gap(tp, expected[tp], end)
+                            remaining.pop(tp)
+                            consumer.pause(tp)
                 if batch:
                     yield batch
         finally:
             await consumer.stop()
+
+    def _note_missing(self, tp: TopicPartition, records: Sequence[ConsumerRecord],
+                      expected: int, end: int) -> int:
+        """Note the offsets before `end` these records skip; return the next one expected."""
+        first, last = records[0].offset, min(records[-1].offset, end - 1)
+        if first == expected and last - first + 1 == len(records):
+            return last + 1  # the usual case, checked without a look at each record
+        for record in records:
+            if record.offset >= end:
+                break
+            self._note_gap(tp, expected, record.offset)
+            expected = record.offset + 1
+        return expected
+
+    def _note_gap(self, tp: TopicPartition, first: int, end: int) -> None:
+        if first < end:
+            self.missing.append(Missing(tp.topic.removeprefix(self.prefix), tp.partition,
+                                        first, end))
 
     async def _seek(self, consumer: AIOKafkaConsumer, wanted: Iterable[TopicPartition],
                     begin: Mapping[tuple[str, int], int]) -> None:

@@ -65,6 +65,7 @@ async def run_audit(bootstrap_servers: str, *, prefix: str = "", until: datetime
             elapsed = time.perf_counter() - started
             bar.update(task, advance=len(batch),
                        rate=f"{auditor.records / elapsed:,.0f}" if elapsed else "-")
+    auditor.note_missing(len(cut.ends), reader.missing)
     with collector_paused():
         report = auditor.report()
     return AuditRun(report, auditor.records, time.perf_counter() - started, auditor)

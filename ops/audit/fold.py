@@ -39,7 +39,7 @@ allocation; posted nets = reserved nets) and that the conversion arithmetic is e
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from ops.audit.causality import Causality
@@ -60,7 +60,7 @@ from shared.contract.events.payout import DiamondsEarned, PayoutEvent, PayoutRes
 from shared.contract.events.policy import PolicyEvent
 from shared.contract.events.wallet import CoinsClawedBack, CoinsPurchased, WalletEvent
 from shared.contract.topics import DEAD_LETTERS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
-from shared.logread import LogRecord
+from shared.logread import LogRecord, Missing
 
 OUTPUT_TOPICS = frozenset({WALLET_LEDGER.name, GIFTS.name, PAYOUT_LEDGER.name})
 DEAD_LETTER_TOPICS = frozenset(topic.name for topic in DEAD_LETTERS)
@@ -225,6 +225,17 @@ class Auditor:
         self.causality.dead_letter(event.source_event_id)
 
     # ------------------------------------------------------------------ reporting
+
+    def note_missing(self, partitions: int, missing: Iterable[Missing]) -> None:
+        """What the log reader found of the `partitions` it read: offsets without a record."""
+        complete = self.invariants["log_complete"]
+        incomplete = set()
+        for gap in missing:
+            incomplete.add((gap.topic, gap.partition))
+            complete.fail(f"offsets {gap.first} to {gap.end - 1} hold no record: "
+                          f"{gap.end - gap.first:,} records deleted",
+                          Location(gap.topic, gap.partition, gap.first))
+        complete.ok(partitions - len(incomplete))
 
     def report(self) -> AuditReport:
         cut = self.until or self.latest

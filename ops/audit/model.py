@@ -25,6 +25,8 @@ INVARIANTS: dict[str, str] = {
     "rates": "Every earning, conversion and price at the rate of the version it names",
     "decodability": "Every record on a non-dead-letter topic decodes; no event id reused "
                     "with different content on an output topic",
+    "log_complete": "Every partition holds a record at every offset from 0 to the cut: "
+                    "nothing was deleted from a log kept forever",
 }
 
 

@@ -71,12 +71,13 @@ async def _load(conn: asyncpg.Connection, events: list[Event]) -> GiftingDraft:
     creators = {stream.creator_id for stream in streams.values()}
     creators |= {e.creator_id for e in events if isinstance(e, STREAM_CHANGES)}
     creators |= {e.user_id for e in events if isinstance(e, AgeVerified)}
+    known, priced = await store.load_requests(conn, requested, answered)
     return GiftingDraft(
         streams=streams,
         gifts=await store.load_gifts(conn, gift_ids),
         campaigns=await store.load_campaigns(conn),
-        priced=await store.load_priced(conn, answered) if answered else {},
-        requests=await store.known_requests(conn, requested) if requested else set(),
+        priced=priced,
+        requests=known,
         creator_ages=await store.load_ages(conn, creators) if creators else {},
     )
 
@@ -93,7 +94,5 @@ async def _save(conn: asyncpg.Connection, draft: GiftingDraft,
         (request, outcome) for request, outcome in decided
         if isinstance(request, GiftRequested) and isinstance(outcome, GiftPriced | GiftRejected)])
     await store.settle_requests(conn, [
-        (outcome.request_id, "sent", None) if isinstance(outcome, GiftSent)
-        else (outcome.request_id, "failed", outcome.reason)
-        for _, outcome in decided if isinstance(outcome, GiftSent | GiftFailed)])
+        outcome for _, outcome in decided if isinstance(outcome, GiftSent | GiftFailed)])
     await store.add_sent(conn, [outcome for _, outcome in decided if isinstance(outcome, GiftSent)])

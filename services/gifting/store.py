@@ -23,10 +23,11 @@ from services.gifting.projection import (
     priced_row,
     rejected_row,
     score_increments,
+    settlement,
     stream_row,
     total_increment,
 )
-from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftSent
+from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.streams import GiftRequested
 
 
@@ -76,19 +77,21 @@ async def save_campaigns(conn: asyncpg.Connection, campaigns: Sequence[Campaign]
                            replaced=("ended_at",))
 
 
-async def load_priced(conn: asyncpg.Connection, request_ids: Iterable[str]) -> dict[
-        str, GiftPriced]:
+async def load_requests(conn: asyncpg.Connection, requested: Iterable[str],
+                        answered: Iterable[str]) -> tuple[set[str], dict[str, GiftPriced]]:
+    """In one statement: which of the `requested` ids were decided before (any status), and
+    the GiftPriced kept for each of the `answered` ids still waiting for the wallet."""
+    requested, answered = set(requested), set(answered)
+    if not requested and not answered:
+        return set(), {}
     rows = await conn.fetch(
-        "SELECT request_id, priced_event::text AS priced FROM gifts"
-        " WHERE request_id = ANY($1::text[]) AND status = 'priced' FOR UPDATE",
-        sorted(set(request_ids)))
-    return {row["request_id"]: GiftPriced.model_validate_json(row["priced"]) for row in rows}
-
-
-async def known_requests(conn: asyncpg.Connection, request_ids: Iterable[str]) -> set[str]:
-    rows = await conn.fetch("SELECT request_id FROM gifts WHERE request_id = ANY($1::text[])",
-                            list(set(request_ids)))
-    return {row["request_id"] for row in rows}
+        """SELECT request_id, CASE WHEN status = 'priced' THEN priced_event::text END AS priced
+           FROM gifts WHERE request_id = ANY($1::text[]) ORDER BY request_id FOR UPDATE""",
+        sorted(requested | answered))
+    known = {row["request_id"] for row in rows if row["request_id"] in requested}
+    priced = {row["request_id"]: GiftPriced.model_validate_json(row["priced"])
+              for row in rows if row["request_id"] in answered and row["priced"] is not None}
+    return known, priced
 
 
 async def insert_requests(conn: asyncpg.Connection,
@@ -107,13 +110,17 @@ def _request_row(request: GiftRequested, outcome: GiftPriced | GiftRejected) -> 
 
 
 async def settle_requests(conn: asyncpg.Connection,
-                          settled: Sequence[tuple[str, str, str | None]]) -> None:
-    """(request_id, status, reason) for requests the wallet answered; the GiftPriced kept for
-    the answer is dropped."""
-    if settled:
-        await conn.executemany(
-            "UPDATE gifts SET status = $2, reason = $3, priced_event = NULL WHERE request_id = $1",
-            settled)
+                          outcomes: Sequence[GiftSent | GiftFailed]) -> None:
+    """The requests the wallet answered, in one statement: their status and reason
+    (projection.settlement); the GiftPriced kept for the answer is dropped."""
+    if not outcomes:
+        return
+    settled = [(outcome.request_id, *settlement(outcome)) for outcome in outcomes]
+    await conn.execute(
+        """UPDATE gifts AS g SET status = x.status, reason = x.reason, priced_event = NULL
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(request_id, status, reason)
+           WHERE g.request_id = x.request_id""",
+        *[list(column) for column in zip(*settled, strict=True)])
 
 
 async def add_sent(conn: asyncpg.Connection, sent: Sequence[GiftSent]) -> None:

@@ -2,18 +2,21 @@
 event, save, emit.
 
 Every earning is a row of the `earnings` table; a creator's snapshot row keeps none of them,
-only totals of the matured ones (see snapshot.dump_row), and is loaded with the held ones.
-Before deciding, the handler also brings back the matured earnings the batch's decisions look
-at one by one: the gifts its clawbacks list and the gifts its CoinsSpent would earn (the
-once-per-gift check). So decide() sees the same answers as with every earning in memory, and a
-batch writes only the earnings it adds or changes, whatever the creator's lifetime of gifts."""
+only totals (see snapshot.dump_row and domain/state.py). Before deciding, the handler brings
+back the held earnings that mature by the batch's latest time for the creator, and the
+earnings the batch's decisions look at one by one: the gifts its clawbacks list and the gifts
+its CoinsSpent would earn (the once-per-gift check). So decide() sees the same answers as with
+every earning in memory, and a batch reads and writes only the earnings it needs, adds or
+changes, whatever the creator's lifetime of gifts. Each creator is decided on one mutable
+draft per batch (evolve.Replay), frozen once at the end."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from services.payout import store
-from services.payout.domain import Creator, creators_funded, decide, evolve
+from services.payout.domain import Creator, Replay, creators_funded, decide
 from shared.contract.envelope import Event
 from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
 from shared.contract.events.payout import PayoutEvent
@@ -47,11 +50,23 @@ def earnings_needed(event: Event) -> list[tuple[str, str]]:
     return []
 
 
+def decision_times(inbounds: Sequence[Inbound]) -> dict[str, datetime]:
+    """Per creator, the latest event time the batch decides for it: its held earnings that
+    mature by then are brought back before deciding (a decision's time is never earlier than
+    the creator's clock, and loading handles that)."""
+    times: dict[str, datetime] = {}
+    for inbound in inbounds:
+        event = inbound.event
+        for creator_id in creators_of(event):
+            if creator_id not in times or event.occurred_at > times[creator_id]:
+                times[creator_id] = event.occurred_at
+    return times
+
+
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
-    creators = await store.load_creators(
-        conn, {key for inbound in inbounds for key in creators_of(inbound.event)})
+    creators = await store.load_creators(conn, decision_times(inbounds))
     folded = await store.load_earnings(conn, {
         (creator_id, request_id) for inbound in inbounds
         for creator_id, request_id in earnings_needed(inbound.event)
@@ -59,7 +74,7 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     for creator_id, earnings in folded.items():
         creators[creator_id] = creators[creator_id].with_earnings(earnings)
     before = {creator_id: creator.earnings for creator_id, creator in creators.items()}
-    changed: dict[str, Creator] = {}
+    drafts: dict[str, Replay] = {}
     new_policy: list[PolicyEvent] = []
     decided: list[PayoutEvent] = []
     for inbound in inbounds:
@@ -69,14 +84,17 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
             new_policy.append(event)
             continue
         for creator_id in creators_of(event):
-            creator = creators.get(creator_id) or Creator(creator_id)
-            outputs = decide(creator, event, policy)
+            draft = drafts.get(creator_id)
+            if draft is None:
+                draft = Replay.of(creators.get(creator_id) or Creator(creator_id))
+            outputs = decide(draft, event, policy)
             for output in outputs:
-                creator = evolve(creator, output)
+                draft.apply(output)
                 unit.emit(output, cause=inbound)
             if outputs:
-                creators[creator_id] = changed[creator_id] = creator
+                drafts[creator_id] = draft
                 decided.extend(outputs)
+    changed = {creator_id: draft.freeze() for creator_id, draft in drafts.items()}
     await store.save_policy_events(conn, new_policy)
     await store.save_earnings(conn, [
         (creator_id, earning) for creator_id, creator in changed.items()

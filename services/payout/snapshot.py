@@ -5,10 +5,10 @@ layout here is explicit, and a round-trip test keeps it faithful.
 
 `dump` / `load` round-trip a whole Creator (point-in-time checkpoints use them). The service's
 row in `creators` is `dump_row`: the creator `without_earnings` (matured earnings folded into
-the matured_* totals, held ones left out), every earning being a row of the `earnings` table;
-store.py puts the held ones back when it loads a row. So the row's size does not grow with the
-creator's gifts. A row written before then lists every earning and has no totals: it loads as
-it was, exactly.
+the matured_* totals, held ones into the held_apart_* totals), every earning being a row of the
+`earnings` table; store.py brings back the ones a batch needs. So the row's size does not grow
+with the creator's gifts. A row written before the totals existed lists every earning: it loads
+as it was, exactly (migration 0004 gave the rows written in between their held totals).
 """
 
 from __future__ import annotations
@@ -52,6 +52,9 @@ def dump(creator: Creator) -> bytes:
         "matured_credited": creator.matured_credited,
         "matured_earned": creator.matured_earned,
         "matured_clawed": creator.matured_clawed,
+        "held_apart_credited": creator.held_apart_credited,
+        "held_apart_earned": creator.held_apart_earned,
+        "held_apart_clawed": creator.held_apart_clawed,
     }, default=str)
 
 
@@ -85,4 +88,7 @@ def load(raw: bytes | str) -> Creator:
         matured_credited=data.get("matured_credited", 0),
         matured_earned=data.get("matured_earned", 0),
         matured_clawed=data.get("matured_clawed", 0),
+        held_apart_credited=data.get("held_apart_credited", 0),
+        held_apart_earned=data.get("held_apart_earned", 0),
+        held_apart_clawed=data.get("held_apart_clawed", 0),
     )

@@ -1,11 +1,12 @@
 """SQL of the payout schema: the rows themselves are services/payout/projection.py's.
 
-`creators` rows leave the earnings out (see snapshot.dump_row): load creators with the
-functions below, which put the held ones back."""
+`creators` rows leave the earnings out (see snapshot.dump_row): a batch loads its creators with
+`load_creators`, which brings back the held earnings maturing within the batch's times."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 import asyncpg
 
@@ -30,35 +31,36 @@ from shared.contract.events.policy import PolicyEvent
 from shared.contract.topics import POLICY_CHANGES
 
 
-async def load_creators(conn: asyncpg.Connection, keys: Iterable[str]) -> dict[str, Creator]:
-    """The creators' rows (the runtime holds their locks), with their held earnings put back."""
-    return await _with_held_earnings(conn, await creators.load_many(conn, keys))
+async def load_creators(conn: asyncpg.Connection,
+                        until: Mapping[str, datetime]) -> dict[str, Creator]:
+    """The creators' rows (the runtime holds their locks), each able to answer for times up to
+    its `until`: the earnings set apart while held that mature by then are brought back."""
+    found = await creators.load_many(conn, until)
+    windows = [(creator_id, state.clock, until[creator_id])
+               for creator_id, state in found.items()
+               if state.clock is not None and state.horizon is not None
+               and until[creator_id] > state.clock]
+    if not windows:
+        return found
+    rows = await conn.fetch(
+        f"""SELECT e.creator_id, {', '.join('e.' + c for c in EARNING_FIELDS)}
+            FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[])
+                 AS k(creator_id, clock, until)
+            JOIN earnings e ON e.creator_id = k.creator_id
+             AND e.available_at > k.clock AND e.available_at <= k.until""",
+        [c for c, _, _ in windows], [t for _, t, _ in windows], [u for _, _, u in windows])
+    maturing: dict[str, list[Earning]] = {}
+    for row in rows:
+        maturing.setdefault(row["creator_id"], []).append(earning_of(row))
+    return {creator_id: state.brought_back(maturing.get(creator_id, ()), until[creator_id])
+            if state.clock is not None else state
+            for creator_id, state in found.items()}
 
 
 async def load_creator(conn: asyncpg.Connection | asyncpg.Pool,
                        creator_id: str) -> Creator | None:
-    state = await creators.load(conn, creator_id)
-    if state is None:
-        return None
-    return (await _with_held_earnings(conn, {creator_id: state}))[creator_id]
-
-
-async def _with_held_earnings(conn: asyncpg.Connection | asyncpg.Pool,
-                              found: dict[str, Creator]) -> dict[str, Creator]:
-    clocks = [(creator_id, state.clock) for creator_id, state in found.items()
-              if state.clock is not None]
-    if not clocks:
-        return found
-    rows = await conn.fetch(
-        f"""SELECT e.creator_id, {', '.join('e.' + c for c in EARNING_FIELDS)}
-            FROM unnest($1::text[], $2::timestamptz[]) AS k(creator_id, clock)
-            JOIN earnings e ON e.creator_id = k.creator_id AND e.available_at > k.clock""",
-        [c for c, _ in clocks], [t for _, t in clocks])
-    held: dict[str, list[Earning]] = {}
-    for row in rows:
-        held.setdefault(row["creator_id"], []).append(earning_of(row))
-    return {creator_id: state.with_earnings(held.get(creator_id, ()))
-            for creator_id, state in found.items()}
+    """The creator's row as saved: it answers for its clock (see Creator.horizon)."""
+    return await creators.load(conn, creator_id)
 
 
 async def load_earnings(conn: asyncpg.Connection | asyncpg.Pool,

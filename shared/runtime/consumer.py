@@ -17,7 +17,6 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import IllegalStateError, KafkaError
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 from faststream.middlewares import AckPolicy
 
 from shared.contract.topics import Topic
@@ -25,6 +24,7 @@ from shared.runtime import metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.processor import BatchProcessor, BatchResult
 from shared.runtime.relay import notify_channel
+from shared.runtime.subscriber import without_idle_pause
 from shared.runtime.unit import BatchHandler, EntitiesOf, Record, no_entities
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class ConsumerRuntime:
         self.batches = 0
         self.last_result: BatchResult | None = None
         self._last_hint = 0.0
-        self.subscriber = broker.subscriber(
+        self.subscriber = without_idle_pause(broker.subscriber(
             *[topic_prefix + topic.name for topic in topics],
             group_id=topic_prefix + consumer,
             batch=True,
@@ -64,18 +64,17 @@ class ConsumerRuntime:
             listener=SeekToTracking(self),
             title=consumer,
             description=description,
-        )
-        self.subscriber(self._on_batch, decoder=_no_decoding)
+        ))
+        self.subscriber(self._on_batch, decoder=_records_as_they_came)
 
     @property
     def kafka_consumer(self) -> AIOKafkaConsumer | None:
         return self.subscriber.consumer
 
-    async def _on_batch(self, body: Any, message: KafkaMessage) -> None:
-        raw = message.raw_message
+    async def _on_batch(self, raw: Any) -> None:
         records = [
             Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
-            for r in (raw if isinstance(raw, tuple) else (raw,))
+            for r in (raw if isinstance(raw, tuple | list) else (raw,))
         ]
         if not records:
             return
@@ -151,6 +150,8 @@ class SeekToTracking(ConsumerRebalanceListener):
                  ", ".join(f"{p.topic}[{p.partition}]@{tracked.get(p, 0)}" for p in partitions))
 
 
-async def _no_decoding(message: Any) -> None:
-    """Records are decoded per topic by the processor, which knows the contract."""
-    return None
+async def _records_as_they_came(message: Any) -> Any:
+    """The body handed to _on_batch is the batch of records itself, not decoded: the processor
+    decodes each record against its topic's contract. Taking the message as a handler argument
+    instead would have FastStream resolve it from its context in a worker thread, per batch."""
+    return message.raw_message

@@ -21,7 +21,12 @@ def _server_settings(schema: str, instance: str) -> dict[str, str]:
             # A batch never pauses between statements for long; a session that does has lost
             # its client (a network cut, a frozen process) and would hold its row locks, and
             # with them its entities and partitions, until TCP gave up. The server ends it.
-            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS)}
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+            # Every statement is planned for its arguments. A generic plan is fixed on the
+            # sixth execution, and a schema's first batches run against near-empty tables:
+            # the lookups by key of `= ANY($1)` were then fixed as sequential scans, whose cost
+            # grew with the table (35 ms a batch after 20 s of gifts) until the next ANALYZE.
+            "plan_cache_mode": "force_custom_plan"}
 
 
 IDLE_IN_TRANSACTION_TIMEOUT_MS = 15_000
@@ -31,7 +36,16 @@ async def create_pool(database_url: str, schema: str, *, size: int = 4,
                       instance: str = "") -> asyncpg.Pool:
     return await asyncpg.create_pool(database_url, min_size=1, max_size=size,
                                      server_settings=_server_settings(schema, instance),
-                                     init=_init_connection, command_timeout=COMMAND_TIMEOUT_S)
+                                     init=_init_connection, command_timeout=COMMAND_TIMEOUT_S,
+                                     reset=_nothing_to_reset)
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    """Pooled connections keep no session state: settings are SET LOCAL, advisory locks are
+    taken per transaction, and the relay's LISTEN and leader lock live on its own connection.
+    So a connection goes back to the pool without asyncpg's reset query (unlock all, close
+    all, unlisten, reset all), a round trip after every consumer batch. asyncpg still rolls
+    back a transaction left open before it calls this."""
 
 
 COMMAND_TIMEOUT_S = 60.0

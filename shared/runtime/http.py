@@ -1,43 +1,118 @@
-"""Health, readiness and metrics endpoints shared by every service."""
+"""Each service's HTTP app: its query routes, health, readiness and metrics, named operations,
+and a 503 while the database does not answer."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Protocol, cast
 
-from fastapi import APIRouter, Response
+import asyncpg
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
+
+from shared.runtime.processor import CONNECTION_ERRORS
 
 if TYPE_CHECKING:
-    from shared.runtime.service import ServiceProcess
+    from shared.runtime.service import ServiceDefinition
 
 
-def health_routes(process: ServiceProcess) -> APIRouter:
+class Serving(Protocol):
+    """What readiness asks of the process behind the app."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    @property
+    def pool(self) -> asyncpg.Pool | None: ...
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Checks(BaseModel):
+    started: bool
+    """Consumers and the outbox relay are running."""
+    database: bool
+    """PostgreSQL answered a query just now."""
+
+
+class Readiness(BaseModel):
+    status: Literal["ready", "not ready"]
+    checks: Checks
+
+
+class YamlResponse(Response):
+    media_type = "application/yaml"
+
+
+class PrometheusResponse(Response):
+    media_type = CONTENT_TYPE_LATEST
+
+
+def operation_id(route: APIRoute) -> str:
+    """`get_wallet_history` -> `getWalletHistory`: the route's function names its operation."""
+    first, *rest = route.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def service_app(definition: ServiceDefinition, pool: asyncpg.Pool | None,
+                process: Serving | None) -> FastAPI:
+    """The app a service serves (pool and process None: only to describe it, for the
+    OpenAPI document)."""
+    app = FastAPI(title=f"coinlog {definition.name}", version="1",
+                  generate_unique_id_function=operation_id)
+    for error in CONNECTION_ERRORS:
+        app.add_exception_handler(cast(type[Exception], error), _database_unavailable)
+    app.include_router(health_routes(process))
+    for router in definition.routes(pool):  # None: only the document
+        app.include_router(router)
+    return app
+
+
+async def _database_unavailable(request: Request, error: Exception) -> Response:
+    if isinstance(error, asyncpg.DataError):
+        # An argument PostgreSQL cannot take is a bug of the route, not an outage.
+        raise error
+    return JSONResponse({"detail": f"the database does not answer ({type(error).__name__}); "
+                                   "try again shortly"}, status_code=503,
+                        headers={"Retry-After": "1"})
+
+
+def health_routes(process: Serving | None) -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def get_health() -> Health:
+        return Health(status="ok")
 
-    @router.get("/readyz", summary="Connected to PostgreSQL and Kafka, consuming")
-    async def readyz(response: Response) -> dict[str, object]:
-        checks = {"started": process.ready, "database": False}
-        if process.pool is not None:
+    @router.get("/readyz", summary="Connected to PostgreSQL and Kafka, consuming",
+                responses={503: {"model": Readiness, "description": "Not ready (yet)"}})
+    async def get_readiness(response: Response) -> Readiness:
+        checks = Checks(started=process is not None and process.ready, database=False)
+        pool = process.pool if process is not None else None
+        if pool is not None:
             try:
-                checks["database"] = await process.pool.fetchval("SELECT true")
+                checks.database = bool(await pool.fetchval("SELECT true"))
             except Exception:  # noqa: BLE001 - whatever fails, the database is not ready
-                checks["database"] = False
-        ready = all(checks.values())
+                checks.database = False
+        ready = checks.started and checks.database
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "not ready", "checks": checks}
+        return Readiness(status="ready" if ready else "not ready", checks=checks)
 
-    @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0)")
-    async def asyncapi() -> Response:
+    @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0)",
+                response_class=YamlResponse, responses={200: {"content": {"application/yaml": {
+                    "schema": {"type": "object", "description": "An AsyncAPI 3.0 document"}}}}})
+    async def get_async_api() -> Response:
         from shared.contract.asyncapi import document
 
-        return Response(document(), media_type="application/yaml")
+        return YamlResponse(document())
 
-    @router.get("/metrics", summary="Prometheus metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    @router.get("/metrics", summary="Prometheus metrics", response_class=PrometheusResponse)
+    async def get_metrics() -> Response:
+        return PrometheusResponse(generate_latest())
 
     return router
+

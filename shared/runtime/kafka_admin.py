@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
@@ -49,6 +50,7 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
             if code and not issubclass(for_code(code), TopicAlreadyExistsError):
                 raise for_code(code)(f"creating {name}: {rest[0] if rest else ''}")
         await _wait_for_metadata(admin, list(missing), deadline)
+        await _wait_for_offsets(bootstrap_servers, missing, deadline)
         return list(missing)
     finally:
         await admin.close()
@@ -56,10 +58,36 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str],
                              deadline: float) -> None:
-    while set(names) - set(await admin.list_topics()):
+    """Until every partition of these new topics has a leader: clients started before then
+    are answered NotLeaderForPartition and print a warning for every retry."""
+    while names := [topic["topic"] for topic in await admin.describe_topics(names)
+                    if not _led(topic)]:
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"topics not visible: {names}")
+            raise TimeoutError(f"topics without a leader for every partition: {names}")
         await asyncio.sleep(0.1)
+
+
+async def _wait_for_offsets(bootstrap_servers: str, topics: dict[str, Topic],
+                            deadline: float) -> None:
+    """Until the leader of every partition answers for it: a partition's leader is in the
+    metadata a moment before it serves offsets, and a consumer asking meanwhile logs an error
+    for every retry."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(name, number)
+                      for name, topic in topics.items() for number in range(topic.partitions)]
+        remaining = max(0.1, deadline - asyncio.get_running_loop().time())
+        # The consumer retries a partition whose leader is not ready yet, quietly.
+        await asyncio.wait_for(consumer.beginning_offsets(partitions), remaining)
+    finally:
+        await consumer.stop()
+
+
+def _led(topic: dict) -> bool:
+    partitions = topic["partitions"]
+    return (topic["error_code"] == 0 and bool(partitions)
+            and all(p["error_code"] == 0 and p["leader"] >= 0 for p in partitions))
 
 
 async def group_min_session_timeout_ms(bootstrap_servers: str) -> int | None:

@@ -17,19 +17,27 @@ from collections.abc import Iterable
 
 import asyncpg
 
+
 # ON CONFLICT DO UPDATE takes the row lock of an existing row, as FOR UPDATE would, after
 # waiting for a transaction that holds it; a row another transaction is inserting is waited for
 # too. The sorted input makes every batch take its locks in one order, so batches cannot
 # deadlock on them.
-_LOCK = """
-    INSERT INTO entity_locks (entity)
-    SELECT entity FROM unnest($1::text[]) AS x(entity) ORDER BY entity
-    ON CONFLICT (entity) DO UPDATE SET entity = EXCLUDED.entity
-"""
+def lock_rows(entities: str, *, after: str = "true") -> str:
+    """The statement that locks the entities of the text array parameter `entities` ("$1"),
+    on its own or inside a larger statement; `after` is a condition its rows wait for (in a
+    larger statement, a subquery of another part, which PostgreSQL then completes first)."""
+    return f"""INSERT INTO entity_locks (entity)
+               SELECT entity FROM unnest({entities}::text[]) AS x(entity) WHERE {after}
+               ORDER BY entity
+               ON CONFLICT (entity) DO UPDATE SET entity = EXCLUDED.entity"""
+
+
+def in_lock_order(entities: Iterable[str]) -> list[str]:
+    return sorted(set(entities))
 
 
 async def lock_entities(conn: asyncpg.Connection, entities: Iterable[str]) -> None:
     """Hold every entity's lock until the transaction ends."""
-    ordered = sorted(set(entities))
+    ordered = in_lock_order(entities)
     if ordered:
-        await conn.execute(_LOCK, ordered)
+        await conn.execute(lock_rows("$1"), ordered)

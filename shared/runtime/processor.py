@@ -23,15 +23,15 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
-import orjson
 
 from shared.contract.codec import InvalidEvent, decode, encode
 from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
-from shared.runtime import history, metrics
+from shared.runtime import metrics
 from shared.runtime.backoff import Backoff
-from shared.runtime.locks import lock_entities
+from shared.runtime.batch_end import finish_batch
+from shared.runtime.locks import in_lock_order, lock_rows
 from shared.runtime.tracing import BatchSpans
 from shared.runtime.unit import (
     BatchHandler,
@@ -164,8 +164,6 @@ class BatchProcessor:
                 return result
             decoded, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, decoded, rejected)
-            await lock_entities(conn, (entity for inbound in accepted
-                                       for entity in self.entities(inbound.event)))
             with BatchSpans(self.consumer, accepted) as spans:
                 accepted = spans.inbounds
                 unit = Unit(conn)
@@ -174,11 +172,9 @@ class BatchProcessor:
                 elif accepted:
                     await self.handler(unit, accepted)
                 unit.outgoing.extend(self._dead_letter(rejected))
-                await self._write_outbox(conn, unit.outgoing)
-                await history.record(conn, unit.events)
-                await self._advance(conn, fresh)
-                if unit.outgoing:
-                    await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
+                await finish_batch(conn, consumer=self.consumer, applied=fresh,
+                                   outgoing=unit.outgoing, decided=unit.events,
+                                   notify_channel=self.notify_channel)
         result.applied = len(accepted) - sum(1 for r in rejected if r.reason is
                                              DeadLetterReason.handler_error)
         result.dead_lettered = len(rejected)
@@ -245,21 +241,10 @@ class BatchProcessor:
                 repeats.append((inbound, digest))
             else:
                 first_seen[event_id] = (inbound, digest)
-        # In one order (by id) in every batch: two batches inserting the same ids (a duplicate
-        # published to two partitions) then wait for each other instead of deadlocking.
-        by_id = sorted(first_seen.items())
         rows = await conn.fetch(
-            """INSERT INTO inbox (consumer, event_id, content_sha256, topic, partition, "offset")
-               SELECT $1, * FROM unnest($2::uuid[], $3::bytea[], $4::text[], $5::int[],
-                                        $6::bigint[])
-               ON CONFLICT DO NOTHING
-               RETURNING event_id""",
-            self.consumer,
-            [event_id for event_id, _ in by_id],
-            [digest for _, (_, digest) in by_id],
-            [inbound.record.topic for _, (inbound, _) in by_id],
-            [inbound.record.partition for _, (inbound, _) in by_id],
-            [inbound.record.offset for _, (inbound, _) in by_id],
+            _INBOX_THEN_ENTITY_LOCKS, self.consumer, *_inbox_columns(first_seen),
+            in_lock_order(entity for inbound, _ in first_seen.values()
+                          for entity in self.entities(inbound.event)),
         )
         inserted = {row["event_id"] for row in rows}
         known = {event_id: digest for event_id, (_, digest) in first_seen.items()
@@ -336,36 +321,6 @@ class BatchProcessor:
                         item.detail)
         return letters
 
-    async def _write_outbox(self, conn: asyncpg.Connection, outgoing: list[Outgoing]) -> None:
-        if not outgoing:
-            return
-        await conn.execute(
-            """INSERT INTO outbox (event_id, topic, key, value, headers)
-               SELECT e, t, k, v, h::jsonb
-               FROM unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[])
-                    AS x(e, t, k, v, h)""",
-            [item.event_id for item in outgoing],
-            [item.topic for item in outgoing],
-            [item.key for item in outgoing],
-            [item.value for item in outgoing],
-            [_headers_json(item.headers) for item in outgoing],
-        )
-
-    async def _advance(self, conn: asyncpg.Connection, fresh: list[Record]) -> None:
-        next_offsets: dict[tuple[str, int], int] = {}
-        for record in fresh:
-            position = (record.topic, record.partition)
-            next_offsets[position] = max(next_offsets.get(position, 0), record.offset + 1)
-        await conn.execute(
-            """UPDATE tracking AS t SET next_offset = x.o, updated_at = now()
-               FROM unnest($2::text[], $3::int[], $4::bigint[]) AS x(tp, p, o)
-               WHERE t.consumer = $1 AND t.topic = x.tp AND t.partition = x.p""",
-            self.consumer,
-            [topic for topic, _ in next_offsets],
-            [partition for _, partition in next_offsets],
-            list(next_offsets.values()),
-        )
-
     def _count(self, result: BatchResult, rejected: list[_Rejected]) -> None:
         if result.gaps:
             metrics.EVENTS_SKIPPED.labels(self.consumer, "gap").inc(len(result.gaps))
@@ -379,6 +334,33 @@ class BatchProcessor:
         for item in rejected:
             metrics.DEAD_LETTERS.labels(self.consumer, item.reason.value).inc()
 
+
+# The inbox rows in one order (by id) in every batch: two batches inserting the same ids (a
+# duplicate published to two partitions) then wait for each other instead of deadlocking. The
+# same statement then locks the entities the batch's events decide for (shared/runtime/locks.py),
+# before the handler runs; the lock reads the inbox insert's count, so it comes second, as a
+# statement of its own would. A repeated event's entities are locked too, at no other cost than
+# holding them until the commit.
+_INBOX_THEN_ENTITY_LOCKS = f"""
+    WITH inserted AS (
+        INSERT INTO inbox (consumer, event_id, content_sha256, topic, partition, "offset")
+        SELECT $1, * FROM unnest($2::uuid[], $3::bytea[], $4::text[], $5::int[], $6::bigint[])
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    ), locked AS (
+        {lock_rows("$7", after="(SELECT count(*) FROM inserted) >= 0")}
+    )
+    SELECT event_id FROM inserted
+"""
+
+
+def _inbox_columns(first_seen: dict[UUID, tuple[Inbound, bytes]]) -> tuple[list, ...]:
+    by_id = sorted(first_seen.items())
+    return ([event_id for event_id, _ in by_id],
+            [digest for _, (_, digest) in by_id],
+            [inbound.record.topic for _, (inbound, _) in by_id],
+            [inbound.record.partition for _, (inbound, _) in by_id],
+            [inbound.record.offset for _, (inbound, _) in by_id])
 
 
 def _without_gaps(fresh: list[Record], positions: dict[tuple[str, int], int]
@@ -397,7 +379,3 @@ def _without_gaps(fresh: list[Record], positions: dict[tuple[str, int], int]
         return fresh, {}
     return [r for r in fresh if (r.topic, r.partition) not in gaps], gaps
 
-
-def _headers_json(headers: tuple[tuple[str, bytes], ...]) -> str:
-    # Header values are opaque bytes; latin-1 maps each byte to one character and back.
-    return orjson.dumps([[name, value.decode("latin-1")] for name, value in headers]).decode()

@@ -4,6 +4,14 @@ One relay per schema publishes at a time (a PostgreSQL advisory lock elects it),
 leave in id order and one entity's events keep their order on its partition. A crash between
 Kafka's acknowledgement and the delete republishes the same events with the same ids, which
 every consumer drops as duplicates.
+
+The relay does not wait for Kafka to acknowledge a batch before it reads the next one: a row
+committed meanwhile is sent at once, while the producer (one request in flight per partition)
+keeps the order of the sends. Its reads leave out the rows it has sent and not yet deleted, by
+id, and delete the acknowledged ones in the same statement. A read cannot skip to the ids above
+the highest one sent instead: outbox ids come from a sequence when a batch inserts its rows, so
+a batch that commits after a later one was read holds lower ids, which such a read would never
+see again.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from aiokafka.errors import KafkaError
 
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
+from shared.runtime.deliveries import Deliveries
 from shared.runtime.migrate import quote_schema
 from shared.runtime.processor import CONNECTION_ERRORS
 
@@ -30,6 +39,18 @@ PUBLISH_TIMEOUT_S = 5.0
 """A leader whose sends are not acknowledged within this long gives up its leadership."""
 
 OUTAGES = (*CONNECTION_ERRORS, asyncpg.PostgresError, KafkaError)
+
+IN_FLIGHT_BATCHES = 2
+"""Batches a leader sends before it waits for Kafka's acknowledgements."""
+
+# In one statement (one snapshot): the acknowledged rows are deleted, and the read leaves them
+# out as it leaves out the rows still on their way to Kafka.
+_DELETE_AND_READ = """
+    WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))
+    SELECT id, topic, key, value, headers FROM outbox AS waiting
+    WHERE NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
+    ORDER BY id LIMIT $3
+"""
 
 
 def notify_channel(schema: str) -> str:
@@ -84,12 +105,17 @@ class OutboxRelay:
             bootstrap_servers=self.bootstrap_servers,
             enable_idempotence=True,
             acks="all",
-            linger_ms=1,
+            # The relay hands over all rows it read before the producer's task runs: they are
+            # batched without lingering.
+            linger_ms=0,
             request_timeout_ms=int(PUBLISH_TIMEOUT_S * 1000),
             client_id=f"{self.client_id}-relay-{self.schema}",
         )
         conn = await db.connect(self.database_url, self.schema)
         try:
+            # This session only ever deletes published rows: if the server loses a delete in
+            # a crash, the rows are published again with the same ids, which is allowed.
+            await conn.execute("SET synchronous_commit = off")
             await producer.start()
             await conn.add_listener(notify_channel(self.schema), self._on_notify)
             backoff.reset()
@@ -97,6 +123,7 @@ class OutboxRelay:
                 log.warning("outbox relay %s: connected again after %.1f s", self.schema,
                             time.monotonic() - self._outage_since)
                 self._outage_since = 0.0
+            deliveries = Deliveries(on_settled=self._wake.set)
             while True:
                 # Cleared first, by leaders and followers alike: a follower that only ever
                 # saw the event set would retry the lock in a busy loop.
@@ -108,11 +135,9 @@ class OutboxRelay:
                         await self._sleep(self.idle_poll_s * 2)
                         continue
                     log.info("outbox relay %s: leading", self.schema)
-                published = await self._publish_some(conn, producer)
-                if published < self.batch_size:
-                    if published == 0:
-                        self.idle.set()
-                    await self._sleep(self.idle_poll_s)
+                wait_s = await self._publish_some(conn, producer, deliveries)
+                if wait_s > 0:
+                    await self._sleep(wait_s)
         finally:
             self.is_leader = False
             with contextlib.suppress(Exception):
@@ -120,25 +145,44 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), PUBLISH_TIMEOUT_S)
 
-    async def _publish_some(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1",
-            self.batch_size,
-        )
-        if not rows:
-            return 0
-        self.idle.clear()
-        # The producer retries a send that timed out for as long as it runs; a leader whose
-        # broker is out of reach would hold the leadership, and every instance's output with
-        # it. So it gives up, which releases the leadership (see _run_connected).
-        await asyncio.wait_for(self._send_all(producer, rows), PUBLISH_TIMEOUT_S)
-        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])",
-                           [row["id"] for row in rows])
-        metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(rows))
-        return len(rows)
+    async def _publish_some(self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
+                            deliveries: Deliveries) -> float:
+        """Delete what Kafka acknowledged, send what is new; return how long to wait for a
+        wake-up (a NOTIFY, an acknowledgement) before the next round."""
+        now = time.monotonic()
+        acknowledged = deliveries.take_acknowledged(now)
+        room = min(self.batch_size,
+                   IN_FLIGHT_BATCHES * self.batch_size - deliveries.unacknowledged)
+        if room <= 0 and not acknowledged:
+            return self._wait_s(deliveries)
+        rows = await self._delete_and_read(conn, acknowledged, deliveries.in_flight(),
+                                           max(room, 0))
+        if acknowledged:
+            metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(acknowledged))
+        if rows:
+            self.idle.clear()
+            # The producer retries a send that timed out for as long as it runs; a leader whose
+            # broker is out of reach would hold the leadership, and every instance's output
+            # with it. So it gives up, which releases the leadership (see _run_connected).
+            await asyncio.wait_for(self._send(producer, rows, deliveries), PUBLISH_TIMEOUT_S)
+            if len(rows) == room:
+                return 0.0
+        elif deliveries.empty:
+            self.idle.set()
+        return self._wait_s(deliveries)
 
-    async def _send_all(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record]) -> None:
-        deliveries = [
+    def _wait_s(self, deliveries: Deliveries) -> float:
+        """Until the next poll, or until the oldest send is overdue."""
+        overdue_in_s = deliveries.seconds_to_deadline(time.monotonic())
+        return self.idle_poll_s if overdue_in_s is None else min(self.idle_poll_s, overdue_in_s)
+
+    async def _delete_and_read(self, conn: asyncpg.Connection, acknowledged: list[int],
+                               in_flight: list[int], limit: int) -> list[asyncpg.Record]:
+        return await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit)
+
+    async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record],
+                    deliveries: Deliveries) -> None:
+        sent = [
             await producer.send(
                 self.topic_prefix + row["topic"], value=row["value"], key=row["key"],
                 headers=[(name, value.encode("latin-1"))
@@ -146,7 +190,8 @@ class OutboxRelay:
             )
             for row in rows
         ]
-        await asyncio.gather(*deliveries)
+        deliveries.add([row["id"] for row in rows], sent,
+                       deadline=time.monotonic() + PUBLISH_TIMEOUT_S)
 
     def _on_notify(self, *_: object) -> None:
         self._wake.set()

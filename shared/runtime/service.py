@@ -24,7 +24,7 @@ from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs
 from shared.runtime.consumer import ConsumerRuntime
-from shared.runtime.http import health_routes
+from shared.runtime.http import service_app
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
@@ -95,7 +95,7 @@ class ServiceProcess:
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             topic_prefix=settings.topic_prefix,
         )
-        self.http = FastAPI(title=f"coinlog {definition.name}", version="1")
+        self.http: FastAPI | None = None
         self.ready = False
         self._tasks: list[asyncio.Task] = []
         self._server: uvicorn.Server | None = None
@@ -124,13 +124,11 @@ class ServiceProcess:
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
                 topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
             ))
-        self.http.include_router(health_routes(self))
-        for router in self.definition.routes(self.pool):
-            self.http.include_router(router)
+        self.http = service_app(self.definition, self.pool, self)
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if settings.http_port >= 0:
-            await self._start_http()
+            await self._start_http(self.http)
         self.ready = True
         log.info("%s started (schema %s)", self.definition.name, self.schema)
 
@@ -145,8 +143,8 @@ class ServiceProcess:
             return broker_min
         return wanted
 
-    async def _start_http(self) -> None:
-        config = uvicorn.Config(self.http, host=self.settings.http_host,
+    async def _start_http(self, app: FastAPI) -> None:
+        config = uvicorn.Config(app, host=self.settings.http_host,
                                 port=self.settings.http_port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)

@@ -77,10 +77,14 @@ async def test_purchase_gift_diamonds_payout_statement(world, economy):
     viewer_then = (await economy.get(
         "wallet", f"/wallets/{viewer}/as-of?at={_moment(gift.occurred_at)}")).json()
     assert viewer_then["balance"] == 33000
-    statement = await economy.json_when(
-        "payout", f"/creators/{creator}/statement", lambda body: body["paid_minor"] == 7000)
-    assert statement["earned_diamonds"] == 14999
-    assert statement["withdrawn_diamonds"] == 14000
+    statement = (await economy.json_when(
+        "payout", f"/creators/{creator}/statement",
+        lambda body: [cash["net_minor"] for cash in body["summary"]["paid"]] == [7000]))
+    assert statement["creator_id"] == creator
+    assert statement["summary"]["earned_diamonds"] == 14999
+    assert statement["summary"]["paid_diamonds"] == 14000
+    assert [line["type"] for line in statement["lines"]] == [
+        "payout.diamonds_earned", "payout.payout_reserved", "payout.payout_posted"]
     wallet_history = (await economy.get("wallet", f"/wallets/{viewer}/history")).json()
     spent = [item for item in wallet_history["items"] if item["type"] == "wallet.coins_spent"]
     assert [lot["coins"] for lot in spent[0]["lots"]] == [16500, 13499]
@@ -208,11 +212,22 @@ async def test_gifts_are_rejected_with_reasons(world, economy):
 
 @pytest.mark.parametrize("service, path, status, says", [
     ("wallet", "/wallets/nobody-here", 404, "no wallet for nobody-here"),
+    ("wallet", "/wallets/nobody-here/history", 404, "no wallet for nobody-here"),
     ("wallet", "/wallets/bad%20id", 422, "string_pattern_mismatch"),
     ("wallet", "/wallets/x/history?limit=0", 422, "greater_than_equal"),
+    # One past the largest bigint: refused before PostgreSQL would have to.
+    ("wallet", "/wallets/x/history?after=9223372036854775808", 422, "less_than_equal"),
+    ("wallet", "/wallets/x/as-of?at=1700000000", 422, "ISO 8601"),
     ("gifting", "/gifts/unknown-request", 404, "unknown gift request"),
     ("gifting", "/streams/s/leaderboard?limit=1000", 422, "less_than_equal"),
+    ("gifting", "/streams/unknown-stream/leaderboard", 404, "unknown stream unknown-stream"),
+    ("gifting", "/creators/unknown-creator/leaderboard", 404, "unknown-creator"),
     ("payout", "/payouts/unknown", 404, "unknown payout"),
+    ("payout", "/creators/unknown-creator/history", 404, "unknown-creator"),
+    ("payout", "/creators/unknown-creator/payouts", 404, "unknown-creator"),
+    ("payout", "/creators/unknown-creator/statement", 404, "unknown-creator"),
+    ("payout", "/creators/c/history?after=9223372036854775808", 422, "less_than_equal"),
+    ("payout", "/creators/c/statement?to=0.5", 422, "ISO 8601"),
     ("payout", "/creators/c/statement?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", 422,
      "must not be after"),
 ])
@@ -220,3 +235,32 @@ async def test_bad_queries_get_a_clear_4xx(economy, service, path, status, says)
     response = await economy.get(service, path)
     assert response.status_code == status
     assert says in response.text
+    if status == 422:
+        # Every 422 has the body FastAPI gives an invalid parameter, the period's check too.
+        [error] = response.json()["detail"]
+        assert set(error) >= {"loc", "msg", "type"}
+
+
+async def test_a_statement_comes_in_pages_with_its_summary_first(world, economy):
+    creator = world.id("creator")
+    stream = await a_live_stream(world, economy, creator)
+    viewer, _ = await an_adult_with_coins(world, economy, 330)
+    gifts = [world.gift(viewer, stream, "doughnut") for _ in range(3)]
+    world.advance(minutes=1)
+    await world.publish(*gifts)
+    for gift in gifts:
+        await gift_status(economy, gift)
+    path = f"/creators/{creator}/statement?limit=2"
+    first = await economy.json_when("payout", path,
+                                    lambda body: body["summary"]["earned_diamonds"] > 0)
+    assert (len(first["lines"]), first["next"] is not None) == (2, True)
+    second = (await economy.get("payout", f"{path}&after={first['next']}")).json()
+    assert second["summary"] is None
+    assert (len(second["lines"]), second["next"]) == (1, None)
+    lines = first["lines"] + second["lines"]
+    assert [line["request_id"] for line in lines] == [gift.request_id for gift in gifts]
+    assert first["summary"]["earned_diamonds"] == sum(line["diamonds"] for line in lines)
+    # A period that ends before the gifts: the creator is known, the period is empty.
+    early = (await economy.get("payout", f"/creators/{creator}/statement"
+                                         "?to=2000-01-01T00:00:00Z")).json()
+    assert (early["lines"], early["summary"]["closing_balance_diamonds"]) == ([], 0)

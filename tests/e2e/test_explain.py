@@ -129,18 +129,20 @@ async def test_explanations_and_statements_agree_with_the_services(world, econom
 
     # The creator's statement: the CSV totals are the payout API's statement.
     start = START.isoformat().replace("+00:00", "Z")
-    api = (await economy.get("payout", f"/creators/{creator}/statement?from={start}")).json()
+    page = (await economy.get("payout", f"/creators/{creator}/statement?from={start}")).json()
+    api = page["summary"]
     st = await creator_statement_from_db(creator, START, FAR_FUTURE,
                                          payout_schema=payout_schema, database_url=db)
     assert st.problems == []
     rows = list(csv.DictReader(io.StringIO(csv_text(CREATOR_COLUMNS, creator_csv_rows(st)))))
     total = rows[-1]
     assert total["type"] == "total" and len(rows) == len(st.lines) + 1
+    assert [line["event_id"] for line in page["lines"]] == [line.event_id for line in st.lines]
     assert int(total["diamonds_earned"]) == api["earned_diamonds"] == 14999 + 250
     assert int(total["diamonds_clawed_back"]) == api["clawed_back_diamonds"] == 250
     assert int(total["diamonds_paid"]) == api["paid_diamonds"] == 14000
     assert (int(total["gross_minor"]), int(total["fee_minor"]), int(total["net_minor"])) == (
-        api["paid"][0]["gross_minor"], api["paid"][0]["fee_minor"], api["paid_minor"])
+        api["paid"][0]["gross_minor"], api["paid"][0]["fee_minor"], api["paid"][0]["net_minor"])
     assert int(total["balance_diamonds"]) == api["closing_balance_diamonds"] == 999
     assert sum(int(row["diamonds_earned"] or 0) for row in rows[:-1]) == 14999 + 250
 

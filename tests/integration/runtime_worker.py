@@ -43,18 +43,14 @@ def install_crash(point: str, process: ServiceProcess) -> None:
 
         consumer_module.ConsumerRuntime._commit_hint = crash_after_commit  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
     elif point == "after_publish":
-        async def crash_after_ack(self, conn, producer):
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox ORDER BY id LIMIT $1",
-                self.batch_size)
-            if not rows:
-                return 0
-            deliveries = [await producer.send(row["topic"], value=row["value"], key=row["key"])
-                          for row in rows]
-            await asyncio.gather(*deliveries)
-            die()
+        delete_and_read = OutboxRelay._delete_and_read  # noqa: SLF001 - a crash point inside the runtime
 
-        OutboxRelay._publish_some = crash_after_ack  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
+        async def crash_before_delete(self, conn, acknowledged, in_flight, limit):
+            if acknowledged:  # Kafka has them; the statement would delete them
+                die()
+            return await delete_and_read(self, conn, acknowledged, in_flight, limit)
+
+        OutboxRelay._delete_and_read = crash_before_delete  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
 
         async def no_offset_commit(self: consumer_module.ConsumerRuntime) -> None:
             return None

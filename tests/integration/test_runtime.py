@@ -112,6 +112,41 @@ async def test_redelivered_batch_changes_nothing(infra, sample_topics, schema, d
         await pool.close()
 
 
+async def test_a_batch_writes_its_outputs_locks_its_entities_and_wakes_the_relay(
+        infra, sample_topics, schema, db, producer):
+    events = [purchase(f"user-{i % 4}", 10 + i) for i in range(12)]
+    await publish(producer, sample_topics.inbound.name, events)
+    records = await fetch_records(infra.kafka_bootstrap_servers, sample_topics.inbound.name, 12)
+    woken: list[object] = []
+    await db.add_listener("it_wake", lambda *args: woken.append(args))
+    pool = await runtime_db.create_pool(infra.database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, schema, [*runtime_migrations(), SAMPLE_TABLES])
+        processor = BatchProcessor(consumer="sample", topics=[sample_topics.inbound],
+                                   handler=make_handler(sample_topics), pool=pool,
+                                   dead_letter_topic=dead_letters("unused"),
+                                   notify_channel="it_wake",
+                                   entities=lambda event: [event.user_id])
+        result = await processor.process(records)
+        await wait_until(lambda: len(woken), describe="the relay woken by the commit")
+    finally:
+        await pool.close()
+
+    assert result.applied == 12
+    assert await count(db, "SELECT count(*) FROM outbox") == 12
+    assert await count(db, "SELECT count(*) FROM event_history") == 12
+    assert {row["entity"] for row in await db.fetch("SELECT entity FROM entity_locks")} == {
+        f"user-{i}" for i in range(4)}
+    tracked = {(row["topic"], row["partition"]): row["next_offset"]
+               for row in await db.fetch("SELECT topic, partition, next_offset FROM tracking")}
+    ends: dict[tuple[str, int], int] = {}
+    for record in records:
+        ends[(record.topic, record.partition)] = record.offset + 1
+    assert tracked == ends
+    await assert_applied_exactly_once(db, events)
+
+
 async def test_producer_duplicates_apply_once_and_conflicts_are_dead_lettered(
         infra, sample_topics, schema, db, producer, suffix):
     original = purchase("alice", 100)
@@ -167,6 +202,12 @@ async def test_kill_minus_nine_then_restart_applies_every_event_once(
     assert await crashing.wait_killed() == -signal.SIGKILL
     if crash_at == "after_commit":
         assert await count(db, "SELECT count(*) FROM outbox") > 0, "nothing was left to publish"
+    if crash_at == "after_publish":
+        on_kafka = await read_topic(infra.kafka_bootstrap_servers, sample_topics.outbound.name,
+                                    expect=1)
+        left_ids = {str(row["event_id"]) for row in await db.fetch("SELECT event_id FROM outbox")}
+        assert left_ids & {orjson.loads(r.value)["event_id"] for r in on_kafka}, \
+            "the acknowledged rows were deleted before the crash"
 
     workers()
     await wait_until(lambda: count(db, "SELECT count(*) FROM applied_log"), timeout_s=90,

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from services.gifting.domain import Campaign, CatalogGift, Stream
 from services.gifting.domain.leaderboard import units
+from services.gifting.projection import settlement
 from services.payout.domain import Creator, Earning, PolicyInEffect
 from services.wallet.domain import (
     PromoLot,
@@ -34,7 +35,7 @@ from services.wallet.kept_apart import (
     purchase_lot_of,
 )
 from shared.contract.defaults import default_policy
-from shared.contract.events.gifting import GiftPriced, GiftRejected, GiftSent
+from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.payout import (
     PayoutEvent,
     PayoutPosted,
@@ -153,14 +154,15 @@ class FakePayoutStore(FakeStore):
         for event in events:
             self.policy_events.setdefault(event.event_id, event)
 
-    async def load_creators(self, conn: object, keys: Iterable[str]) -> dict[str, Creator]:
-        wanted = sorted(set(keys))
+    async def load_creators(self, conn: object,
+                            until: Mapping[str, datetime]) -> dict[str, Creator]:
+        wanted = sorted(until)
         self.called("load_creators", wanted)
         found = {key: self.creators.states[key] for key in wanted if key in self.creators.states}
-        return {key: creator.with_earnings(
-                    earning for (owner, _), earning in self.earnings.items()
-                    if owner == key and creator.clock is not None
-                    and earning.available_at > creator.clock)
+        return {key: creator if creator.clock is None else creator.brought_back(
+                    (earning for (owner, _), earning in self.earnings.items()
+                     if owner == key and creator.clock < earning.available_at <= until[key]),
+                    until[key])
                 for key, creator in found.items()}
 
     async def load_earnings(self, conn: object,
@@ -251,18 +253,16 @@ class FakeGiftingStore(FakeStore):
             self.campaigns[campaign.campaign_id] = (
                 campaign if stored is None else replace(stored, ended_at=campaign.ended_at))
 
-    async def load_priced(self, conn: object, request_ids: Iterable[str]) -> dict[
-            str, GiftPriced]:
-        wanted = sorted(set(request_ids))
-        self.called("load_priced", wanted)
-        return {key: GiftPriced.model_validate_json(self.requests[key]["priced_event"])
-                for key in wanted
-                if key in self.requests and self.requests[key]["status"] == "priced"}
-
-    async def known_requests(self, conn: object, request_ids: Iterable[str]) -> set[str]:
-        wanted = set(request_ids)
-        self.called("known_requests", sorted(wanted))
-        return {key for key in wanted if key in self.requests}
+    async def load_requests(self, conn: object, requested: Iterable[str],
+                            answered: Iterable[str]) -> tuple[set[str], dict[str, GiftPriced]]:
+        requested, answered = set(requested), set(answered)
+        if not requested and not answered:
+            return set(), {}
+        self.called("load_requests", sorted(requested), sorted(answered))
+        return ({key for key in requested if key in self.requests},
+                {key: GiftPriced.model_validate_json(self.requests[key]["priced_event"])
+                 for key in sorted(answered)
+                 if key in self.requests and self.requests[key]["status"] == "priced"})
 
     async def insert_requests(self, conn: object,
                               decided: Sequence[tuple[GiftRequested,
@@ -279,9 +279,10 @@ class FakeGiftingStore(FakeStore):
             self.requests[request.request_id] = row
 
     async def settle_requests(self, conn: object,
-                              settled: Sequence[tuple[str, str, str | None]]) -> None:
-        self.called("settle_requests", list(settled))
-        for request_id, status, reason in settled:
+                              outcomes: Sequence[GiftSent | GiftFailed]) -> None:
+        self.called("settle_requests", list(outcomes))
+        for outcome in outcomes:
+            request_id, (status, reason) = outcome.request_id, settlement(outcome)
             if request_id in self.requests:
                 self.requests[request_id] = {"status": status, "reason": reason,
                                              "priced_event": None}

@@ -105,7 +105,7 @@ async def test_a_request_decided_before_is_not_decided_again(store):
                            catalog_version=2, coins=7)
     unit = await handle_batch(handlers.handle, [reprice, request(label="again")])
     assert unit.emitted == []
-    assert store.arguments("known_requests")[-1] == (["req-1"],)
+    assert store.arguments("load_requests")[-1] == (["req-1"], [])
     assert store.arguments("insert_requests")[-1] == ([],)
 
 
@@ -123,7 +123,7 @@ async def test_the_wallet_debit_sends_a_priced_gift(store):
     assert (sent.request_id, sent.creator_id, sent.coins, sent.points, sent.quantity) == (
         "req-1", "creator-1", 10, 10, 2)
     assert sent.event_id == derive_event_id(spent().event_id, "sent")
-    assert store.arguments("settle_requests")[-1] == ([("req-1", "sent", None)],)
+    assert store.arguments("settle_requests")[-1] == ([sent],)
     assert store.arguments("add_sent")[-1] == ([sent],)
     assert store.totals["stream-1"] == (1, 2, 10, 10)
     assert store.requests["req-1"]["status"] == "sent"
@@ -134,8 +134,9 @@ async def test_a_refused_debit_fails_the_gift_with_the_wallet_reason(store):
     unit = await handle_batch(handlers.handle, [refused()])
     [failed] = unit.emitted
     assert isinstance(failed, GiftFailed) and failed.reason == "insufficient_funds"
-    assert store.arguments("settle_requests")[-1] == ([("req-1", "failed",
-                                                         "insufficient_funds")],)
+    assert store.arguments("settle_requests")[-1] == ([failed],)
+    assert (store.requests["req-1"]["status"], store.requests["req-1"]["reason"]) == (
+        "failed", "insufficient_funds")
     assert store.arguments("add_sent")[-1] == ([],)
 
 
@@ -144,7 +145,7 @@ async def test_request_and_answer_in_one_batch(store):
     assert [type(event) for event in unit.emitted] == [GiftPriced, GiftSent]
     assert [cause.event for cause in unit.causes] == [request(), spent()]
     # The answer's gift was priced in this batch: nothing to load for it.
-    assert store.arguments("load_priced") == [(["req-1"],)]
+    assert store.arguments("load_requests") == [(["req-1"], ["req-1"])]
 
 
 @pytest.mark.parametrize("answer", [spent("req-unknown"), refused("req-unknown")],

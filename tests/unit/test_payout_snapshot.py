@@ -4,12 +4,15 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from services.payout import snapshot
 from services.payout.domain import (
     CashRate,
     Creator,
     HoldPolicy,
     PayoutLimits,
+    Replay,
     SharePolicy,
     decide_clawback,
     decide_earning,
@@ -57,11 +60,15 @@ def test_snapshot_round_trip_of_a_busy_creator():
     assert snapshot.load(snapshot.dump(creator)) == creator
 
 
+def _maturing(table, clock, until):
+    return [e for e in table.values() if clock < e.available_at <= until]
+
+
 def test_compacted_creator_decides_as_the_full_one():
-    """The handler's way (the snapshot row keeps no earnings, only totals of the matured ones;
-    the held ones come back from the `earnings` table with it, and matured ones when a decision
-    looks them up) gives the same outputs, bit for
-    bit, and the same held / matured / available at every t >= clock, as the full state."""
+    """The handler's way (the snapshot row keeps no earnings, only totals of the matured ones
+    and of the held ones; the held ones maturing by the batch's time come back from the
+    `earnings` table, and any one a decision looks up) gives the same outputs, bit for bit,
+    and the same held / matured / available at every t >= clock, as the full state."""
     import random
 
     from services.payout.domain import Earning, PolicyInEffect, decide
@@ -80,6 +87,7 @@ def test_compacted_creator_decides_as_the_full_one():
     compact = Creator("creator-1")
     table: dict[str, Earning] = {}
     gifts: list[str] = []
+    kept_in_memory = brought_back = 0
     at = T
     for step in range(600):
         at += timedelta(hours=rng.choice([0, 1, 5, 30]))
@@ -104,34 +112,46 @@ def test_compacted_creator_decides_as_the_full_one():
                 "creator_id": "creator-1", "payout_id": f"po{step}", "currency": "USD",
                 "diamonds": rng.randint(1, 2000), "event_id": uuid.uuid4(),
                 "occurred_at": late})]
-        # The handler: bring back folded earnings the batch looks up, decide, save compacted.
+        # The handler: bring back the held earnings maturing by the batch's latest time and the
+        # earnings the batch looks up, decide on one draft, save the row without earnings.
+        until = max(event.occurred_at for event in inputs)
+        if compact.clock is not None:
+            maturing = _maturing(table, compact.clock, until)
+            brought_back += len(maturing)
+            compact = compact.brought_back(maturing, until)
         needed = {rid for event in inputs for rid in (
             [event.request_id] if isinstance(event, wallet.CoinsSpent) else
             [g.request_id for g in event.funded_gifts]
             if isinstance(event, wallet.CoinsClawedBack) else [])}
         compact = compact.with_earnings(
             table[rid] for rid in needed if rid in table and rid not in compact.earnings)
+        draft = Replay.of(compact)
         for event in inputs:
             expected = decide(full, event, policy)
-            got = decide(compact, event, policy)
+            got = decide(draft, event, policy)
             assert [e.model_dump_json() for e in got] == [e.model_dump_json() for e in expected]
             for output in expected:
-                full, compact = evolve(full, output), evolve(compact, output)
+                full = evolve(full, output)
+                draft.apply(output)
+        compact = draft.freeze()
         table.update(compact.earnings)
         row = snapshot.load(snapshot.dump_row(compact))
         assert not row.earnings
-        compact = row.with_earnings(e for e in table.values() if e.available_at > row.clock)
-        assert all(e.available_at > compact.clock for e in compact.earnings.values())
-        for later in (compact.clock, compact.clock + timedelta(days=1),
-                      compact.clock + timedelta(days=4)):
-            assert (compact.held(later), compact.matured(later), compact.available(later),
-                    compact.withdrawable(later)) == (
+        assert row == full.without_earnings()
+        for later in (row.clock, row.clock + timedelta(days=1), row.clock + timedelta(days=4)):
+            probe = row.brought_back(_maturing(table, row.clock, later), later)
+            assert (probe.held(later), probe.matured(later), probe.available(later),
+                    probe.withdrawable(later)) == (
                 full.held(later), full.matured(later), full.available(later),
                 full.withdrawable(later))
-        assert (compact.earned_diamonds, compact.clawed_back_diamonds,
-                compact.balance_diamonds) == (full.earned_diamonds, full.clawed_back_diamonds,
-                                              full.balance_diamonds)
-        assert full.compacted() == compact
-        assert compact.with_earnings(table.values()) == full
-    assert len(full.earnings) > 200 and len(compact.earnings) < len(full.earnings) / 4
+        if row.held_apart_earned:
+            with pytest.raises(ValueError, match="not brought back"):
+                row.held(row.clock + timedelta(seconds=1))
+        assert (row.earned_diamonds, row.clawed_back_diamonds, row.balance_diamonds) == (
+            full.earned_diamonds, full.clawed_back_diamonds, full.balance_diamonds)
+        assert row.with_earnings(table.values()) == full
+        kept_in_memory = max(kept_in_memory, len(compact.earnings))
+        compact = row
+    assert len(full.earnings) > 200 and kept_in_memory < len(full.earnings) / 4
+    assert brought_back > 100
     assert full.clawed_back_diamonds and full.withdrawn_diamonds + full.reserved_diamonds

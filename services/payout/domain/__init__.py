@@ -30,12 +30,12 @@ from services.payout.domain.policy import (
     PolicyInEffect,
     SharePolicy,
 )
-from services.payout.domain.state import Creator, Earning, Reservation, utc_day
+from services.payout.domain.state import Creator, CreatorReads, Earning, Reservation, utc_day
 from services.payout.domain.statement import CashPaid, Statement, statement
 from shared.consistency import InconsistentHistory
 
 __all__ = [
-    "CashPaid", "CashRate", "Conversion", "Creator", "Earning", "HoldPolicy",
+    "CashPaid", "CashRate", "Conversion", "Creator", "CreatorReads", "Earning", "HoldPolicy",
     "InconsistentHistory", "PayoutLimits", "PolicyInEffect", "PolicyMissing", "Replay",
     "Reservation", "SharePolicy", "Statement", "clawed_diamonds", "convert", "creators_funded",
     "decide", "decide_clawback", "decide_earning", "decide_payout", "decide_payout_outcome",

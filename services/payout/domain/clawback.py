@@ -21,7 +21,7 @@ one wallet partition per viewer, so the earning always comes first.
 from __future__ import annotations
 
 from services.payout.domain.money import clawed_diamonds
-from services.payout.domain.state import Creator
+from services.payout.domain.state import CreatorReads
 from shared.contract.events.payout import DiamondsClawedBack
 from shared.contract.events.wallet import CoinsClawedBack
 
@@ -31,7 +31,7 @@ def creators_funded(clawback: CoinsClawedBack) -> list[str]:
     return list(dict.fromkeys(gift.creator_id for gift in clawback.funded_gifts))
 
 
-def decide_clawback(creator: Creator, clawback: CoinsClawedBack) -> list[DiamondsClawedBack]:
+def decide_clawback(creator: CreatorReads, clawback: CoinsClawedBack) -> list[DiamondsClawedBack]:
     at = creator.now(clawback.occurred_at)
     available = max(0, creator.available(at))
     decided: list[DiamondsClawedBack] = []
@@ -54,7 +54,7 @@ def decide_clawback(creator: Creator, clawback: CoinsClawedBack) -> list[Diamond
     return decided
 
 
-def _funded_coins(creator: Creator, clawback: CoinsClawedBack) -> dict[str, int]:
+def _funded_coins(creator: CreatorReads, clawback: CoinsClawedBack) -> dict[str, int]:
     coins: dict[str, int] = {}
     for gift in clawback.funded_gifts:
         if gift.creator_id == creator.creator_id:

@@ -6,7 +6,7 @@ from services.payout.domain.clawback import decide_clawback
 from services.payout.domain.earning import decide_earning, decide_verification
 from services.payout.domain.payouts import decide_payout, decide_payout_outcome
 from services.payout.domain.policy import PolicyInEffect
-from services.payout.domain.state import Creator
+from services.payout.domain.state import CreatorReads
 from shared.contract.envelope import Event
 from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
 from shared.contract.events.payout import PayoutEvent
@@ -19,7 +19,7 @@ class PolicyMissing(LookupError):
     diamonds must never be lost or guessed, so the handler retries once policy has arrived."""
 
 
-def decide(creator: Creator, event: Event, policy: PolicyInEffect) -> list[PayoutEvent]:
+def decide(creator: CreatorReads, event: Event, policy: PolicyInEffect) -> list[PayoutEvent]:
     """The outputs of one input event for this creator; inputs payout ignores (other wallet
     events, other users' facts) yield nothing. For a CoinsClawedBack, call once per creator in
     clawback.creators_funded(event)."""

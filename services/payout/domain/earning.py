@@ -6,13 +6,13 @@ from datetime import timedelta
 
 from services.payout.domain.money import diamonds_for
 from services.payout.domain.policy import HoldPolicy, SharePolicy
-from services.payout.domain.state import Creator
+from services.payout.domain.state import CreatorReads
 from shared.contract.events.payout import CreatorVerificationRecorded, DiamondsEarned
 from shared.contract.events.users import CreatorVerified
 from shared.contract.events.wallet import CoinsSpent
 
 
-def decide_verification(creator: Creator,
+def decide_verification(creator: CreatorReads,
                         fact: CreatorVerified) -> list[CreatorVerificationRecorded]:
     """Record the user service's verdict in payout's own log, so the verified check of a
     payout can be replayed from payout's events alone. Nothing is recorded when the verdict
@@ -25,7 +25,7 @@ def decide_verification(creator: Creator,
                         creator_id=creator.creator_id, verified=fact.verified)]
 
 
-def decide_earning(creator: Creator, spent: CoinsSpent, share: SharePolicy,
+def decide_earning(creator: CreatorReads, spent: CoinsSpent, share: SharePolicy,
                    hold: HoldPolicy) -> list[DiamondsEarned]:
     """Diamonds for a gift the wallet debited (CoinsSpent) to this creator.
 

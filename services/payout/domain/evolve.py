@@ -18,7 +18,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from services.payout.domain.state import Creator, Earning, Reservation, utc_day
+from services.payout.domain.state import Creator, CreatorReads, Earning, Reservation, utc_day
 from shared.consistency import InconsistentHistory
 from shared.contract.events.payout import (
     CreatorVerificationRecorded,
@@ -47,7 +47,7 @@ def rebuild(creator_id: str, events: Iterable[PayoutEvent]) -> Creator:
 
 
 @dataclass
-class Replay:
+class Replay(CreatorReads):
     """A mutable fold over one creator's events, for long replays (rebuild, statements):
     apply events one by one, and `freeze` a Creator (a copy) whenever one is needed. Its
     fields are Creator's, with dicts and sets for the read-only mappings and frozensets."""
@@ -67,6 +67,10 @@ class Replay:
     matured_credited: int
     matured_earned: int
     matured_clawed: int
+    held_apart_credited: int
+    held_apart_earned: int
+    held_apart_clawed: int
+    held_apart_until: datetime | None
 
     @classmethod
     def of(cls, creator: Creator) -> Replay:

@@ -27,7 +27,7 @@ from typing import Any
 
 from services.payout.domain.money import Conversion, convert
 from services.payout.domain.policy import CashRate, PayoutLimits
-from services.payout.domain.state import Creator, utc_day
+from services.payout.domain.state import CreatorReads, utc_day
 from shared.contract.events.creators import PayoutFailed, PayoutRequested, PayoutSucceeded
 from shared.contract.events.payout import (
     PayoutPosted,
@@ -38,7 +38,7 @@ from shared.contract.events.payout import (
 )
 
 
-def decide_payout(creator: Creator, request: PayoutRequested, cash_rate: CashRate | None,
+def decide_payout(creator: CreatorReads, request: PayoutRequested, cash_rate: CashRate | None,
                   limits: PayoutLimits | None) -> list[PayoutReserved | PayoutRejected]:
     """`cash_rate` and `limits` are those in effect for the request's currency, or None; a
     value for another currency counts as none. A request event already decided (reserved,
@@ -74,7 +74,7 @@ def decide_payout(creator: Creator, request: PayoutRequested, cash_rate: CashRat
     )]
 
 
-def _rejection(creator: Creator, request: PayoutRequested,  # noqa: PLR0911 - one per rejection
+def _rejection(creator: CreatorReads, request: PayoutRequested,  # noqa: PLR0911 - one per rejection
                cash_rate: CashRate | None, limits: PayoutLimits | None,
                ) -> PayoutRejection | None:
     at = creator.now(request.occurred_at)
@@ -99,7 +99,7 @@ def _conversion(diamonds: int, rate: CashRate) -> Conversion:
     return convert(diamonds, rate.minor_per_diamond, rate.fee_ppm, rate.fee_fixed_minor)
 
 
-def decide_payout_outcome(creator: Creator, outcome: PayoutSucceeded | PayoutFailed,
+def decide_payout_outcome(creator: CreatorReads, outcome: PayoutSucceeded | PayoutFailed,
                           ) -> list[PayoutPosted | PayoutReleased]:
     """Settle an open reservation. An unknown payout_id, or one already settled (posted,
     released) or never reserved (rejected), yields nothing: the provider may repeat itself."""

@@ -25,20 +25,26 @@ Because the clock never runs backwards, an earning with available_at <= clock st
 for every t >= clock, and its credited diamonds can no longer change (a clawback takes nothing
 from its hold). `compacted` folds such earnings into three running totals (matured_credited,
 matured_earned, matured_clawed), so a creator's working state holds only the earnings still on
-hold; `with_earnings` brings folded earnings back (out of the totals) for a decision that needs
-them one by one (a clawback of the gift, the once-per-gift check of an earning). held(t),
-matured(t), available(t), earned and clawed back are the same either way for every t >= clock.
-The service's snapshot row is `without_earnings` (held ones too): every earning is a row of its
-own, and the handler loads the held ones with the snapshot.
+hold. The service's snapshot row is `without_earnings`: the held ones are set apart too, into
+three more totals (held_apart_*), every earning being a row of its own. All earnings set apart
+and still held mature after `held_apart_until` (the clock they were set apart at), so held(t),
+matured(t), available(t), earned and clawed back are the same with or without them for every
+t from the clock up to that moment. Before deciding for times up to T, `brought_back` returns
+the earnings maturing by T to the working state (out of the totals) and moves the horizon to
+T; `with_earnings` brings back any earning a decision needs one by one (a clawback of the gift,
+the once-per-gift check of an earning). A question about a time beyond the horizon raises
+rather than answer from incomplete state. So a creator's working state, and the cost of a
+batch, does not grow with the creator's lifetime of gifts.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from types import MappingProxyType
+from typing import Any
 
 
 def _frozen_map() -> Mapping:
@@ -83,8 +89,91 @@ class Reservation:
     provider confirms it the day after."""
 
 
+class CreatorReads:
+    """What decisions ask of a creator, answered alike by the immutable `Creator` and by the
+    mutable draft a batch or a replay folds into (evolve.Replay): a decision reads, never
+    writes, so a batch decides on one draft per creator instead of a copy per event."""
+
+    creator_id: str
+    verified: bool
+    clock: datetime | None
+    earnings: Mapping[str, Earning]
+    reservations: Mapping[str, Reservation]
+    withdrawn_diamonds: int
+    clawed_from_available_diamonds: int
+    debt_diamonds: int
+    net_minor_by_day: Mapping[tuple[str, date], int]
+    payouts_seen: Mapping[str, uuid.UUID | None]
+    duplicate_requests: AbstractSet[uuid.UUID]
+    clawbacks_seen: AbstractSet[tuple[str, str]]
+    matured_credited: int
+    matured_earned: int
+    matured_clawed: int
+    held_apart_credited: int
+    held_apart_earned: int
+    held_apart_clawed: int
+    held_apart_until: datetime | None
+
+    @property
+    def horizon(self) -> datetime | None:
+        """The latest time this state answers held and matured for (None: any)."""
+        if not (self.held_apart_credited or self.held_apart_earned or self.held_apart_clawed):
+            return None
+        return self.held_apart_until or self.clock
+
+    def _answerable(self, at: datetime) -> None:
+        horizon = self.horizon
+        if horizon is not None and at > horizon:
+            raise ValueError(f"{self.creator_id}: earnings maturing by {at.isoformat()} were "
+                             f"not brought back (held apart beyond {horizon.isoformat()})")
+
+    def now(self, at: datetime) -> datetime:
+        return at if self.clock is None or at > self.clock else self.clock
+
+    def held(self, at: datetime) -> int:
+        self._answerable(at)
+        return self.held_apart_credited + sum(
+            earning.held_at(at) for earning in self.earnings.values())
+
+    def matured(self, at: datetime) -> int:
+        """Exact for at >= clock once earnings were folded out (`compacted`)."""
+        self._answerable(at)
+        return self.matured_credited + sum(
+            e.credited for e in self.earnings.values() if e.available_at <= at)
+
+    @property
+    def reserved_diamonds(self) -> int:
+        return sum(reservation.diamonds for reservation in self.reservations.values())
+
+    def available(self, at: datetime) -> int:
+        return (self.matured(at) - self.reserved_diamonds - self.withdrawn_diamonds
+                - self.clawed_from_available_diamonds)
+
+    def withdrawable(self, at: datetime) -> int:
+        """Available diamonds beyond the debt: a creator in debt cashes out only the excess."""
+        return max(0, self.available(at) - self.debt_diamonds)
+
+    @property
+    def earned_diamonds(self) -> int:
+        return self.matured_earned + self.held_apart_earned + sum(
+            e.diamonds for e in self.earnings.values())
+
+    @property
+    def clawed_back_diamonds(self) -> int:
+        return self.matured_clawed + self.held_apart_clawed + sum(
+            e.clawed_diamonds for e in self.earnings.values())
+
+    @property
+    def balance_diamonds(self) -> int:
+        """What the creator owns, in flight included: held + available + reserved - debt."""
+        return self.earned_diamonds - self.withdrawn_diamonds - self.clawed_back_diamonds
+
+    def net_minor_on(self, currency: str, day: date) -> int:
+        return self.net_minor_by_day.get((currency, day), 0)
+
+
 @dataclass(frozen=True)
-class Creator:
+class Creator(CreatorReads):
     """Immutable; `evolve` returns a new one. Mappings are read-only views."""
 
     creator_id: str
@@ -113,51 +202,22 @@ class Creator:
     """Diamonds of the earnings folded out of `earnings`."""
     matured_clawed: int = 0
     """Diamonds clawed back from the earnings folded out of `earnings`."""
-
-    def now(self, at: datetime) -> datetime:
-        return at if self.clock is None or at > self.clock else self.clock
-
-    def held(self, at: datetime) -> int:
-        return sum(earning.held_at(at) for earning in self.earnings.values())
-
-    def matured(self, at: datetime) -> int:
-        """Exact for at >= clock once earnings were folded out (`compacted`)."""
-        return self.matured_credited + sum(
-            e.credited for e in self.earnings.values() if e.available_at <= at)
-
-    @property
-    def reserved_diamonds(self) -> int:
-        return sum(reservation.diamonds for reservation in self.reservations.values())
-
-    def available(self, at: datetime) -> int:
-        return (self.matured(at) - self.reserved_diamonds - self.withdrawn_diamonds
-                - self.clawed_from_available_diamonds)
-
-    def withdrawable(self, at: datetime) -> int:
-        """Available diamonds beyond the debt: a creator in debt cashes out only the excess."""
-        return max(0, self.available(at) - self.debt_diamonds)
-
-    @property
-    def earned_diamonds(self) -> int:
-        return self.matured_earned + sum(e.diamonds for e in self.earnings.values())
-
-    @property
-    def clawed_back_diamonds(self) -> int:
-        return self.matured_clawed + sum(e.clawed_diamonds for e in self.earnings.values())
-
-    @property
-    def balance_diamonds(self) -> int:
-        """What the creator owns, in flight included: held + available + reserved - debt."""
-        return self.earned_diamonds - self.withdrawn_diamonds - self.clawed_back_diamonds
-
-    def net_minor_on(self, currency: str, day: date) -> int:
-        return self.net_minor_by_day.get((currency, day), 0)
+    held_apart_credited: int = 0
+    """Credited diamonds of the earnings set apart while still held (`without_earnings`)."""
+    held_apart_earned: int = 0
+    held_apart_clawed: int = 0
+    held_apart_until: datetime | None = field(default=None, compare=False)
+    """Every earning set apart while held matures after this; None: after `clock`. Not part of
+    the state proper: a bound on the times this working copy can answer for."""
 
     def compacted(self) -> Creator:
         """The same creator with every earning matured at `clock` folded into the totals."""
         if self.clock is None:
             return self
         clock = self.clock
+        if self.held_apart_until is not None and clock > self.held_apart_until:
+            raise ValueError(f"{self.creator_id}: the clock passed earnings held apart that "
+                             f"may have matured since {self.held_apart_until.isoformat()}")
         matured = [e for e in self.earnings.values() if e.available_at <= clock]
         if not matured:
             return self
@@ -171,31 +231,50 @@ class Creator:
 
     def with_earnings(self, kept_apart: Iterable[Earning]) -> Creator:
         """The same creator with these earnings, kept apart from it exactly as they are (the
-        `earnings` table), back in `earnings`: one matured at `clock` comes out of the totals
-        `compacted` folded it into; one still held was only left out of `earnings`. Earnings
+        `earnings` table), back in `earnings` and out of the totals they were folded into:
+        the matured_* ones if they matured at `clock`, the held_apart_* ones if not. Earnings
         already present are kept as they are."""
         back = {e.request_id: e for e in kept_apart if e.request_id not in self.earnings}
         if not back:
             return self
         matured = [e for e in back.values()
                    if self.clock is not None and e.available_at <= self.clock]
-        credited = sum(e.credited for e in matured)
-        earned = sum(e.diamonds for e in matured)
-        clawed = sum(e.clawed_diamonds for e in matured)
-        if (credited > self.matured_credited or earned > self.matured_earned
-                or clawed > self.matured_clawed):
-            raise ValueError(f"earnings of {self.creator_id} were never folded")
-        return replace(
-            self,
-            earnings=MappingProxyType({**self.earnings, **back}),
-            matured_credited=self.matured_credited - credited,
-            matured_earned=self.matured_earned - earned,
-            matured_clawed=self.matured_clawed - clawed)
+        matured_ids = {e.request_id for e in matured}
+        held = [e for e in back.values() if e.request_id not in matured_ids]
+        totals: dict[str, Any] = {
+            "matured_credited": self.matured_credited - sum(e.credited for e in matured),
+            "matured_earned": self.matured_earned - sum(e.diamonds for e in matured),
+            "matured_clawed": self.matured_clawed - sum(e.clawed_diamonds for e in matured),
+            "held_apart_credited": self.held_apart_credited - sum(e.credited for e in held),
+            "held_apart_earned": self.held_apart_earned - sum(e.diamonds for e in held),
+            "held_apart_clawed": self.held_apart_clawed - sum(e.clawed_diamonds for e in held),
+        }
+        if any(total < 0 for total in totals.values()):
+            raise ValueError(f"earnings of {self.creator_id} were never set apart")
+        return replace(self, earnings=MappingProxyType({**self.earnings, **back}), **totals)
+
+    def brought_back(self, maturing: Iterable[Earning], until: datetime) -> Creator:
+        """The same creator, able to answer for times up to `until`: `maturing` are its
+        earnings set apart while held that mature by then (all of them, from the `earnings`
+        table), back in `earnings`."""
+        back = self.with_earnings(maturing)
+        horizon = back.horizon
+        if horizon is None or until <= horizon:
+            return back
+        return replace(back, held_apart_until=until)
 
     def without_earnings(self) -> Creator:
-        """The creator's row in `creators`: compacted, and without the earnings still held
-        either (they live in the `earnings` table; `with_earnings` puts them back)."""
-        return replace(self.compacted(), earnings=MappingProxyType({}))
+        """The creator's row in `creators`: compacted, and every earning still held set apart
+        into the held_apart_* totals (they live in the `earnings` table; `brought_back` and
+        `with_earnings` put them back)."""
+        compact = self.compacted()
+        held = list(compact.earnings.values())
+        return replace(
+            compact, earnings=MappingProxyType({}),
+            held_apart_credited=compact.held_apart_credited + sum(e.credited for e in held),
+            held_apart_earned=compact.held_apart_earned + sum(e.diamonds for e in held),
+            held_apart_clawed=compact.held_apart_clawed + sum(e.clawed_diamonds for e in held),
+            held_apart_until=None)
 
 
 def utc_day(at: datetime) -> date:

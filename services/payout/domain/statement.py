@@ -24,7 +24,17 @@ from shared.contract.events.payout import (
     DiamondsEarned,
     PayoutEvent,
     PayoutPosted,
+    PayoutRejected,
+    PayoutReleased,
+    PayoutReserved,
 )
+
+STATEMENT_EVENT_TYPES: tuple[str, ...] = tuple(
+    model.model_fields["type"].default
+    for model in (DiamondsEarned, DiamondsClawedBack, PayoutReserved, PayoutRejected,
+                  PayoutPosted, PayoutReleased))
+"""The lines of a statement: every event that moves, reserves or refuses diamonds (a recorded
+verification is not one)."""
 
 
 @dataclass(frozen=True)
