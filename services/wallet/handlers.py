@@ -1,13 +1,24 @@
 """The wallet's batch handler: load the batch's wallets (locked by the runtime), decide event by
-event, save, emit."""
+event, save, emit.
+
+A wallet's snapshot row keeps only what decisions read in bulk (domain/lookups.py): its decided
+requests, its lots without coins and its lots' funded gifts are rows of their own
+(kept_apart.py). Before deciding, the handler brings back those the batch's decisions look up
+one by one (the request ids its GiftPriced carry, the lots its credits and clawbacks name, the
+funded gifts of the lots its refunds and chargebacks name), so decide() sees the same answers
+as with the whole wallet in memory, and a batch writes only the rows it adds or changes,
+whatever the viewer's history."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
+import asyncpg
+
 from services.wallet import store
-from services.wallet.domain import SpendingPolicy, Wallet, decide, fold
+from services.wallet.domain import SpendingPolicy, Wallet, decide, fold, with_lookups
+from services.wallet.kept_apart import changed_rows
 from shared.contract.envelope import Event
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import (
@@ -18,6 +29,7 @@ from shared.contract.events.payments import (
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.promotions import PromoCoinsGranted
 from shared.contract.events.users import AgeVerified, SpendingLimitSet
+from shared.contract.events.wallet import LotKind
 from shared.runtime.unit import Inbound, Unit
 
 WALLET_INPUTS = (PurchaseCompleted, PurchaseRefunded, PurchaseChargedBack, PromoCoinsGranted,
@@ -31,11 +43,71 @@ def wallets_of(event: Event) -> list[str]:
     return [event.key] if isinstance(event, WALLET_INPUTS) else []
 
 
+def requests_needed(event: Event) -> list[tuple[str, str]]:
+    """(user_id, request_id) of the decided requests deciding this event looks up."""
+    return [(event.sender_id, event.request_id)] if isinstance(event, GiftPriced) else []
+
+
+def lots_needed(event: Event) -> list[tuple[str, LotKind, str]]:
+    """(user_id, kind, lot id) of the lot deciding this event looks up: a credit's (credited
+    once), a clawback's."""
+    match event:
+        case PurchaseCompleted() | PurchaseRefunded() | PurchaseChargedBack():
+            return [(event.user_id, LotKind.purchase, event.purchase_id)]
+        case PromoCoinsGranted():
+            return [(event.user_id, LotKind.promo, event.grant_id)]
+    return []
+
+
+def gifts_needed(event: Event) -> list[tuple[str, str]]:
+    """(user_id, purchase_id) of the lots whose funded gifts deciding this event lists."""
+    if isinstance(event, PurchaseRefunded | PurchaseChargedBack):
+        return [(event.user_id, event.purchase_id)]
+    return []
+
+
+async def load_wallets(conn: asyncpg.Connection, events: Sequence[Event]) -> dict[str, Wallet]:
+    """The batch's wallets, with what its decisions look up put back."""
+    found = await store.wallets.load_many(
+        conn, {key for event in events for key in wallets_of(event)})
+    named = [(user_id, kind, lot_id) for event in events
+             for user_id, kind, lot_id in lots_needed(event)
+             if user_id in found and not _holds(found[user_id], kind, lot_id)]
+    lots = await store.load_lots(
+        conn, [(u, lot_id) for u, kind, lot_id in named if kind is LotKind.purchase],
+        [(u, lot_id) for u, kind, lot_id in named if kind is LotKind.promo])
+    requests = await store.load_requests(conn, {
+        (user_id, request_id) for event in events
+        for user_id, request_id in requests_needed(event)
+        if user_id in found and request_id not in found[user_id].requests})
+    found = {user_id: with_lookups(wallet, requests=requests.get(user_id, ()),
+                                   lots=lots.get(user_id, ()))
+             for user_id, wallet in found.items()}
+    gifts = await store.load_funded_gifts(conn, {
+        (user_id, purchase_id) for event in events
+        for user_id, purchase_id in gifts_needed(event)
+        if user_id in found and _keeps_gifts_apart(found[user_id], purchase_id)})
+    return {user_id: with_lookups(wallet, gifts=gifts[user_id]) if user_id in gifts else wallet
+            for user_id, wallet in found.items()}
+
+
+def _holds(wallet: Wallet, kind: LotKind, lot_id: str) -> bool:
+    if kind is LotKind.purchase:
+        return wallet.purchase(lot_id) is not None
+    return wallet.promo(lot_id) is not None
+
+
+def _keeps_gifts_apart(wallet: Wallet, purchase_id: str) -> bool:
+    lot = wallet.purchase(purchase_id)
+    # A lot clawed back before decides nothing: its gifts are not looked at again.
+    return lot is not None and lot.funded_apart > 0 and lot.clawed_back is None
+
+
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
-    keys = {key for inbound in inbounds for key in wallets_of(inbound.event)}
-    wallets = await store.wallets.load_many(conn, keys)
+    wallets = await load_wallets(conn, [inbound.event for inbound in inbounds])
+    before = dict(wallets)
     changed: dict[str, Wallet] = {}
     changed_at: dict[str, datetime] = {}
     policy_changed = False
@@ -57,5 +129,7 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
             unit.emit(output, cause=inbound)
     if policy_changed and policy is not None:
         await store.save_policy(conn, policy)
+    await store.save_apart(conn, changed_rows(
+        (user_id, changed[user_id], before.get(user_id)) for user_id in sorted(changed)))
     await store.wallets.save(conn, changed)
     await store.save_balances(conn, changed, changed_at, policy)

@@ -1,14 +1,21 @@
 """The wallet's read model, written once: its tables, the row of each wallet and policy, and the
 fold of wallet.ledger that rebuilds them. The live store writes these rows after each batch;
 a rebuild writes the same rows from the log.
+
+A wallet's snapshot row (`wallets`) is the wallet `without_lookups`: its decided requests, its
+lots without coins and its lots' funded gifts are rows of the tables of kept_apart.py, so the
+row's size does not grow with the viewer's history.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from services.wallet.domain import (
     SpendingPolicy,
@@ -18,11 +25,28 @@ from services.wallet.domain import (
     coins_by_source,
     effective_limit,
     evolve,
+    without_lookups,
+)
+from services.wallet.kept_apart import (
+    TABLES,
+    ApartRows,
+    changed_rows,
+    funded_gift_rows,
+    promo_lot_row,
+    purchase_lot_row,
 )
 from shared.consistency import InconsistentHistory
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.users import LimitPeriod
-from shared.contract.events.wallet import CoinsSpent, SpendRejected
+from shared.contract.events.wallet import (
+    CoinsClawedBack,
+    CoinsPurchased,
+    CoinsSpent,
+    LotKind,
+    PromoCoinsCredited,
+    PromoCoinsExpired,
+    SpendRejected,
+)
 from shared.contract.topics import POLICY_CHANGES, WALLET_LEDGER
 from shared.logread import LogRecord
 from shared.projection import EntityKind, Projection
@@ -30,7 +54,18 @@ from shared.readmodel import ReadTable, Rows, TableChange
 from shared.runtime.aggregates import SnapshotTable
 from shared.runtime.history import EVENT_HISTORY
 
-wallets = SnapshotTable("wallets", Wallet)
+_WHOLE = TypeAdapter(Wallet)
+"""A whole wallet as JSON: point-in-time checkpoints keep every part of it."""
+
+
+def _snapshot_json(wallet: Wallet) -> bytes:
+    return _WHOLE.dump_json(without_lookups(wallet))
+
+
+wallets = SnapshotTable("wallets", Wallet, dump=_snapshot_json, load=_WHOLE.validate_json,
+                        # A row saved with every request, lot and gift in it (before they
+                        # had rows of their own) compares as the row it would be saved as now.
+                        compared_as=without_lookups)
 
 WALLET_BALANCES = ReadTable(
     "wallet_balances",
@@ -77,8 +112,8 @@ def _same(wallet: Wallet) -> Wallet:
     return wallet
 
 
-WALLET = EntityKind("wallet", WALLET_LEDGER, Wallet, evolve, _same, _same, wallets.dump,
-                    wallets.load_json, describe)
+WALLET = EntityKind("wallet", WALLET_LEDGER, Wallet, evolve, _same, _same, _WHOLE.dump_json,
+                    _WHOLE.validate_json, describe)
 
 SPEND_DECISIONS = (CoinsSpent, SpendRejected)
 
@@ -95,7 +130,7 @@ class WalletProjection(Projection):
 
     service = "wallet"
     topics = (WALLET_LEDGER, POLICY_CHANGES)
-    tables = (wallets.read_table, WALLET_BALANCES, SPENDING_POLICY, EVENT_HISTORY)
+    tables = (wallets.read_table, *TABLES, WALLET_BALANCES, SPENDING_POLICY, EVENT_HISTORY)
     ledgers = (WALLET_LEDGER,)
     shared_tables = ("spending_policy",)
 
@@ -105,12 +140,13 @@ class WalletProjection(Projection):
         self.last: dict[str, tuple[datetime, int, str | None, bool]] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.policies: list[tuple[int, SpendingPolicy]] = []
-        self._changed: set[str] | None = None
+        self._changed: WalletChanges | None = None
         self._policy_changed = False
 
     def track_changes(self) -> None:
         self.take_history()
-        self._changed, self._policy_changed = set(), False
+        self._changed = WalletChanges(broken=len(self.stats.broken))
+        self._policy_changed = False
 
     def _apply(self, record: LogRecord, event: Any) -> None:
         if record.topic == POLICY_CHANGES.name:
@@ -119,13 +155,15 @@ class WalletProjection(Projection):
                 self._policy_changed = True
             return
         user = event.user_id
-        if self._changed is not None:
-            self._changed.add(user)
         if user in self.stats.broken:
+            if self._changed is not None:
+                self._changed.users.add(user)
             return
         wallet = self.wallets.get(user)
         if wallet is None:
             wallet = self.wallets[user] = WalletDraft.of(Wallet(user))
+        if self._changed is not None:
+            self._changed.note(wallet, event)
         try:
             wallet.apply(event)
         except InconsistentHistory as problem:
@@ -150,26 +188,41 @@ class WalletProjection(Projection):
         return before[-1] if before else None
 
     def rows(self) -> dict[str, Rows]:
-        return {**self._wallet_rows(self.wallets),
+        frozen = self._frozen(self.wallets)
+        apart = changed_rows((user, wallet, None) for user, wallet in frozen.items())
+        return {**self._wallet_rows(frozen),
+                **{table.name: table.of(apart.by_table()[table.name]) for table in TABLES},
                 "spending_policy": self._policy_rows(),
                 "event_history": self._history_rows()}
 
     def changes(self) -> dict[str, TableChange] | None:
-        if self._changed is None:
+        changed = self._changed
+        if changed is None:
             raise RuntimeError("changes() without track_changes()")
-        if self._policy_changed:
-            # The limits shown with every balance follow the policy.
+        if self._policy_changed or len(self.stats.broken) != changed.broken:
+            # The limits shown with every balance follow the policy; a wallet that stops
+            # folding loses every row, not only the changed ones.
             return None
-        tables = self._wallet_rows(self._changed)
-        keys = [(user,) for user in sorted(self._changed)]
+        frozen = self._frozen(changed.users)
+        tables = self._wallet_rows(frozen)
+        keys = [(user,) for user in sorted(changed.users)]
+        # Rows apart change one by one (a request decided, a lot changed, a gift funded): a
+        # wallet's other rows stay as they are, however many.
+        apart = changed.rows(frozen)
         return {"wallets": TableChange(tables["wallets"], ("key",), keys),
+                **{table.name: TableChange(table.of(rows), table.keys,
+                                           [row[:len(table.keys)] for row in rows])
+                   for table, rows in zip(TABLES, (apart.requests, apart.purchases,
+                                                   apart.promos, apart.gifts), strict=True)},
                 "wallet_balances": TableChange(tables["wallet_balances"], ("user_id",), keys),
                 "event_history": TableChange(self._history_rows())}
 
-    def _wallet_rows(self, users: Iterable[str]) -> dict[str, Rows]:
+    def _frozen(self, users: Iterable[str]) -> dict[str, Wallet]:
         broken = self.stats.broken
-        frozen = {u: self.wallets[u].freeze() for u in users
-                  if u in self.wallets and u not in broken}
+        return {u: self.wallets[u].freeze() for u in users
+                if u in self.wallets and u not in broken}
+
+    def _wallet_rows(self, frozen: dict[str, Wallet]) -> dict[str, Rows]:
         return {
             "wallets": wallets.read_table.of([
                 wallets.row_of(user, wallet, self.counts[user])
@@ -182,3 +235,61 @@ class WalletProjection(Projection):
     def _policy_rows(self) -> Rows:
         latest = [policy_row(self.policies[-1][1])] if self.policies else []
         return SPENDING_POLICY.of(latest)
+
+
+@dataclass
+class WalletChanges:
+    """The keys of the wallet's rows that events changed since track_changes()."""
+
+    broken: int
+    """Wallets that did not fold before."""
+    users: set[str] = field(default_factory=set)
+    requests: set[tuple[str, str]] = field(default_factory=set)
+    """(user_id, request_id) decided since."""
+    purchases: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(user_id, purchase_id) of lots changed since -> the lot's funded gifts before."""
+    promos: set[tuple[str, str]] = field(default_factory=set)
+    """(user_id, grant_id) of promo lots changed since."""
+
+    def note(self, wallet: WalletDraft, event: Any) -> None:
+        """Before `event` is applied to `wallet`."""
+        user = wallet.user_id
+        self.users.add(user)
+        if isinstance(event, SPEND_DECISIONS):
+            self.requests.add((user, event.request_id))
+        match event:
+            case CoinsPurchased():
+                self._purchase(wallet, event.purchase_id)
+            case PromoCoinsCredited() | PromoCoinsExpired():
+                self.promos.add((user, event.grant_id))
+            case CoinsClawedBack():
+                self._purchase(wallet, event.purchase_id)
+                self._uses(wallet, event.covered_by)
+            case CoinsSpent():
+                self._uses(wallet, event.lots)
+
+    def _uses(self, wallet: WalletDraft, uses: Iterable[Any]) -> None:
+        for use in uses:
+            if use.kind is LotKind.purchase:
+                self._purchase(wallet, use.lot_id)
+            else:
+                self.promos.add((wallet.user_id, use.lot_id))
+
+    def _purchase(self, wallet: WalletDraft, purchase_id: str) -> None:
+        index = wallet.purchase_index.get(purchase_id)
+        funded = 0 if index is None else wallet.purchases[index].gifts_funded
+        self.purchases.setdefault((wallet.user_id, purchase_id), funded)
+
+    def rows(self, frozen: dict[str, Wallet]) -> ApartRows:
+        """The rows of these keys, in the wallets as they are now."""
+        rows = ApartRows(requests=sorted(key for key in self.requests if key[0] in frozen))
+        for (user, purchase_id), since in sorted(self.purchases.items()):
+            lot = frozen[user].purchase(purchase_id) if user in frozen else None
+            if lot is not None:
+                rows.purchases.append(purchase_lot_row(user, lot))
+                rows.gifts.extend(funded_gift_rows(user, lot, since))
+        for user, grant_id in sorted(self.promos):
+            promo = frozen[user].promo(grant_id) if user in frozen else None
+            if promo is not None:
+                rows.promos.append(promo_lot_row(user, promo))
+        return rows

@@ -1,7 +1,8 @@
 """The services' store modules in memory: the functions their handlers call, with the SQL's
 meaning, each call logged (FakeStore.calls) so a test sees the rows a handler writes.
 
-    FakeWalletStore   wallets (snapshots), the spending policy, balances
+    FakeWalletStore   wallets (snapshots without lookups), the rows kept apart (decided
+                      requests, lots, funded gifts), the spending policy, balances
     FakePayoutStore   creators (rows without earnings, held ones put back on load), the
                       earnings table, policy events, balances, payouts
     FakeGiftingStore  streams, catalog gifts, campaigns, creators' ages, the gifts table
@@ -18,7 +19,21 @@ from services.gifting.domain import Campaign, CatalogGift, Stream
 from services.gifting.domain.leaderboard import units
 from services.gifting.projection import settlement
 from services.payout.domain import Creator, Earning, PolicyInEffect
-from services.wallet.domain import SpendingPolicy, Wallet, balance
+from services.wallet.domain import (
+    PromoLot,
+    PurchaseLot,
+    SpendingPolicy,
+    Wallet,
+    balance,
+    without_lookups,
+)
+from services.wallet.kept_apart import (
+    PROMO_LOTS,
+    PURCHASE_LOTS,
+    ApartRows,
+    promo_lot_of,
+    purchase_lot_of,
+)
 from shared.contract.defaults import default_policy
 from shared.contract.events.gifting import GiftFailed, GiftPriced, GiftRejected, GiftSent
 from shared.contract.events.payout import (
@@ -30,15 +45,77 @@ from shared.contract.events.payout import (
 )
 from shared.contract.events.policy import PolicyEvent
 from shared.contract.events.streams import GiftRequested
+from shared.contract.events.wallet import FundedGift
 from tests.unit.fake_unit import FakeSnapshots, FakeStore
 
 
 class FakeWalletStore(FakeStore):
     def __init__(self) -> None:
         super().__init__()
-        self.wallets = FakeSnapshots[Wallet](self, "wallets")
+        self.wallets = FakeSnapshots[Wallet](self, "wallets", row=without_lookups)
         self.policy: SpendingPolicy | None = None
         self.balances: dict[str, int] = {}
+        self.requests: set[tuple[str, str]] = set()
+        """The `wallet_requests` table: (user_id, request_id)."""
+        self.funded: dict[tuple[str, str, str], tuple[str, int, int]] = {}
+        """`lot_funded_gifts`: (user_id, purchase_id, request_id) -> (creator_id, coins,
+        position_in_lot)."""
+        self.purchase_lots: dict[tuple[str, str], PurchaseLot] = {}
+        """`purchase_lots`: (user_id, purchase_id) -> the lot as its row gives it back."""
+        self.promo_lots: dict[tuple[str, str], PromoLot] = {}
+        self.lots_loaded = 0
+        """Lots load_lots found."""
+
+    async def load_requests(self, conn: object,
+                            keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+        wanted = sorted(set(keys))
+        self.called("load_requests", wanted)
+        found: dict[str, set[str]] = {}
+        for user_id, request_id in wanted:
+            if (user_id, request_id) in self.requests:
+                found.setdefault(user_id, set()).add(request_id)
+        return found
+
+    async def load_funded_gifts(self, conn: object, keys: Iterable[tuple[str, str]]
+                                ) -> dict[str, dict[str, list[FundedGift]]]:
+        wanted = set(keys)
+        self.called("load_funded_gifts", sorted(wanted))
+        found: dict[str, dict[str, list[FundedGift]]] = {}
+        for (user_id, purchase_id, request_id), (creator_id, coins, _) in sorted(
+                self.funded.items(), key=lambda item: (item[0][:2], item[1][2])):
+            if (user_id, purchase_id) in wanted:
+                found.setdefault(user_id, {}).setdefault(purchase_id, []).append(
+                    FundedGift(request_id=request_id, creator_id=creator_id, coins=coins))
+        return found
+
+    async def load_lots(self, conn: object, purchases: Iterable[tuple[str, str]],
+                        promos: Iterable[tuple[str, str]]
+                        ) -> dict[str, list[PurchaseLot | PromoLot]]:
+        wanted = (sorted(set(purchases)), sorted(set(promos)))
+        self.called("load_lots", *wanted)
+        found: dict[str, list[PurchaseLot | PromoLot]] = {}
+        for table, keys in ((self.purchase_lots, wanted[0]), (self.promo_lots, wanted[1])):
+            for key in keys:
+                if key in table:
+                    found.setdefault(key[0], []).append(table[key])
+                    self.lots_loaded += 1
+        return found
+
+    async def save_apart(self, conn: object, rows: ApartRows) -> None:
+        self.called("save_apart", rows)
+        for user_id, request_id in rows.requests:
+            assert (user_id, request_id) not in self.requests, "duplicate key: request"
+            self.requests.add((user_id, request_id))
+        for row in rows.purchases:
+            self.purchase_lots[row[0], row[1]] = purchase_lot_of(
+                dict(zip(PURCHASE_LOTS.column_names, row, strict=True)))
+        for row in rows.promos:
+            self.promo_lots[row[0], row[1]] = promo_lot_of(
+                dict(zip(PROMO_LOTS.column_names, row, strict=True)))
+        for user_id, purchase_id, request_id, creator_id, coins, position in rows.gifts:
+            key = (user_id, purchase_id, request_id)
+            assert key not in self.funded, "duplicate key: funded gift"
+            self.funded[key] = (creator_id, coins, position)
 
     async def load_policy(self, conn: object) -> SpendingPolicy | None:
         self.called("load_policy")

@@ -15,11 +15,12 @@ import pytest
 from services.wallet import handlers
 from services.wallet.domain import SpendingPolicy, balance
 from shared.contract.events.gifting import GiftPriced, GiftSent
-from shared.contract.events.payments import Platform, PurchaseCompleted
+from shared.contract.events.payments import Platform, PurchaseCompleted, PurchaseRefunded
 from shared.contract.events.policy import SpendingPolicySet
 from shared.contract.events.users import AgeVerified
 from shared.contract.events.wallet import (
     AgeVerificationRecorded,
+    CoinsClawedBack,
     CoinsPurchased,
     CoinsSpent,
     SpendRejected,
@@ -92,10 +93,32 @@ async def test_a_gift_beyond_the_balance_is_refused(store):
 
 async def test_a_gift_decided_before_is_not_spent_again(store):
     await handle_batch(handlers.handle, [ADULT, BOUGHT, gift()])
+    assert store.requests == {(USER, "req-1")}
+    assert not store.wallets.states[USER].requests
     unit = await handle_batch(handlers.handle, [gift(label="again")])
     assert unit.emitted == []
+    assert store.arguments("load_requests")[-1] == ([(USER, "req-1")],)
     assert store.arguments("wallets.save")[-1] == ([],)
     assert store.balances[USER] == 70
+
+
+async def test_a_refund_lists_the_gifts_its_lot_funded_in_earlier_batches(store):
+    await handle_batch(handlers.handle, [ADULT, BOUGHT, gift()])
+    await handle_batch(handlers.handle, [gift("req-2", coins=70)])
+    # Spent: the lot holds no coins, so it is a row apart, its gifts too.
+    assert store.wallets.states[USER].purchases == ()
+    lot = store.purchase_lots[USER, "pur-1"]
+    assert (lot.gifts, lot.funded_apart, lot.remaining) == ((), 2, 0)
+    refund = PurchaseRefunded(event_id=_eid("refund"), occurred_at=T0 + 3 * SECOND,
+                              user_id=USER, purchase_id="pur-1", amount_minor=99,
+                              currency="USD")
+    unit = await handle_batch(handlers.handle, [refund])
+    assert store.arguments("load_lots")[-1] == ([(USER, "pur-1")], [])
+    assert store.arguments("load_funded_gifts")[-1] == ([(USER, "pur-1")],)
+    clawed = unit.emitted[0]
+    assert isinstance(clawed, CoinsClawedBack)
+    assert [(g.request_id, g.coins) for g in clawed.funded_gifts] == [("req-1", 30),
+                                                                      ("req-2", 70)]
 
 
 async def test_the_spending_policy_is_kept_and_applies_to_the_rest_of_the_batch(store):

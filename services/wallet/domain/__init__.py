@@ -14,6 +14,7 @@ shared.consistency.InconsistentHistory).
     clawback   decide_clawback: refunds, chargebacks, debt, freeze
     evolve     evolve, fold, replay (the wallet rebuilt from its own events), WalletDraft
     decide     decide: expiry first, then the input's own decision
+    lookups    without_lookups, with_lookups: the parts looked up one by one, kept apart
 """
 
 from services.wallet.domain.clawback import decide_clawback, freeze_reason, funded_gifts
@@ -21,6 +22,7 @@ from services.wallet.domain.credits import decide_expiry, decide_grant, decide_p
 from services.wallet.domain.decide import decide
 from services.wallet.domain.evolve import WalletDraft, evolve, fold, replay
 from services.wallet.domain.facts import decide_age, decide_limit
+from services.wallet.domain.lookups import with_lookups, without_lookups
 from services.wallet.domain.lots import cash_value_of_first, cover_order, spend_order, take
 from services.wallet.domain.spending import decide_spend, effective_limit, refusal_of
 from services.wallet.domain.state import (
@@ -45,4 +47,5 @@ __all__ = [
     "decide_age", "decide_clawback", "decide_expiry", "decide_grant", "decide_limit",
     "decide_purchase", "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason",
     "funded_gifts", "month_key", "refusal_of", "replay", "spend_order", "spendable", "take",
+    "with_lookups", "without_lookups",
 ]

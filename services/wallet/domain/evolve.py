@@ -83,16 +83,26 @@ class PurchaseDraft(PurchaseCoins):
     used: int
     gifts: list[FundedGift]
     clawed_back: ClawbackKind | None
+    funded_apart: int
 
     @classmethod
     def of(cls, lot: PurchaseLot) -> PurchaseDraft:
         return cls(lot.purchase_id, lot.coins, lot.amount_minor, lot.currency, lot.rate_version,
-                   lot.acquired_at, lot.used, list(lot.gifts), lot.clawed_back)
+                   lot.acquired_at, lot.used, list(lot.gifts), lot.clawed_back,
+                   lot.funded_apart)
 
     def freeze(self) -> PurchaseLot:
         return PurchaseLot(self.purchase_id, self.coins, self.amount_minor, self.currency,
                            self.rate_version, self.acquired_at, self.used, tuple(self.gifts),
-                           self.clawed_back)
+                           self.clawed_back, self.funded_apart)
+
+    def fund(self, request_id: str, creator_id: str, coins: int) -> None:
+        """One entry per gift: a second use of the lot by the same spend adds to its entry (the
+        request is decided once, so that entry is the last one)."""
+        gifts = self.gifts
+        if gifts and gifts[-1].request_id == request_id:
+            coins += gifts.pop().coins
+        gifts.append(FundedGift(request_id=request_id, creator_id=creator_id, coins=coins))
 
 
 @dataclass(slots=True)
@@ -184,7 +194,7 @@ class WalletDraft:
                 self.purchases.append(PurchaseDraft(
                     event.purchase_id, event.coins, event.amount_minor, event.currency,
                     event.rate_version, event.occurred_at, used=event.debt_repaid, gifts=[],
-                    clawed_back=None))
+                    clawed_back=None, funded_apart=0))
                 self.debt -= event.debt_repaid
                 # The lot's remaining coins, plus the debt its first coins paid off.
                 self.running_balance += event.coins
@@ -259,8 +269,7 @@ class WalletDraft:
             # The lot still holds coins (checked above), so its remaining fell by exactly these.
             self.running_balance -= use.coins
             if gift is not None and isinstance(lot, PurchaseDraft):
-                lot.gifts.append(FundedGift(request_id=gift[0], creator_id=gift[1],
-                                            coins=use.coins))
+                lot.fund(gift[0], gift[1], use.coins)
 
     def _expire(self, event: PromoCoinsExpired) -> None:
         index = self.promo_index.get(event.grant_id)

@@ -5,10 +5,14 @@ Invariants (checked by the property tests):
 - balance = spendable coins - debt, and debt > 0 only when spendable == 0: credits pay debt off
   before anything else, and a clawback only leaves debt once it has used every other coin.
 - debt > 0 only after a clawback, and then the wallet is frozen.
+
+The parts of a wallet that grow with its history are only ever looked up one by one; the
+service keeps them apart from its snapshot (see lookups.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -29,10 +33,18 @@ class PurchaseCoins:
     coins: int
     used: int
     clawed_back: ClawbackKind | None
+    gifts: Sequence[FundedGift]
+    funded_apart: int
 
     @property
     def remaining(self) -> int:
         return 0 if self.clawed_back is not None else self.coins - self.used
+
+    @property
+    def gifts_funded(self) -> int:
+        """Entries of the lot's funded gifts, those kept apart included: the position the next
+        one takes."""
+        return self.funded_apart + len(self.gifts)
 
 
 class PromoCoins:
@@ -61,8 +73,13 @@ class PurchaseLot(PurchaseCoins):
     used: int = 0
     """Coins taken out so far: gifts, debt repayment, cover for another purchase's clawback."""
     gifts: tuple[FundedGift, ...] = ()
-    """The gifts this lot funded, coins from this lot only: a clawback names them."""
+    """The gifts this lot funded, coins from this lot only, one entry per gift in the order
+    spent: a clawback names them. Only those after the first `funded_apart` when some are kept
+    apart."""
     clawed_back: ClawbackKind | None = None
+    funded_apart: int = 0
+    """How many of the lot's first funded gifts are kept apart (rows of their own), not in
+    `gifts`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +182,10 @@ class Wallet:
 
     user_id: str
     purchases: tuple[PurchaseLot, ...] = ()
-    """In the order credited, which is the FIFO order of spending."""
+    """In the order credited, which is the FIFO order of spending; a lot that holds no coins
+    and was kept apart (lookups.py) comes back after the others."""
     promos: tuple[PromoLot, ...] = ()
-    """In the order credited; spending sorts them by expiry."""
+    """In the order credited (likewise); spending sorts them by expiry."""
     debt: int = 0
     frozen_reason: FreezeReason | None = None
     adult: bool | None = None
@@ -176,7 +194,8 @@ class Wallet:
     spent_today: Window = field(default_factory=Window)
     spent_this_month: Window = field(default_factory=Window)
     requests: frozenset[str] = frozenset()
-    """Gift request ids already decided (spent or rejected): a repeat decides nothing."""
+    """Gift request ids already decided (spent or rejected): a repeat decides nothing. Those
+    kept apart (lookups.py) are not here."""
 
     @property
     def frozen(self) -> bool:
