@@ -121,6 +121,7 @@ class Demo:
         """`instances`: how many processes of each service share its partitions (one by
         default); `sealer_process`: seal from a process of its own, as compose runs it."""
         self.instances = dict(instances or {})
+        self.setup_timeout_s = SETUP_TIMEOUT_S
         self.overrides = overrides
         self.sealer_process = sealer_process
         self.console = console
@@ -240,8 +241,11 @@ class Demo:
         return await self.backlog.wait_until_settled(SETTLE_TIMEOUT_S,
                                                      on_poll=self.interruption.checkpoint)
 
+    def _populate(self, viewers: int, creators: int) -> Population:
+        return populate(self.outside, self.rng, viewers=viewers, creators=creators)
+
     async def _set_up(self, progress: Progress, viewers: int, creators: int) -> Population:
-        population = populate(self.outside, self.rng, viewers=viewers, creators=creators)
+        population = self._populate(viewers, creators)
         progress.stream_ids = [stream.stream_id for stream in population.streams]
         progress.creator_ids = [creator.creator_id for creator in population.creators]
         await self.publisher.publish_all(population.setup_events)
@@ -259,7 +263,8 @@ class Demo:
                     and await self.books.adult_creators(progress.creator_ids)
                     == len(progress.creator_ids))
 
-        await self._wait_for(ready_to_gift, "the purchases to be credited", SETUP_TIMEOUT_S)
+        await self._wait_for(ready_to_gift, "the purchases to be credited",
+                             self.setup_timeout_s)
         coins = sum(viewer.coins for viewer in population.viewers)
         self.console.print(
             f"{len(population.viewers):,} viewers bought {len(population.purchases):,} coin "

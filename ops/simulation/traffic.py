@@ -15,6 +15,7 @@ import itertools
 import random
 import time
 from collections import Counter
+from typing import Protocol
 
 from ops.simulation.outside import RETIRED_GIFT, Outside
 from ops.simulation.people import LiveStream, Population
@@ -133,7 +134,11 @@ class GiftTraffic:
 TICK_S = 0.01
 
 
-async def drive(traffic: GiftTraffic, publisher: Publisher, *, rate: float, seconds: float,
+class RequestSource(Protocol):
+    def next_request(self) -> GiftRequested | None: ...
+
+
+async def drive(traffic: RequestSource, publisher: Publisher, *, rate: float, seconds: float,
                 stop: asyncio.Event | None = None) -> int:
     """Publish requests at `rate` per second for `seconds`, in small bursts every tick (what is
     due since the last one). Stops early once no viewer has coins left, or when `stop` is set.
