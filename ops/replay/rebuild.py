@@ -9,6 +9,7 @@ wait until a live service has caught up with its inputs.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from shared.projection import FoldStats
 from shared.readmodel import ReadTable, Rows
 from shared.runtime.migrate import apply_migrations, quote_schema
 from shared.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -139,17 +142,35 @@ async def rebuild(service: str, target_schema: str, prefix: str = "", cut: Cut |
     return result
 
 
+class RebuildRunning(ValueError):
+    """Another rebuild is filling the same schema."""
+
+
+async def claim_partial(conn: asyncpg.Connection, target_schema: str, partial: str) -> None:
+    """Make `partial` this rebuild's own, for as long as `conn` lives: the target must not
+    exist yet, and no other rebuild may be filling it. A `partial` schema left behind by a
+    rebuild that was interrupted (killed, its machine lost) is dropped: the rename at the end
+    is what completes a rebuild, so a partial schema nobody holds is never complete."""
+    held = await conn.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                               f"coinlog/rebuild/{partial}")
+    if not held:
+        raise RebuildRunning(f"another rebuild is filling {partial} (for {target_schema})")
+    found = {row["nspname"] for row in await conn.fetch(
+        "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])",
+        [target_schema, partial])}
+    if target_schema in found:
+        raise ValueError(f"schema {target_schema} exists; a rebuild needs a fresh one")
+    if partial in found:
+        logger.warning("dropping %s, left behind by an interrupted rebuild", partial)
+        await conn.execute(f"DROP SCHEMA {quote_schema(partial)} CASCADE")
+
+
 async def _rebuild_into(service: str, target_schema: str, partial: str, prefix: str, cut: Cut,
                         workers: int, pool: ProcessPoolExecutor | None, database_url: str,
                         bootstrap_servers: str, started: float) -> RebuildResult:
     conn = await connect(database_url, partial)
     try:
-        exists = await conn.fetchval(
-            "SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1::text[])",
-            [target_schema, partial])
-        if exists:
-            raise ValueError(f"schema {target_schema} or {partial} exists; a rebuild needs "
-                             "a fresh one")
+        await claim_partial(conn, target_schema, partial)
         await apply_migrations(conn, partial, registry.service(service).all_migrations)
         try:
             # A schema made for this load: every table is loaded in bulk.

@@ -100,8 +100,8 @@ class OutboxRelay:
                     log.exception("outbox relay %s failed; reconnecting", self.schema)
                 await backoff.wait()
 
-    async def _run_connected(self, backoff: Backoff) -> None:
-        producer = AIOKafkaProducer(
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers,
             enable_idempotence=True,
             acks="all",
@@ -111,7 +111,12 @@ class OutboxRelay:
             request_timeout_ms=int(PUBLISH_TIMEOUT_S * 1000),
             client_id=f"{self.client_id}-relay-{self.schema}",
         )
+
+    async def _run_connected(self, backoff: Backoff) -> None:
+        # The database first: while it is out of reach, no producer is made only to be
+        # dropped unclosed on every attempt.
         conn = await db.connect(self.database_url, self.schema)
+        producer = self._new_producer()
         try:
             # This session only ever deletes published rows: if the server loses a delete in
             # a crash, the rows are published again with the same ids, which is allowed.

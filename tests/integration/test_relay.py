@@ -119,3 +119,41 @@ async def test_rows_written_while_others_are_in_flight_leave_once_and_in_order(
     await wait_until(lambda: outbox_rows(db), ready=lambda left: left == 0,
                      describe="the outbox emptied")
     assert relay.is_leader
+
+
+class _CountingRelay(OutboxRelay):
+    """Notes every producer it makes and every attempt to reach its database."""
+
+    def __init__(self, **settings: Any):
+        super().__init__(**settings)
+        self.producers: list[Any] = []
+        self.attempts = 0
+
+    def _new_producer(self) -> Any:
+        producer = super()._new_producer()
+        self.producers.append(producer)
+        return producer
+
+
+async def test_a_relay_whose_database_is_out_of_reach_leaves_no_producer_open(
+        infra: Endpoints, monkeypatch: pytest.MonkeyPatch) -> None:
+    relay = _CountingRelay(database_url="postgresql://coinlog:coinlog@127.0.0.1:1/coinlog",
+                           schema="unreachable", bootstrap_servers=infra.kafka_bootstrap_servers)
+    connect = runtime_db.connect
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        relay.attempts += 1
+        return await connect(*args, **kwargs)
+
+    monkeypatch.setattr(runtime_db, "connect", counted)
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_until(lambda: relay.attempts, ready=lambda n: n >= 3, timeout_s=30,
+                         describe="three attempts to reach the database")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert not relay.is_leader
+    # aiokafka keeps whether a producer was closed to itself (its __del__ warns by it).
+    assert [p for p in relay.producers if not p._closed] == []  # noqa: SLF001
