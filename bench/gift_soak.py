@@ -70,8 +70,10 @@ HEAVY_GIFT = "rose"
 HEAVY_PACKAGE = "coins-17500"
 FLAT_WITHIN = 0.10
 """The last tenth's throughput within this share of the first tenth's."""
-SCANNED_TABLE_ROWS = 1000
-"""A sequential scan of a table with more rows than this on the hot path is a finding."""
+SCANNED_ROWS = 1000
+"""Sequential scans on the hot path that read more rows than this each, on average, are a
+finding: a small table (the policy, the catalog, an outbox that keeps up) is read whole
+faster than through an index."""
 
 
 # ------------------------------------------------------------------------------ the population
@@ -301,12 +303,12 @@ def verdicts(report: SoakReport) -> list[Verdict]:
             "throughput flat", abs(change) <= FLAT_WITHIN,
             f"last tenth {last:,.0f} decided/s vs first {first:,.0f}/s ({change:+.1%})"))
     scanned = [scan for scan in report.last_tenth_scans
-               if scan["seq_scans"] and scan["rows"] > SCANNED_TABLE_ROWS]
+               if scan["seq_scans"] and scan["seq_rows_read"] / scan["seq_scans"] > SCANNED_ROWS]
     results.append(Verdict(
-        "no scan of a big table in the last tenth", not scanned,
-        "none" if not scanned else ", ".join(
-            f"{s['service']}.{s['table']} ({s['seq_scans']} scans, {s['rows']:,} rows)"
-            for s in scanned)))
+        "no table scan in the last tenth", not scanned,
+        f"no sequential scan read more than {SCANNED_ROWS:,} rows on average" if not scanned
+        else ", ".join(f"{s['service']}.{s['table']} ({s['seq_scans']} scans, "
+                       f"{s['seq_rows_read']:,} rows read)" for s in scanned)))
     return results
 
 
