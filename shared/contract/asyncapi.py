@@ -126,7 +126,6 @@ def _message(model: type[Event], samples: Path) -> dict[str, Any]:
     message: dict[str, Any] = {
         "name": model.model_fields["type"].default,
         "title": model.__name__,
-        "summary": _first_paragraph(model.__doc__) or model.__name__,
         "contentType": "application/json",
         "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
         "correlationId": {
@@ -139,6 +138,9 @@ def _message(model: type[Event], samples: Path) -> dict[str, Any]:
                                    f"payload's `key`. {key_field.description or ''}".strip()},
             "bindingVersion": KAFKA_BINDING}},
     }
+    summary = _first_paragraph(model.__doc__)
+    if summary:
+        message["summary"] = summary
     examples = _examples(model, samples)
     if examples:
         message["examples"] = examples

@@ -42,7 +42,7 @@ class Event(BaseModel):
     schema_version: int
     """The version of the type's schema the event was written in; older ones are upcast."""
     occurred_at: AwareDatetime
-    """When it happened, with a UTC offset; decisions judge time by it, never by a clock."""
+    """When it happened, with a time-zone offset; decisions judge time by it, never by a clock."""
     producer: Identifier
     """The system that wrote the event."""
     key: str = Field(min_length=1, max_length=128)
