@@ -33,6 +33,17 @@ DESCRIPTION = (
     "consumer's dead-letter topic with the reason. Topic names and consumer groups carry "
     "the environment's COINLOG_TOPIC_PREFIX, empty by default.")
 
+TRACE_HEADERS = {
+    "type": "object",
+    "description": "Kafka record headers. Only trace context travels here, and no consumer "
+                   "depends on it; a dead letter keeps the headers of the record it holds.",
+    "properties": {
+        name: {"type": "string", "description": f"{text} (OpenTelemetry's propagator)."}
+        for name, text in (("traceparent", "W3C trace context of the span that wrote the event"),
+                           ("tracestate", "W3C vendor trace state"),
+                           ("baggage", "W3C baggage"))},
+}
+
 TOPIC_CONFIGURATION = {"cleanup.policy", "retention.ms", "retention.bytes",
                        "delete.retention.ms", "max.message.bytes"}
 """The topic settings the Kafka channel binding can state."""
@@ -59,9 +70,15 @@ def document_dict(samples: Path = SAMPLES) -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        # An object used twice is written twice: anchors and aliases would hinder readers.
+        return True
+
+
 def document(samples: Path = SAMPLES) -> str:
-    return yaml.safe_dump(document_dict(samples), sort_keys=False, allow_unicode=True,
-                          width=100)
+    return yaml.dump(document_dict(samples), Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, width=100)
 
 
 def _channel(topic: Topic) -> dict[str, Any]:
@@ -111,7 +128,6 @@ def _operations(topic: Topic) -> dict[str, Any]:
     return operations
 
 
-# Fresh objects for every use: YAML would write a shared one as an anchor and aliases.
 def _channel_ref(topic: Topic) -> dict[str, str]:
     return {"$ref": f"#/channels/{topic.name}"}
 
@@ -127,6 +143,7 @@ def _message(model: type[Event], samples: Path) -> dict[str, Any]:
         "name": model.model_fields["type"].default,
         "title": model.__name__,
         "contentType": "application/json",
+        "headers": TRACE_HEADERS,
         "payload": {"$ref": f"#/components/schemas/{model.__name__}"},
         "correlationId": {
             "description": "The id of the first event of the causal chain; absent or null "
