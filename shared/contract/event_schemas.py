@@ -5,6 +5,7 @@ wire. `type` and `schema_version` have defaults in the models, yet the decoder p
 and the upcasters by them, so an event without them is dead-lettered: here they are required.
 `key` is filled from the entity field when absent (Event._key_defaults_to_key_field): here it
 is optional. Rates are Decimals that travel as strings; pydantic would offer a JSON number too.
+Ids get the pattern of their hyphenated form, which draft-07 `format: uuid` does not promise.
 """
 
 from __future__ import annotations

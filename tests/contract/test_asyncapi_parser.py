@@ -39,7 +39,12 @@ def node() -> str:
                     "parser; install them (node 18 or later)", pytrace=False)
     if not (PARSER / "node_modules" / "@asyncapi" / "parser").is_dir():
         # No install scripts: the parser needs none, and one dependency's only reports usage.
-        installed = _run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], 600)
+        # Within the test's own timeout (300 s), so a hung registry fails with this message.
+        try:
+            installed = _run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], 240)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"npm ci in {PARSER} took over 240 s (is the npm registry reachable?)",
+                        pytrace=False)
         if installed.returncode != 0:
             pytest.fail(f"npm ci in {PARSER} failed (is the npm registry reachable?):\n"
                         f"{installed.stdout}{installed.stderr}", pytrace=False)
