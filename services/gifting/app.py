@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from services.gifting import api, handlers
 from services.gifting.projection import GiftingProjection
-from shared.contract.topics import (
-    CATALOG_CHANGES,
-    GIFT_REQUESTS,
-    STREAM_LIFECYCLE,
-    USER_ACCOUNTS,
-    WALLET_LEDGER,
-)
+from shared.contract.topics import CONSUMED_BY
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
 definition = ServiceDefinition(
     name="gifting",
     consumers=[ConsumerSpec(
-        "gifting", [STREAM_LIFECYCLE, CATALOG_CHANGES, USER_ACCOUNTS, GIFT_REQUESTS,
-                    WALLET_LEDGER],
+        "gifting", CONSUMED_BY["gifting"],
         handlers.handle,
         "Prices gift requests against the catalog and live streams; turns the wallet's answers "
         "into sent or failed gifts.",

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 from services.payout import api, handlers
 from services.payout.projection import CREATOR, PayoutProjection
-from shared.contract.topics import (
-    PAYOUT_REQUESTS,
-    POLICY_CHANGES,
-    PROVIDER_PAYOUTS,
-    USER_ACCOUNTS,
-    WALLET_LEDGER,
-)
+from shared.contract.topics import CONSUMED_BY
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
 definition = ServiceDefinition(
     name="payout",
     consumers=[ConsumerSpec(
-        "payout", [WALLET_LEDGER, USER_ACCOUNTS, POLICY_CHANGES, PAYOUT_REQUESTS,
-                   PROVIDER_PAYOUTS],
+        "payout", CONSUMED_BY["payout"],
         handlers.handle,
         "Earns diamonds for spent gifts, holds them, converts and pays them out, claws them "
         "back after chargebacks.",

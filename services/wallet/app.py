@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from services.wallet import api, handlers
 from services.wallet.projection import WALLET, WalletProjection
-from shared.contract.topics import GIFTS, POLICY_CHANGES, PROMO_GRANTS, PURCHASES, USER_ACCOUNTS
+from shared.contract.topics import CONSUMED_BY
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
 definition = ServiceDefinition(
     name="wallet",
     consumers=[ConsumerSpec(
-        "wallet", [PURCHASES, PROMO_GRANTS, USER_ACCOUNTS, POLICY_CHANGES, GIFTS],
+        "wallet", CONSUMED_BY["wallet"],
         handlers.handle,
         "Credits purchases and promo coins, debits priced gifts with lot provenance, claws "
         "back refunds and chargebacks.",

@@ -30,18 +30,27 @@ class Event(BaseModel):
     so every event about one entity lands in one partition and is decided in order.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Attribute docstrings become the fields' descriptions in the AsyncAPI document.
+    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
 
     key_field: ClassVar[str]
 
     event_id: uuid.UUID
+    """Unique id of this event; consumers drop a repeat of an id they have applied."""
     type: str
+    """What happened: the name that selects the event's model on its topic."""
     schema_version: int
+    """The version of the type's schema the event was written in; older ones are upcast."""
     occurred_at: AwareDatetime
+    """When it happened, with a time-zone offset; decisions judge time by it, never by a clock."""
     producer: Identifier
+    """The system that wrote the event."""
     key: str = Field(min_length=1, max_length=128)
+    """The Kafka partition key of the record."""
     correlation_id: uuid.UUID | None = None
+    """The id of the first event of the causal chain this one belongs to."""
     causation_id: uuid.UUID | None = None
+    """The id of the event that directly caused this one."""
 
     @model_validator(mode="before")
     @classmethod

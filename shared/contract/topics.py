@@ -145,6 +145,18 @@ ALL_TOPICS: tuple[Topic, ...] = (
 )
 TOPICS_BY_NAME = {topic.name: topic for topic in ALL_TOPICS}
 
+CONSUMED_BY: dict[str, tuple[Topic, ...]] = {
+    "wallet": (PURCHASES, PROMO_GRANTS, USER_ACCOUNTS, POLICY_CHANGES, GIFTS),
+    "gifting": (STREAM_LIFECYCLE, CATALOG_CHANGES, USER_ACCOUNTS, GIFT_REQUESTS, WALLET_LEDGER),
+    "payout": (WALLET_LEDGER, USER_ACCOUNTS, POLICY_CHANGES, PAYOUT_REQUESTS, PROVIDER_PAYOUTS),
+}
+"""The topics each coinlog consumer reads, in the order it subscribes to them. The services'
+consumers take their topics from here, and the AsyncAPI document names the readers of each."""
+
+
+def consumers_of(topic: Topic) -> tuple[str, ...]:
+    return tuple(consumer for consumer, topics in CONSUMED_BY.items() if topic in topics)
+
 
 def topic_of(event: Event) -> Topic:
     for topic in ALL_TOPICS:

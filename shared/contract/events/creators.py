@@ -13,7 +13,9 @@ from shared.contract.types import Currency, Identifier
 class CreatorPayoutEvent(Event):
     key_field = "creator_id"
     creator_id: Identifier
+    """The creator being paid out."""
     payout_id: Identifier
+    """The id of the payout, shared by its request and its outcome."""
 
 
 class PayoutRequested(CreatorPayoutEvent):
@@ -23,8 +25,11 @@ class PayoutRequested(CreatorPayoutEvent):
     schema_version: Literal[1] = 1
     producer: Identifier = "creator-app"
     diamonds: StrictInt = Field(gt=0, le=10**15)
+    """Diamonds to convert to cash and withdraw."""
     currency: Currency
+    """The currency to be paid in (ISO 4217)."""
     method: Identifier
+    """The payout method the creator chose."""
 
 
 class PayoutSucceeded(CreatorPayoutEvent):
@@ -32,6 +37,7 @@ class PayoutSucceeded(CreatorPayoutEvent):
     schema_version: Literal[1] = 1
     producer: Identifier = "payout-provider"
     provider_reference: Identifier
+    """The provider's reference of the transfer."""
 
 
 class PayoutFailed(CreatorPayoutEvent):
@@ -39,3 +45,4 @@ class PayoutFailed(CreatorPayoutEvent):
     schema_version: Literal[1] = 1
     producer: Identifier = "payout-provider"
     reason: str = Field(max_length=500)
+    """Why the provider failed the payout, in its words."""

@@ -31,13 +31,23 @@ class EventDeadLettered(Event):
     type: Literal["runtime.event_dead_lettered"] = "runtime.event_dead_lettered"
     schema_version: Literal[1] = 1
     consumer: Identifier
+    """The consumer that could not accept the record."""
     source_topic: str
+    """The topic the record was read from."""
     source_partition: StrictInt
+    """The record's partition."""
     source_offset: StrictInt
+    """The record's offset."""
     source_key: str | None
+    """The record's Kafka key as UTF-8, or null when it had none."""
     source_event_id: str | None
+    """The record's `event_id` when one could be read, else null."""
     payload: str
     """The original bytes as UTF-8 (undecodable bytes replaced), for people to read."""
     payload_sha256: str
+    """Hex SHA-256 of the record's content as the inbox compares it (JSON with sorted keys);
+    empty when there was none."""
     reason: DeadLetterReason
+    """Why the record was not accepted."""
     detail: str
+    """What was wrong, for people to read (at most 2000 characters)."""

@@ -27,8 +27,11 @@ class GiftingEvent(Event):
     key_field = "sender_id"
     producer: Identifier = "gifting"
     request_id: Identifier
+    """The gift request this order answers (streams.gift_requested)."""
     sender_id: Identifier
+    """The viewer sending the gift."""
     stream_id: Identifier
+    """The stream the gift is sent in."""
 
 
 class GiftPriced(GiftingEvent):
@@ -38,13 +41,21 @@ class GiftPriced(GiftingEvent):
     type: Literal["gifting.gift_priced"] = "gifting.gift_priced"
     schema_version: Literal[1] = 1
     creator_id: Identifier
+    """The stream's creator, who receives the gift."""
     gift_id: Identifier
+    """The catalog's id of the gift."""
     quantity: StrictInt = Field(ge=1, le=9999)
+    """Units of the gift sent at once."""
     unit_coins: PositiveCoins
+    """Price of one unit, in coins, at `catalog_version`."""
     coins: PositiveCoins
+    """The order's total price in coins: quantity times unit_coins."""
     catalog_version: StrictInt = Field(ge=1)
+    """The catalog version the price was taken from."""
     campaign_id: Identifier | None = None
+    """The campaign whose multiplier applies, or null."""
     points_multiplier: Multiplier
+    """The campaign multiplier applied to the points (1 without a campaign)"""
     points: Coins
     """Leaderboard points: coins times the campaign multiplier, rounded down."""
 
@@ -53,6 +64,7 @@ class GiftRejected(GiftingEvent):
     type: Literal["gifting.gift_rejected"] = "gifting.gift_rejected"
     schema_version: Literal[1] = 1
     reason: GiftRejection
+    """Why gifting refused the request."""
 
 
 class GiftSent(GiftingEvent):
@@ -61,8 +73,11 @@ class GiftSent(GiftingEvent):
     type: Literal["gifting.gift_sent"] = "gifting.gift_sent"
     schema_version: Literal[1] = 1
     creator_id: Identifier
+    """The creator who receives the gift."""
     coins: PositiveCoins
+    """Coins the wallet debited for the gift."""
     points: Coins
+    """Leaderboard points the gift counts for."""
     gift_id: Identifier | None = None
     """Added without a version bump (optional): which gift, for per-gift totals."""
     quantity: StrictInt | None = Field(default=None, ge=1, le=9999)
@@ -74,3 +89,4 @@ class GiftFailed(GiftingEvent):
     type: Literal["gifting.gift_failed"] = "gifting.gift_failed"
     schema_version: Literal[1] = 1
     reason: str
+    """Why the wallet refused the debit (its SpendRejection value)."""

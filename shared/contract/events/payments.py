@@ -19,7 +19,9 @@ class PaymentsEvent(Event):
     key_field = "user_id"
     producer: Identifier = "payments"
     user_id: Identifier
+    """The viewer who bought the coins."""
     purchase_id: Identifier
+    """The payments service's id of the purchase."""
 
 
 class PurchaseCompleted(PaymentsEvent):
@@ -28,12 +30,19 @@ class PurchaseCompleted(PaymentsEvent):
     type: Literal["payments.purchase_completed"] = "payments.purchase_completed"
     schema_version: Literal[1] = 1
     coins: PositiveCoins
+    """Coins bought, credited as one lot."""
     amount_minor: AmountMinor
+    """The price paid, in minor units of `currency`."""
     currency: Currency
+    """ISO 4217 currency of the payment."""
     platform: Platform
+    """Where the purchase was made."""
     region: Identifier
+    """The buyer's pricing region."""
     package_id: Identifier
+    """The coin package bought."""
     rate_version: RateVersion
+    """The coin package price version (policy.coin_package_priced) the purchase was made at."""
 
 
 class PurchaseRefunded(PaymentsEvent):
@@ -42,8 +51,11 @@ class PurchaseRefunded(PaymentsEvent):
     type: Literal["payments.purchase_refunded"] = "payments.purchase_refunded"
     schema_version: Literal[1] = 1
     amount_minor: AmountMinor
+    """The money returned, in minor units of `currency`."""
     currency: Currency
+    """ISO 4217 currency of the refund."""
     reason: str = ""
+    """Why it was refunded (free text, may be empty)."""
 
 
 class PurchaseChargedBack(PaymentsEvent):
@@ -52,5 +64,8 @@ class PurchaseChargedBack(PaymentsEvent):
     type: Literal["payments.purchase_charged_back"] = "payments.purchase_charged_back"
     schema_version: Literal[1] = 1
     amount_minor: AmountMinor
+    """The money reversed, in minor units of `currency`."""
     currency: Currency
+    """ISO 4217 currency of the chargeback."""
     reason: str = ""
+    """The issuer's reason (free text, may be empty)."""

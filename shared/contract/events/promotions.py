@@ -18,7 +18,12 @@ class PromoCoinsGranted(Event):
     schema_version: Literal[1] = 1
     producer: Identifier = "promotions"
     user_id: Identifier
+    """The user granted the coins."""
     grant_id: Identifier
+    """The promotions service's id of the grant."""
     campaign_id: Identifier
+    """The promotion campaign that granted them."""
     coins: PositiveCoins
+    """Promotional coins granted."""
     expires_at: AwareDatetime
+    """When the coins left unspent expire."""

@@ -43,6 +43,7 @@ class PartitionSealed(Event):
     topic: Identifier
     """The sealed topic's registry name, without any environment prefix."""
     partition: Offset
+    """The sealed partition."""
     first_offset: Offset
     """The first offset of the segment this seal adds (the previous seal's through_offset + 1,
     or the partition's first offset)."""

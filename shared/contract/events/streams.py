@@ -18,7 +18,9 @@ class StreamStarted(Event):
     schema_version: Literal[1] = 1
     producer: Identifier = "live"
     stream_id: Identifier
+    """The live-stream service's id of the stream."""
     creator_id: Identifier
+    """The creator streaming."""
 
 
 class StreamEnded(Event):
@@ -27,7 +29,9 @@ class StreamEnded(Event):
     schema_version: Literal[1] = 1
     producer: Identifier = "live"
     stream_id: Identifier
+    """The stream that ended."""
     creator_id: Identifier
+    """The creator who streamed."""
 
 
 class GiftRequested(Event):
@@ -39,7 +43,12 @@ class GiftRequested(Event):
     schema_version: Literal[1] = 1
     producer: Identifier = "live"
     request_id: Identifier
+    """The id of the request, which gifting's answer repeats."""
     stream_id: Identifier
+    """The stream the gift is sent in."""
     sender_id: Identifier
+    """The viewer sending the gift."""
     gift_id: Identifier
+    """The catalog's id of the gift."""
     quantity: StrictInt = Field(ge=-(10**9), le=10**9)
+    """Units of the gift asked for; gifting rejects a quantity outside 1..9999 with a reason."""

@@ -25,6 +25,7 @@ class UsersEvent(Event):
     key_field = "user_id"
     producer: Identifier = "users"
     user_id: Identifier
+    """The user the fact is about."""
 
 
 class AgeVerified(UsersEvent):
@@ -33,6 +34,7 @@ class AgeVerified(UsersEvent):
     type: Literal["users.age_verified"] = "users.age_verified"
     schema_version: Literal[1] = 1
     adult: StrictBool
+    """Whether the user is verified to be 18 or older."""
 
 
 class SpendingLimitSet(UsersEvent):
@@ -42,8 +44,11 @@ class SpendingLimitSet(UsersEvent):
     type: Literal["users.spending_limit_set"] = "users.spending_limit_set"
     schema_version: Literal[1] = 1
     period: LimitPeriod
+    """The period the cap applies to."""
     set_by: LimitSetter
+    """Who set the cap: the user or a policy."""
     coins: Coins | None
+    """Coins that may be spent per period, or null to remove the cap."""
 
 
 class CreatorVerified(UsersEvent):
@@ -52,3 +57,4 @@ class CreatorVerified(UsersEvent):
     type: Literal["users.creator_verified"] = "users.creator_verified"
     schema_version: Literal[1] = 1
     verified: StrictBool
+    """Whether the creator passed the checks; false revokes."""

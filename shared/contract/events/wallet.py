@@ -36,39 +36,53 @@ class LotKind(StrEnum):
 class LotUse(BaseModel):
     """Coins taken from one lot (a purchase or a promo grant) to fund a debit."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     lot_id: Identifier
+    """The lot: the purchase_id or grant_id that credited it."""
     kind: LotKind
+    """A purchase or a promo grant."""
     coins: PositiveCoins
+    """Coins taken from the lot."""
     value_minor: AmountMinor
     """The cash these coins were bought for, pro rata and rounded down; 0 for promo coins."""
     currency: Currency | None = None
+    """ISO 4217 currency of `value_minor`, or null for promo coins."""
 
 
 class FundedGift(BaseModel):
     """A gift that a clawed-back purchase paid for, so payout can claw back its diamonds."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, use_attribute_docstrings=True)
     request_id: Identifier
+    """The gift request the coins paid for."""
     creator_id: Identifier
+    """The creator who received the gift."""
     coins: PositiveCoins
+    """Coins of the clawed-back purchase that the gift spent."""
 
 
 class WalletEvent(Event):
     key_field = "user_id"
     producer: Identifier = "wallet"
     user_id: Identifier
+    """The wallet's owner."""
 
 
 class CoinsPurchased(WalletEvent):
     type: Literal["wallet.coins_purchased"] = "wallet.coins_purchased"
     schema_version: Literal[1] = 1
     purchase_id: Identifier
+    """The purchase credited; also the lot's id."""
     coins: PositiveCoins
+    """Coins credited."""
     amount_minor: AmountMinor
+    """The price paid, in minor units of `currency`."""
     currency: Currency
+    """ISO 4217 currency of the payment."""
     rate_version: RateVersion
+    """The coin package price version of the purchase."""
     balance_after: StrictInt
+    """The wallet's coin balance after this event; negative while in debt."""
     debt_repaid: Coins = 0
     """Added without a version bump (optional): the first coins of this purchase that paid off
     the wallet's debt from an earlier clawback. They count as used coins of this lot (with their
@@ -79,9 +93,13 @@ class PromoCoinsCredited(WalletEvent):
     type: Literal["wallet.promo_coins_credited"] = "wallet.promo_coins_credited"
     schema_version: Literal[1] = 1
     grant_id: Identifier
+    """The promo grant credited; also the lot's id."""
     coins: PositiveCoins
+    """Promotional coins credited."""
     expires_at: AwareDatetime
+    """When the coins left unspent expire."""
     balance_after: StrictInt
+    """The wallet's coin balance after this event; negative while in debt."""
     campaign_id: Identifier | None = None
     """Added without a version bump (optional): the campaign that granted the coins."""
     debt_repaid: Coins = 0
@@ -93,20 +111,30 @@ class PromoCoinsExpired(WalletEvent):
     type: Literal["wallet.promo_coins_expired"] = "wallet.promo_coins_expired"
     schema_version: Literal[1] = 1
     grant_id: Identifier
+    """The promo grant whose coins expired."""
     coins: PositiveCoins
+    """Coins of the grant left unspent, removed."""
     balance_after: StrictInt
+    """The wallet's coin balance after this event; negative while in debt."""
 
 
 class CoinsSpent(WalletEvent):
     type: Literal["wallet.coins_spent"] = "wallet.coins_spent"
     schema_version: Literal[1] = 1
     request_id: Identifier
+    """The priced gift order debited."""
     creator_id: Identifier
+    """The creator who receives the gift."""
     stream_id: Identifier
+    """The stream the gift was sent in."""
     gift_id: Identifier
+    """The catalog's id of the gift."""
     coins: PositiveCoins
+    """Coins debited."""
     lots: tuple[LotUse, ...] = Field(min_length=1)
+    """The lots that funded the debit, in the order they were used."""
     balance_after: StrictInt
+    """The wallet's coin balance after this event."""
     spending_policy_version: RateVersion | None = None
     """Added without a version bump (optional): the `rate_version` of the SpendingPolicySet
     whose caps were checked; None when no policy had been published."""
@@ -116,10 +144,15 @@ class SpendRejected(WalletEvent):
     type: Literal["wallet.spend_rejected"] = "wallet.spend_rejected"
     schema_version: Literal[1] = 1
     request_id: Identifier
+    """The priced gift order refused."""
     creator_id: Identifier
+    """The creator the gift was for."""
     stream_id: Identifier
+    """The stream the gift was to be sent in."""
     coins: PositiveCoins
+    """Coins the order would have debited."""
     reason: SpendRejection
+    """Why the wallet refused the debit."""
     spending_policy_version: RateVersion | None = None
     """Added without a version bump (optional): as on CoinsSpent."""
     limit_period: LimitPeriod | None = None
@@ -141,14 +174,23 @@ class CoinsClawedBack(WalletEvent):
     type: Literal["wallet.coins_clawed_back"] = "wallet.coins_clawed_back"
     schema_version: Literal[1] = 1
     purchase_id: Identifier
+    """The purchase taken back."""
     kind: ClawbackKind
+    """A refund or a chargeback."""
     coins: Coins
+    """Coins of the purchase, all of them."""
     coins_unspent: Coins
+    """Coins of the purchase not yet spent, removed from its lot."""
     amount_minor: AmountMinor
+    """The money taken back, in minor units of `currency`."""
     currency: Currency
+    """ISO 4217 currency of the money."""
     funded_gifts: tuple[FundedGift, ...] = ()
+    """The gifts that the purchase's spent coins paid for."""
     balance_after: StrictInt
+    """The wallet's coin balance after this event; negative while in debt."""
     frozen: StrictBool
+    """Whether the wallet is frozen after this event."""
     covered_by: tuple[LotUse, ...] = ()
     """Added without a version bump (optional): coins taken from the wallet's other lots to
     cover the spent part. Whatever they do not cover became debt:
@@ -196,6 +238,7 @@ class AgeVerificationRecorded(WalletEvent):
     type: Literal["wallet.age_verification_recorded"] = "wallet.age_verification_recorded"
     schema_version: Literal[1] = 1
     adult: StrictBool
+    """Whether the user is verified to be 18 or older."""
 
 
 class SpendingLimitRecorded(WalletEvent):
@@ -205,5 +248,8 @@ class SpendingLimitRecorded(WalletEvent):
     type: Literal["wallet.spending_limit_recorded"] = "wallet.spending_limit_recorded"
     schema_version: Literal[1] = 1
     period: LimitPeriod
+    """The period the cap applies to."""
     set_by: LimitSetter
+    """Who set the cap: the user or a policy."""
     coins: Coins | None
+    """Coins that may be spent per period, or null when no cap applies."""
