@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contract.types import Identifier
+from shared.contract.types import Identifier, Timestamp
 
 E = TypeVar("E", bound="Event")
 
@@ -30,14 +30,14 @@ class Event(BaseModel):
     so every event about one entity lands in one partition and is decided in order.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     key_field: ClassVar[str]
 
     event_id: uuid.UUID
     type: str
     schema_version: int
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     producer: Identifier
     key: str = Field(min_length=1, max_length=128)
     correlation_id: uuid.UUID | None = None

@@ -38,7 +38,8 @@ async def test_applied_event_continues_the_publishers_trace(infra, schema, db, s
     topics = SampleTopics.named(suffix)
     event = purchase("erin", 65)
     record = Record(topics.inbound.name, 0, 0, b"erin", encode(event),
-                    (("traceparent", f"00-{TRACE_ID}-{PARENT_SPAN}-01".encode()),), 0)
+                    (("traceparent", f"00-{TRACE_ID}-{PARENT_SPAN}-01".encode()),),
+                    int(time.time() * 1000))
     pool = await runtime_db.create_pool(infra.database_url, schema)
     try:
         async with pool.acquire() as conn:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from shared.contract.envelope import Event
-from shared.contract.types import Identifier, Multiplier, PositiveCoins
+from shared.contract.types import Identifier, Multiplier, PositiveCoins, Timestamp
 
 
 class GiftEvent(Event):
@@ -46,8 +46,8 @@ class CampaignStarted(Event):
     multiplier: Multiplier
     gift_ids: tuple[Identifier, ...] = ()
     """Empty means every gift."""
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Timestamp
+    ends_at: Timestamp
 
 
 class CampaignEnded(Event):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.types import (
@@ -18,6 +18,7 @@ from shared.contract.types import (
     Rate,
     RateVersion,
     Share,
+    Timestamp,
 )
 
 
@@ -49,7 +50,7 @@ class DiamondsEarned(PayoutEvent):
     diamonds: Diamonds
     diamonds_per_coin: Share
     rate_version: RateVersion
-    available_at: AwareDatetime
+    available_at: Timestamp
     applied_to_debt: Diamonds = 0
     """Added without a version bump (optional): the part of `diamonds` that paid the
     creator's debt from earlier clawbacks at once; only the rest is credited (held)."""

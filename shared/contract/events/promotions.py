@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime
-
 from shared.contract.envelope import Event
-from shared.contract.types import Identifier, PositiveCoins
+from shared.contract.types import Identifier, PositiveCoins, Timestamp
 
 
 class PromoCoinsGranted(Event):
@@ -21,4 +19,4 @@ class PromoCoinsGranted(Event):
     grant_id: Identifier
     campaign_id: Identifier
     coins: PositiveCoins
-    expires_at: AwareDatetime
+    expires_at: Timestamp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.events.users import LimitPeriod, LimitSetter
@@ -16,6 +16,7 @@ from shared.contract.types import (
     Identifier,
     PositiveCoins,
     RateVersion,
+    Timestamp,
 )
 
 
@@ -80,7 +81,7 @@ class PromoCoinsCredited(WalletEvent):
     schema_version: Literal[1] = 1
     grant_id: Identifier
     coins: PositiveCoins
-    expires_at: AwareDatetime
+    expires_at: Timestamp
     balance_after: StrictInt
     campaign_id: Identifier | None = None
     """Added without a version bump (optional): the campaign that granted the coins."""
