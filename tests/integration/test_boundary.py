@@ -11,14 +11,23 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.contract.codec import MAX_RECORD_BYTES
+from shared.contract.codec import MAX_RECORD_BYTES, legacy_content_sha256
 from shared.contract.topics import LOG_APPEND_TIME, Topic
 from shared.logread import LogReader
+from shared.runtime import db as runtime_db
 from shared.runtime.kafka_admin import ensure_topics, topic_timestamp_types
+from shared.runtime.migrate import apply_migrations, runtime_migrations
+from shared.runtime.processor import BatchProcessor
 from tests.integration.conftest import read_topic
 from tests.integration.events import publish, publish_raw, purchase
-from tests.integration.test_runtime import assert_applied_exactly_once, count, dead_letters, \
-    in_process
+from tests.integration.sample_app import SAMPLE_TABLES, make_handler
+from tests.integration.test_runtime import (
+    assert_applied_exactly_once,
+    count,
+    dead_letters,
+    fetch_records,
+    in_process,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -98,3 +107,27 @@ async def test_input_topics_are_stamped_by_the_broker_existing_ones_included(inf
     finally:
         await admin.close()
     assert types == {older.name: "LogAppendTime"}
+
+
+async def test_an_event_stored_under_the_old_digest_is_still_a_duplicate(
+        infra, sample_topics, schema, db, producer):
+    event = purchase("frank", 7)
+    await publish(producer, sample_topics.inbound.name, [event, event])
+    records = await fetch_records(infra.kafka_bootstrap_servers, sample_topics.inbound.name, 2)
+    pool = await runtime_db.create_pool(infra.database_url, schema)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn, schema, [*runtime_migrations(), SAMPLE_TABLES])
+        processor = BatchProcessor(consumer="sample", topics=[sample_topics.inbound],
+                                   handler=make_handler(sample_topics), pool=pool,
+                                   dead_letter_topic=dead_letters("unused"))
+        assert (await processor.process(records[:1])).applied == 1
+        # As an inbox row written before digests were canonical holds it.
+        old = legacy_content_sha256(sample_topics.inbound, records[0].value or b"")
+        await db.execute("UPDATE inbox SET content_sha256 = $1 WHERE event_id = $2", old,
+                         event.event_id)
+        again = await processor.process(records[1:])
+    finally:
+        await pool.close()
+    assert (again.applied, again.duplicates, again.dead_lettered) == (0, 1, 0)
+    await assert_applied_exactly_once(db, [event])

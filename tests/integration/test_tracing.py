@@ -3,6 +3,8 @@ publisher's span, and the events it causes carry the applying span onward."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from opentelemetry import trace
