@@ -22,7 +22,6 @@ from shared.contract.events.deadletter import DeadLetterReason
 from shared.contract.topics import Topic
 from shared.contract.upcasting import upcast
 
-
 MAX_RECORD_BYTES = 64 * 1024
 """The largest record value any consumer accepts. Producers stay far below it (the largest
 events, dead letters, cut the copy of their source to fit)."""
@@ -73,15 +72,7 @@ def decode(topic: Topic, raw: bytes | None, *, digest: bool = True) -> Decoded:
     `digest=False` leaves content_sha256 empty, for readers that never compare contents."""
     if not raw:
         raise InvalidEvent(DeadLetterReason.malformed, "empty message")
-    if len(raw) > MAX_RECORD_BYTES:
-        raise InvalidEvent(DeadLetterReason.too_large,
-                           f"{len(raw)} bytes, more than the {MAX_RECORD_BYTES} accepted")
-    try:
-        payload: Any = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        raise InvalidEvent(DeadLetterReason.malformed, f"not JSON: {error}") from None
-    if not isinstance(payload, dict):
-        raise InvalidEvent(DeadLetterReason.malformed, "not a JSON object")
+    payload = _json_object(raw)
     event_id = payload.get("event_id")
     event_id = event_id if isinstance(event_id, str) else None
     event_type = payload.get("type")
@@ -108,6 +99,19 @@ def decode(topic: Topic, raw: bytes | None, *, digest: bool = True) -> Decoded:
     if not digest:
         return Decoded(event, b"", upcasted)
     return Decoded(event, content_sha256(event), upcasted)
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    if len(raw) > MAX_RECORD_BYTES:
+        raise InvalidEvent(DeadLetterReason.too_large,
+                           f"{len(raw)} bytes, more than the {MAX_RECORD_BYTES} accepted")
+    try:
+        payload: Any = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(DeadLetterReason.malformed, f"not JSON: {error}") from None
+    if not isinstance(payload, dict):
+        raise InvalidEvent(DeadLetterReason.malformed, "not a JSON object")
+    return payload
 
 
 def content_sha256(event: Event) -> bytes:
