@@ -15,7 +15,7 @@ from typing import NamedTuple
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.contract.codec import Decoded, InvalidEvent, decode
+from shared.contract.codec import Decoded, InvalidEvent, decode_record
 from shared.contract.topics import Topic
 
 
@@ -198,7 +198,10 @@ class LogReader:
             value = record.value
             if decode_events:
                 try:
-                    decoded = decode(topic, value, digest=digests)
+                    # The live consumers' own rules, key and timestamp included: what they
+                    # dead-lettered, a replay does not fold.
+                    decoded = decode_record(topic, record.key, value, record.timestamp,
+                                            digest=digests)
                     error = None
                 except InvalidEvent as invalid:
                     decoded, error = None, invalid

@@ -36,7 +36,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from services.registry import ENTITY_KINDS
-from shared.contract.codec import InvalidEvent, decode
+from shared.contract.codec import InvalidEvent, decode_record
 from shared.projection import EntityKind
 from shared.settings import Settings
 
@@ -192,7 +192,7 @@ async def ensure_tables(conn: asyncpg.Connection) -> None:
 
 def _decoded(kind: EntityKind, record: ConsumerRecord) -> Any | None:
     try:
-        return decode(kind.topic, record.value).event
+        return decode_record(kind.topic, record.key, record.value, record.timestamp).event
     except InvalidEvent:
         return None
 

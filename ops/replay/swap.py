@@ -48,7 +48,7 @@ from ops.replay.rebuild import (
     read_tables,
 )
 from services import registry
-from shared.contract.codec import InvalidEvent, decode
+from shared.contract.codec import InvalidEvent, decode_record
 from shared.contract.topics import Topic
 from shared.gcpause import collector_paused
 from shared.logread import Cut, LogReader, LogRecord
@@ -141,7 +141,7 @@ def _outbox_records(rows: Sequence[asyncpg.Record], topics: dict[str, Topic], pr
         next_offset[(name, partition)] = offset + 1
         decoded = error = None
         try:
-            decoded = decode(topic, row["value"], digest=False)
+            decoded = decode_record(topic, key, row["value"], now_ms, digest=False)
         except InvalidEvent as invalid:
             error = invalid
         records.append(LogRecord(name, partition, offset, now_ms, key, row["value"], decoded,

@@ -47,6 +47,8 @@ TRACE_HEADERS = {
 TOPIC_CONFIGURATION = {"cleanup.policy", "retention.ms", "retention.bytes",
                        "delete.retention.ms", "max.message.bytes"}
 """The topic settings the Kafka channel binding can state."""
+DESCRIBED_CONFIGURATION = {"message.timestamp.type"}
+"""Topic settings the binding has no field for: the channel's description states them."""
 
 
 def document_dict(samples: Path = SAMPLES) -> dict[str, Any]:
@@ -83,14 +85,23 @@ def document(samples: Path = SAMPLES) -> str:
 
 def _channel(topic: Topic) -> dict[str, Any]:
     configuration = {"retention.ms": topic.retention_ms, **topic.config}
+    described = {name: configuration.pop(name) for name in DESCRIBED_CONFIGURATION
+                 if name in configuration}
     unknown = set(configuration) - TOPIC_CONFIGURATION
     if unknown:
         raise ValueError(f"{topic.name}: the Kafka binding cannot state {sorted(unknown)}")
+    stamped = ""
+    if described.get("message.timestamp.type") == "LogAppendTime":
+        stamped = (" The broker stamps each record with the time it appends it "
+                   "(`message.timestamp.type=LogAppendTime`): an event whose `occurred_at` is "
+                   "more than MAX_CLOCK_SKEW_S ahead of that time is dead-lettered "
+                   "(`occurred_in_future`).")
     return {
         "address": topic.name,
         "title": topic.name,
         "description": (f"{topic.description} Owner: {topic.owner}. Partitioned by "
-                        f"`{topic.key}`: the record key is that field of the event."),
+                        f"`{topic.key}`: the record key is that field of the event."
+                        + stamped),
         "servers": [{"$ref": "#/servers/development"}],
         "messages": {model.__name__: {"$ref": f"#/components/messages/{model.__name__}"}
                      for model in topic.events},

@@ -7,9 +7,9 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.contract.types import Identifier
+from shared.contract.types import Identifier, Timestamp
 
 E = TypeVar("E", bound="Event")
 
@@ -31,7 +31,7 @@ class Event(BaseModel):
     """
 
     # Attribute docstrings become the fields' descriptions in the AsyncAPI document.
-    model_config = ConfigDict(frozen=True, extra="ignore", use_attribute_docstrings=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     key_field: ClassVar[str]
 
@@ -41,7 +41,7 @@ class Event(BaseModel):
     """What happened: the name that selects the event's model on its topic."""
     schema_version: int
     """The version of the type's schema the event was written in; older ones are upcast."""
-    occurred_at: AwareDatetime
+    occurred_at: Timestamp
     """When it happened, with a time-zone offset; decisions judge time by it, never by a clock."""
     producer: Identifier
     """The system that wrote the event."""

@@ -60,48 +60,61 @@ class Topic:
         return hash(self.name)
 
 
+LOG_APPEND_TIME = {"message.timestamp.type": "LogAppendTime"}
+"""The broker, not the publisher, stamps every record of an input topic: the bound that
+occurred_at may not pass (shared/contract/codec.MAX_CLOCK_SKEW_S), the same in every replay."""
+
 PURCHASES = Topic(
     "payments.purchases", "payments", "user_id", 6,
     (payments.PurchaseCompleted, payments.PurchaseRefunded, payments.PurchaseChargedBack),
     "Money in and money taken back, from the payments service.",
+    config=LOG_APPEND_TIME,
 )
 PROMO_GRANTS = Topic(
     "promotions.grants", "promotions", "user_id", 3, (promotions.PromoCoinsGranted,),
     "Promotional coins with an expiry.",
+    config=LOG_APPEND_TIME,
 )
 USER_ACCOUNTS = Topic(
     "users.accounts", "users", "user_id", 3,
     (users.AgeVerified, users.SpendingLimitSet, users.CreatorVerified),
     "Age checks, spending limits, creator verification.",
+    config=LOG_APPEND_TIME,
 )
 STREAM_LIFECYCLE = Topic(
     "streams.lifecycle", "live", "stream_id", 3, (streams.StreamStarted, streams.StreamEnded),
     "Live streams starting and ending.",
+    config=LOG_APPEND_TIME,
 )
 GIFT_REQUESTS = Topic(
     "streams.gift-requests", "live", "sender_id", 6, (streams.GiftRequested,),
     "Viewers asking to send a gift during a stream.",
+    config=LOG_APPEND_TIME,
 )
 CATALOG_CHANGES = Topic(
     "catalog.changes", "catalog", "gift_id", 1,
     (catalog.GiftListed, catalog.GiftRepriced, catalog.GiftRetired,
      catalog.CampaignStarted, catalog.CampaignEnded),
     "Gift prices and campaigns; one partition gives catalog versions one order.",
+    config=LOG_APPEND_TIME,
 )
 POLICY_CHANGES = Topic(
     "policy.changes", "policy", "policy_key", 1,
     (policy.CreatorShareSet, policy.DiamondCashRateSet, policy.HoldPeriodSet,
      policy.PayoutLimitsSet, policy.SpendingPolicySet, policy.CoinPackagePriced),
     "Versioned rates and limits; one partition gives policy versions one order.",
+    config=LOG_APPEND_TIME,
 )
 PAYOUT_REQUESTS = Topic(
     "creators.payout-requests", "creator-app", "creator_id", 3, (creators.PayoutRequested,),
     "Creators asking to cash out diamonds.",
+    config=LOG_APPEND_TIME,
 )
 PROVIDER_PAYOUTS = Topic(
     "provider.payouts", "payout-provider", "creator_id", 3,
     (creators.PayoutSucceeded, creators.PayoutFailed),
     "Outcomes of payouts from the creator-payments provider.",
+    config=LOG_APPEND_TIME,
 )
 GIFTS = Topic(
     "gifting.gifts", "gifting", "sender_id", 6,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BeforeValidator,
     Field,
     PlainSerializer,
@@ -57,3 +60,25 @@ ExactDecimal = Annotated[
 Rate = Annotated[ExactDecimal, Field(gt=0, le=10**9)]
 Share = Annotated[ExactDecimal, Field(gt=0, le=1)]
 Multiplier = Annotated[ExactDecimal, Field(ge=1, le=1000)]
+
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def _rfc3339_text(value: Any) -> Any:
+    # Pydantic alone takes epoch numbers and naive-looking strings as times; the contract does
+    # not, so every consumer reads one instant from one text, whatever the publisher's library.
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("times are RFC 3339 strings with an offset, e.g. 2026-01-01T00:00:00Z")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc)]
+"""An instant. On the wire only RFC 3339 text with an explicit offset; held in UTC, so one
+instant written with `Z` or `+00:00` (or `+02:00`) is one value."""

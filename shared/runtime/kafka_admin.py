@@ -18,8 +18,10 @@ from shared.settings import Settings
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
                         replication_factor: int | None = None, timeout_s: float = 60.0,
                         prefix: str = "") -> list[str]:
-    """Create the missing topics; return their names. Existing topics are left as they are.
-    Replicas and min.insync.replicas come from the settings unless given."""
+    """Create the missing topics; return their names. An existing topic keeps its partitions;
+    one whose message.timestamp.type differs from the registry's is given the registry's
+    configuration (shared/contract/topics.LOG_APPEND_TIME). Replicas and min.insync.replicas
+    come from the settings unless given."""
     settings = Settings()
     replication_factor = replication_factor or settings.topic_replication_factor
     durability = ({"min.insync.replicas": str(settings.topic_min_insync_replicas)}
@@ -38,12 +40,13 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
     try:
         existing = set(await admin.list_topics())
         missing = {name: topic for name, topic in wanted.items() if name not in existing}
+        await _align_timestamp_types(admin, {name: topic for name, topic in wanted.items()
+                                             if name in existing}, durability)
         if not missing:
             return []
         response = await admin.create_topics([
             NewTopic(name, topic.partitions, replication_factor,
-                     topic_configs={"retention.ms": str(topic.retention_ms), **durability,
-                                    **topic.config})
+                     topic_configs=_topic_configs(topic, durability))
             for name, topic in missing.items()
         ])
         for name, code, *rest in response.topic_errors:
@@ -54,6 +57,47 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
         return list(missing)
     finally:
         await admin.close()
+
+
+def _topic_configs(topic: Topic, durability: dict[str, str]) -> dict[str, str]:
+    return {"retention.ms": str(topic.retention_ms), **durability, **topic.config}
+
+
+TIMESTAMP_TYPE = "message.timestamp.type"
+
+
+async def topic_timestamp_types(admin: AIOKafkaAdminClient, names: list[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, {TIMESTAMP_TYPE: None})
+         for name in names])
+    types = {}
+    for response in responses:
+        for _code, _message, _type, name, entries in response.resources:
+            for entry in entries:
+                if entry[0] == TIMESTAMP_TYPE:
+                    types[name] = entry[1]
+    return types
+
+
+async def _align_timestamp_types(admin: AIOKafkaAdminClient, existing: dict[str, Topic],
+                                 durability: dict[str, str]) -> None:
+    """A topic created before its registry entry asked for LogAppendTime gets it now. Kafka's
+    AlterConfigs replaces a topic's whole configuration, so the registry's whole configuration
+    is sent, as at creation."""
+    current = await topic_timestamp_types(admin, list(existing))
+    drifted = {name: topic for name, topic in existing.items()
+               if current.get(name) != topic.config.get(TIMESTAMP_TYPE, "CreateTime")}
+    if not drifted:
+        return
+    responses = await admin.alter_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name, _topic_configs(topic, durability))
+         for name, topic in drifted.items()])
+    for response in responses:
+        for code, message, _type, name in response.resources:
+            if code:
+                raise for_code(code)(f"configuring {name}: {message}")
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str],

@@ -24,7 +24,13 @@ from uuid import UUID
 
 import asyncpg
 
-from shared.contract.codec import InvalidEvent, decode, encode
+from shared.contract.codec import (
+    MAX_RECORD_BYTES,
+    InvalidEvent,
+    decode_record,
+    encode,
+    legacy_content_sha256,
+)
 from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
@@ -221,7 +227,7 @@ class BatchProcessor:
                                           f"{self.consumer} does not read {record.topic}", None))
                 continue
             try:
-                decoded = decode(topic, record.value)
+                decoded = decode_record(topic, record.key, record.value, record.timestamp_ms)
             except InvalidEvent as error:
                 rejected.append(_Rejected(record, error.reason, error.detail, error.event_id))
                 continue
@@ -259,7 +265,7 @@ class BatchProcessor:
             known.update({row["event_id"]: bytes(row["content_sha256"]) for row in stored})
         duplicates = 0
         for inbound, digest in seen_before + repeats:
-            if known[inbound.event.event_id] == digest:
+            if known[inbound.event.event_id] in (digest, self._legacy_digest(inbound)):
                 duplicates += 1
             else:
                 rejected.append(_Rejected(
@@ -269,6 +275,13 @@ class BatchProcessor:
                 ))
         fresh = [inbound for event_id, (inbound, _) in first_seen.items() if event_id in inserted]
         return fresh, duplicates
+
+    def _legacy_digest(self, inbound: Inbound) -> bytes | None:
+        """Inbox rows written before content digests were canonical hold the digest of the
+        sorted raw JSON: a republish of such an event is still a duplicate, not a conflict.
+        Computed only for the rare repeat whose canonical digest differs."""
+        record = inbound.record
+        return legacy_content_sha256(self.topics[record.topic], record.value or b"")
 
     async def _apply_one_by_one(self, unit: Unit, accepted: list[Inbound],
                                 rejected: list[_Rejected]) -> None:
@@ -298,23 +311,7 @@ class BatchProcessor:
         for item in rejected:
             record = item.record
             source = f"{record.topic}/{record.partition}/{record.offset}"
-            value = record.value or b""
-            letter = EventDeadLettered(
-                event_id=derive_event_id(source, "dead-letter"),
-                occurred_at=datetime.fromtimestamp(record.timestamp_ms / 1000, UTC),
-                producer=self.consumer,
-                key=self.consumer,
-                consumer=self.consumer,
-                source_topic=record.topic,
-                source_partition=record.partition,
-                source_offset=record.offset,
-                source_key=record.key.decode("utf-8", "replace") if record.key else None,
-                source_event_id=item.event_id,
-                payload=value[:65536].decode("utf-8", "replace"),
-                payload_sha256=(item.content_sha256 or b"").hex(),
-                reason=item.reason,
-                detail=item.detail[:2000],
-            )
+            letter = _letter(self.consumer, item, source)
             letters.append(Outgoing(letter.event_id, self.dead_letter_topic.name,
                                     letter.key.encode(), encode(letter), record.headers))
             log.warning("%s: dead-lettered %s: %s %s", self.consumer, source, item.reason,
@@ -379,3 +376,29 @@ def _without_gaps(fresh: list[Record], positions: dict[tuple[str, int], int]
         return fresh, {}
     return [r for r in fresh if (r.topic, r.partition) not in gaps], gaps
 
+
+
+LETTER_PAYLOAD_BYTES = MAX_RECORD_BYTES // 8
+"""How much of the source a dead letter copies: even escaped to six bytes per byte in JSON,
+the letter stays below the record size limit its readers apply."""
+
+
+def _letter(consumer: str, item: _Rejected, source: str) -> EventDeadLettered:
+    record = item.record
+    value = record.value or b""
+    return EventDeadLettered(
+        event_id=derive_event_id(source, "dead-letter"),
+        occurred_at=datetime.fromtimestamp(max(record.timestamp_ms, 0) / 1000, UTC),
+        producer=consumer,
+        key=consumer,
+        consumer=consumer,
+        source_topic=record.topic,
+        source_partition=record.partition,
+        source_offset=record.offset,
+        source_key=record.key.decode("utf-8", "replace") if record.key else None,
+        source_event_id=item.event_id,
+        payload=value[:LETTER_PAYLOAD_BYTES].decode("utf-8", "replace"),
+        payload_sha256=(item.content_sha256 or b"").hex(),
+        reason=item.reason,
+        detail=item.detail[:2000],
+    )

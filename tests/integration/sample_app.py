@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from shared.contract.events.payments import PurchaseCompleted
 from shared.contract.events.wallet import CoinsPurchased
-from shared.contract.topics import Topic
+from shared.contract.topics import LOG_APPEND_TIME, Topic
 from shared.runtime.migrate import Migration
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 from shared.runtime.unit import Inbound, Unit
@@ -32,7 +32,8 @@ class SampleTopics:
     @classmethod
     def named(cls, suffix: str, partitions: int = 3) -> SampleTopics:
         return cls(
-            Topic(f"it.{suffix}.purchases", "tests", "user_id", partitions, (PurchaseCompleted,)),
+            Topic(f"it.{suffix}.purchases", "tests", "user_id", partitions, (PurchaseCompleted,),
+                  config=LOG_APPEND_TIME),
             Topic(f"it.{suffix}.credited", "tests", "user_id", partitions, (CoinsPurchased,)),
         )
 

@@ -3,6 +3,8 @@ publisher's span, and the events it causes carry the applying span onward."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
 from opentelemetry import trace
@@ -38,7 +40,8 @@ async def test_applied_event_continues_the_publishers_trace(infra, schema, db, s
     topics = SampleTopics.named(suffix)
     event = purchase("erin", 65)
     record = Record(topics.inbound.name, 0, 0, b"erin", encode(event),
-                    (("traceparent", f"00-{TRACE_ID}-{PARENT_SPAN}-01".encode()),), 0)
+                    (("traceparent", f"00-{TRACE_ID}-{PARENT_SPAN}-01".encode()),),
+                    int(time.time() * 1000))
     pool = await runtime_db.create_pool(infra.database_url, schema)
     try:
         async with pool.acquire() as conn:

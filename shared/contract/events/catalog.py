@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt
+from pydantic import Field, StrictInt
 
 from shared.contract.envelope import Event
-from shared.contract.types import Identifier, Multiplier, PositiveCoins
+from shared.contract.types import Identifier, Multiplier, PositiveCoins, Timestamp
 
 
 class GiftEvent(Event):
@@ -54,9 +54,9 @@ class CampaignStarted(Event):
     """Factor on the leaderboard points of the campaign's gifts"""
     gift_ids: tuple[Identifier, ...] = ()
     """Empty means every gift."""
-    starts_at: AwareDatetime
+    starts_at: Timestamp
     """Start of the campaign's window."""
-    ends_at: AwareDatetime
+    ends_at: Timestamp
     """End of the campaign's window."""
 
 

@@ -24,6 +24,15 @@ class DeadLetterReason(StrEnum):
     """An event id seen before with different content."""
     handler_error = "handler_error"
     """The event crashed its handler even when applied alone."""
+    key_mismatch = "key_mismatch"
+    """The record's Kafka key is not the event's entity key (or the record has no key): it may
+    sit on another entity's partition, out of order with that entity's events."""
+    occurred_in_future = "occurred_in_future"
+    """occurred_at is further ahead of the record's log timestamp than MAX_CLOCK_SKEW_S."""
+    too_large = "too_large"
+    """The record is larger than MAX_RECORD_BYTES."""
+    unknown_fields = "unknown_fields"
+    """Fields the event's schema does not name: a newer writer, or a typo nobody would see."""
 
 
 class EventDeadLettered(Event):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.types import (
@@ -18,6 +18,7 @@ from shared.contract.types import (
     Rate,
     RateVersion,
     Share,
+    Timestamp,
 )
 
 
@@ -56,7 +57,7 @@ class DiamondsEarned(PayoutEvent):
     """The creator share applied"""
     rate_version: RateVersion
     """The creator share version (policy.creator_share_set) applied."""
-    available_at: AwareDatetime
+    available_at: Timestamp
     """When the held diamonds become available for payout."""
     applied_to_debt: Diamonds = 0
     """Added without a version bump (optional): the part of `diamonds` that paid the

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime
-
 from shared.contract.envelope import Event
-from shared.contract.types import Identifier, PositiveCoins
+from shared.contract.types import Identifier, PositiveCoins, Timestamp
 
 
 class PromoCoinsGranted(Event):
@@ -25,5 +23,5 @@ class PromoCoinsGranted(Event):
     """The promotion campaign that granted them."""
     coins: PositiveCoins
     """Promotional coins granted."""
-    expires_at: AwareDatetime
+    expires_at: Timestamp
     """When the coins left unspent expire."""

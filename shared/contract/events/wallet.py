@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from shared.contract.envelope import Event
 from shared.contract.events.users import LimitPeriod, LimitSetter
@@ -16,6 +16,7 @@ from shared.contract.types import (
     Identifier,
     PositiveCoins,
     RateVersion,
+    Timestamp,
 )
 
 
@@ -96,7 +97,7 @@ class PromoCoinsCredited(WalletEvent):
     """The promo grant credited; also the lot's id."""
     coins: PositiveCoins
     """Promotional coins credited."""
-    expires_at: AwareDatetime
+    expires_at: Timestamp
     """When the coins left unspent expire."""
     balance_after: StrictInt
     """The wallet's coin balance after this event; negative while in debt."""
