@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -84,6 +85,28 @@ def demo(
 
     raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console,
                                           rate=rate, creators=creators)))
+
+
+class TokenScope(StrEnum):
+    viewer = "viewer"
+    creator = "creator"
+    ops = "ops"
+
+
+@app.command()
+def token(
+    subject: str = typer.Argument(..., help="The caller: a user id, a creator id, or a name."),
+    scope: list[TokenScope] = typer.Option(
+        [TokenScope.viewer], "--scope", help="viewer: own wallet; creator: own diamonds and "
+        "payouts; ops: anyone's. Repeat for several."),
+    ttl: int = typer.Option(3600, min=1, help="Seconds until it expires."),
+) -> None:
+    """Print a bearer token for the local services' query routes, signed with the local dev
+    key (made on first use, under COINLOG_LOCAL_DIR)."""
+    from ops.tokens import local_signing_key
+    from shared.runtime.auth import SCOPES
+
+    print(local_signing_key().token(subject, [SCOPES[s.value] for s in scope], ttl_s=ttl))
 
 
 def _register_commands() -> None:

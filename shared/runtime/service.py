@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs
+from shared.runtime.auth import verifier_from
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.http import service_app
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
@@ -124,7 +125,7 @@ class ServiceProcess:
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
                 topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
             ))
-        self.http = service_app(self.definition, self.pool, self)
+        self.http = service_app(self.definition, self.pool, self, verifier_from(settings))
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if settings.http_port >= 0:
