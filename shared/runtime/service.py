@@ -86,6 +86,8 @@ class ServiceProcess:
             graceful_timeout=30.0,
             # Per-message lines only when debugging: at INFO they would flood the logs.
             log_level=logging.DEBUG,
+            # Through the root logger's handler, so its lines have the process's format.
+            logger=logging.getLogger("faststream.coinlog"),
             description=f"coinlog {definition.name} service",
         )
         self.pool: asyncpg.Pool | None = None
@@ -198,6 +200,7 @@ def _log_tasks() -> None:
 
 def run(definition: ServiceDefinition, settings: Settings | None = None) -> None:
     settings = settings or Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_format=settings.log_format,
+                   service=definition.name)
     setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())
