@@ -24,6 +24,29 @@ app.add_typer(topics_app, name="topics")
 console = Console()
 
 
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("coinlog")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"coinlog {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit."),
+) -> None:
+    """coinlog: a ledger for a live-streaming coin economy, on Kafka and PostgreSQL."""
+
+
 @stack_app.command("up")
 def stack_up() -> None:
     """Start the local Kafka broker and PostgreSQL and print their endpoints."""
@@ -56,6 +79,12 @@ def topics_list() -> None:
     """The topic registry: owners, keys, partitions, events."""
     from shared.contract.topics import ALL_TOPICS
 
+    if not console.is_terminal:
+        # Piped: one tab-separated line per topic, whole names, for scripts to cut.
+        for topic in ALL_TOPICS:
+            print("\t".join((topic.name, topic.owner, topic.key, str(topic.partitions),
+                             ",".join(sorted(topic.event_types)))))
+        return
     table = Table("topic", "owner", "key", "partitions", "events")
     for topic in ALL_TOPICS:
         table.add_row(topic.name, topic.owner, topic.key, str(topic.partitions),
