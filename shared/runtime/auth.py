@@ -48,14 +48,15 @@ class Caller:
 class TokenVerifier:
     def __init__(self, public_key_pem: str | bytes, *, issuer: str, audience: str):
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
-        self.key = load_pem_public_key(pem)
-        if isinstance(self.key, RSAPublicKey):
+        key = load_pem_public_key(pem)
+        if isinstance(key, RSAPublicKey):
             self.algorithm = "RS256"
-        elif isinstance(self.key, Ed25519PublicKey):
+        elif isinstance(key, Ed25519PublicKey):
             self.algorithm = "EdDSA"
         else:
-            raise ValueError(f"a {type(self.key).__name__} cannot verify tokens: "
+            raise ValueError(f"a {type(key).__name__} cannot verify tokens: "
                              "give an RSA or Ed25519 public key")
+        self.key: RSAPublicKey | Ed25519PublicKey = key
         self.issuer, self.audience = issuer, audience
 
     def caller(self, token: str) -> Caller:
