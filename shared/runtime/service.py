@@ -86,8 +86,9 @@ class ServiceProcess:
             graceful_timeout=30.0,
             # Per-message lines only when debugging: at INFO they would flood the logs.
             log_level=logging.DEBUG,
-            # Through the root logger's handler, so its lines have the process's format.
-            logger=logging.getLogger("faststream.coinlog"),
+            # Through the root logger's handler (not under "faststream", whose handler is its
+            # own and does not propagate), so its lines have the process's format.
+            logger=logging.getLogger("coinlog.broker"),
             description=f"coinlog {definition.name} service",
         )
         self.pool: asyncpg.Pool | None = None
