@@ -159,3 +159,23 @@ def test_a_token_missing_its_expiry_is_refused():
                        private, algorithm="EdDSA")
     _assert_unauthorized(_client("wallet").get(
         "/wallets/alice", headers={"Authorization": f"Bearer {token}"}))
+
+
+OPEN = {"/healthz", "/readyz", "/metrics", "/asyncapi.yaml"}
+
+
+@pytest.mark.parametrize("name", ["wallet", "gifting", "payout"])
+def test_the_document_names_the_bearer_scheme_on_every_query_route(name):
+    import orjson
+
+    from ops.openapi import document
+
+    spec = orjson.loads(document(service(name)))
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, methods in spec["paths"].items():
+        operation = methods["get"]
+        if path in OPEN:
+            assert "security" not in operation, path
+        else:
+            assert operation["security"] == [{"bearerAuth": []}], path
+            assert "401" in operation["responses"], path
