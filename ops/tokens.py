@@ -6,6 +6,7 @@ In production the identity provider signs, and the services get only its public 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from dataclasses import dataclass
@@ -61,14 +62,18 @@ def public_key_path() -> Path:
 def local_signing_key() -> SigningKey:
     """The local stack's key pair, made on first use."""
     private, public = key_dir() / "dev-token-key.pem", public_key_path()
-    if private.exists() and public.exists():
-        return SigningKey(private.read_bytes(), public.read_bytes())
-    key = SigningKey.generate()
     private.parent.mkdir(parents=True, exist_ok=True)
-    private.touch(mode=0o600)
-    private.write_bytes(key.private_pem)
-    public.write_bytes(key.public_pem)
-    return key
+    # Processes started together (a test session, the demo's services) make one pair between
+    # them, not one each.
+    with (private.parent / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if private.exists() and public.exists():
+            return SigningKey(private.read_bytes(), public.read_bytes())
+        key = SigningKey.generate()
+        private.touch(mode=0o600)
+        private.write_bytes(key.private_pem)
+        public.write_bytes(key.public_pem)
+        return key
 
 
 def ops_token() -> str:
