@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+from enum import StrEnum
 
 import typer
 from rich.console import Console
@@ -21,6 +22,29 @@ topics_app = typer.Typer(help="The topics of the event log.", no_args_is_help=Tr
 app.add_typer(stack_app, name="stack")
 app.add_typer(topics_app, name="topics")
 console = Console()
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as installed
+
+    try:
+        return installed("coinlog")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"coinlog {version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(False, "--version", callback=_print_version,
+                                      is_eager=True, help="Print the version and exit."),
+) -> None:
+    """coinlog: a ledger for a live-streaming coin economy, on Kafka and PostgreSQL."""
 
 
 @stack_app.command("up")
@@ -55,6 +79,12 @@ def topics_list() -> None:
     """The topic registry: owners, keys, partitions, events."""
     from shared.contract.topics import ALL_TOPICS
 
+    if not console.is_terminal:
+        # Piped: one tab-separated line per topic, whole names, for scripts to cut.
+        for topic in ALL_TOPICS:
+            print("\t".join((topic.name, topic.owner, topic.key, str(topic.partitions),
+                             ",".join(sorted(topic.event_types)))))
+        return
     table = Table("topic", "owner", "key", "partitions", "events")
     for topic in ALL_TOPICS:
         table.add_row(topic.name, topic.owner, topic.key, str(topic.partitions),
@@ -84,6 +114,28 @@ def demo(
 
     raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console,
                                           rate=rate, creators=creators)))
+
+
+class TokenScope(StrEnum):
+    viewer = "viewer"
+    creator = "creator"
+    ops = "ops"
+
+
+@app.command()
+def token(
+    subject: str = typer.Argument(..., help="The caller: a user id, a creator id, or a name."),
+    scope: list[TokenScope] = typer.Option(
+        [TokenScope.viewer], "--scope", help="viewer: own wallet; creator: own diamonds and "
+        "payouts; ops: anyone's. Repeat for several."),
+    ttl: int = typer.Option(3600, min=1, help="Seconds until it expires."),
+) -> None:
+    """Print a bearer token for the local services' query routes, signed with the local dev
+    key (made on first use, under COINLOG_LOCAL_DIR)."""
+    from ops.tokens import local_signing_key
+    from shared.runtime.auth import SCOPES
+
+    print(local_signing_key().token(subject, [SCOPES[s.value] for s in scope], ttl_s=ttl))
 
 
 def _register_commands() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ops.namespace import SERVICE_NAMES, Namespace
 from ops.stack import ROOT
+from ops.tokens import local_signing_key, ops_token, public_key_path
 
 LOG_DIR = ROOT / ".local" / "demo"
 STOP_TIMEOUT_S = 45.0
@@ -59,6 +60,8 @@ class RunningService:
     env: dict[str, str]
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    token: str | None = None
+    """The bearer token its query routes are read with."""
 
     @property
     def base_url(self) -> str:
@@ -92,9 +95,12 @@ class RunningService:
 
     async def get_json(self, path: str, timeout_s: float = 10.0) -> Any:
         """GET a JSON document; raise ServiceFailed on anything but 200."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        request = urllib.request.Request(self.base_url + path, headers=headers)
+
         def fetch() -> Any:
             try:
-                with urllib.request.urlopen(self.base_url + path, timeout=timeout_s) as answer:
+                with urllib.request.urlopen(request, timeout=timeout_s) as answer:
                     return json.load(answer)
             except urllib.error.HTTPError as error:
                 raise ServiceFailed(f"{self.name} GET {path}: HTTP {error.code} "
@@ -124,8 +130,11 @@ class ServiceFleet:
     their HTTP endpoints, kills and restarts instances, and stops them all."""
 
     def __init__(self, environment: dict[str, str], namespace: Namespace, instance_id: str,
-                 log_dir: Path = LOG_DIR):
+                 log_dir: Path = LOG_DIR, token: str | None = None):
+        """`token`: what the fleet reads the services' query routes with (default: an ops
+        token of the local signing key, which service_environment gives the services)."""
         self.environment = environment
+        self.token = token or ops_token()
         self.namespace = namespace
         self.instance_id = instance_id
         self.log_dir = log_dir
@@ -174,7 +183,7 @@ class ServiceFleet:
                        "PYTHONUNBUFFERED": "1", **(overrides or {}).get(instance, {})}
                 await self._launch(RunningService(
                     name, instance, port, self.log_dir / f"{instance}.log",
-                    (sys.executable, "-m", f"services.{name}"), env))
+                    (sys.executable, "-m", f"services.{name}"), env, token=self.token))
         if sealer:
             env = {**self.environment, "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
                    "PYTHONUNBUFFERED": "1"}
@@ -248,4 +257,7 @@ def service_environment(kafka_bootstrap_servers: str, database_url: str) -> dict
     env = dict(os.environ)
     env.update(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers, DATABASE_URL=database_url,
                COINLOG_LOG_LEVEL="WARNING")
+    if not env.get("COINLOG_JWT_PUBLIC_KEY") and not env.get("COINLOG_JWT_PUBLIC_KEY_FILE"):
+        local_signing_key()
+        env["COINLOG_JWT_PUBLIC_KEY_FILE"] = str(public_key_path())
     return env

@@ -6,6 +6,9 @@ exactly these variables.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -47,9 +50,26 @@ class Settings(BaseSettings):
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
     log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
+    log_format: Literal["json", "plain"] = Field(default="json",
+                                                 validation_alias="COINLOG_LOG_FORMAT")
+    """json: one object per line, for a log pipeline; plain: lines for a person reading."""
+    jwt_public_key: str | None = Field(default=None, validation_alias="COINLOG_JWT_PUBLIC_KEY")
+    """PEM of the key that verifies bearer tokens (RSA: RS256, Ed25519: EdDSA). Without it (or
+    the file below) every query route answers 401: the API fails closed."""
+    jwt_public_key_file: str | None = Field(default=None,
+                                            validation_alias="COINLOG_JWT_PUBLIC_KEY_FILE")
+    jwt_issuer: str = Field(default="coinlog", validation_alias="COINLOG_JWT_ISSUER")
+    jwt_audience: str = Field(default="coinlog", validation_alias="COINLOG_JWT_AUDIENCE")
 
     def schema_for(self, service: str) -> str:
         return self.db_schema or service
+
+    def jwt_public_key_pem(self) -> str | None:
+        if self.jwt_public_key:
+            return self.jwt_public_key
+        if self.jwt_public_key_file:
+            return Path(self.jwt_public_key_file).read_text()
+        return None
 
 
 ENVIRONMENT_VARIABLES = tuple(

@@ -11,6 +11,7 @@ prefixed (COINLOG_TOPIC_PREFIX, e.g. `e2e-<id>.`); it defaults to that setting.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ops.audit.fold import Auditor
 from ops.audit.model import AuditReport
-from ops.audit.report import print_report, write_html, write_json
+from ops.audit.report import print_report, report_json, write_html, write_json
 from shared.contract.topics import ALL_TOPICS
 from shared.gcpause import collector_paused
 from shared.logread import LogReader
@@ -74,13 +75,13 @@ async def run_audit(bootstrap_servers: str, *, prefix: str = "", until: datetime
 def audit(until: str | None = None, json_path: Path | None = None,
           html_path: Path | None = None, prefix: str | None = None,
           bootstrap_servers: str | None = None, grace_s: float = 0.0,
-          console: Console | None = None) -> int:
+          console: Console | None = None, as_json: bool = False) -> int:
     """Run the audit, print and write the report; return the exit code (0 = every invariant
-    holds, 1 = some failed)."""
+    holds, 1 = some failed). `as_json`: the report as JSON on stdout, the rest on stderr."""
     from shared.settings import Settings
 
     settings = Settings()
-    console = console or Console()
+    console = console or Console(stderr=as_json)
     run = asyncio.run(run_audit(
         bootstrap_servers or settings.kafka_bootstrap_servers,
         prefix=settings.topic_prefix if prefix is None else prefix,
@@ -91,6 +92,8 @@ def audit(until: str | None = None, json_path: Path | None = None,
                   f"({run.events_per_s:,.0f} records/s)")
     if json_path:
         write_json(run.report, json_path)
+    if as_json:
+        sys.stdout.write(report_json(run.report))
     if html_path:
         write_html(run.report, html_path)
     return 0 if run.report.passed else 1
@@ -103,7 +106,11 @@ def register(app: typer.Typer) -> None:
     def audit_command(
         until: str | None = typer.Option(
             None, help="Audit the log as of this ISO 8601 time (naive = UTC); default: now."),
-        json_path: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
+        as_json: bool = typer.Option(False, "--json",
+                                     help="Print the report as JSON (on stdout; the rest goes "
+                                          "to stderr)."),
+        json_path: Path | None = typer.Option(None, "--output", "-o",
+                                              help="Write the report as JSON to this file."),
         html_path: Path | None = typer.Option(None, "--html",
                                               help="Write a self-contained HTML report."),
         prefix: str | None = typer.Option(
@@ -112,4 +119,5 @@ def register(app: typer.Typer) -> None:
             0.0, help="Inputs this close to the end of the log may still be undecided."),
     ) -> None:
         """Check every invariant over the whole log; exit code 0 only when all hold."""
-        raise typer.Exit(audit(until, json_path, html_path, prefix, grace_s=grace_s))
+        raise typer.Exit(audit(until, json_path, html_path, prefix, grace_s=grace_s,
+                               as_json=as_json))

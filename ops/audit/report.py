@@ -62,8 +62,12 @@ def print_report(report: AuditReport, console: Console | None = None,
                   f"[bold red]AUDIT FAILED[/bold red]: {', '.join(report.failed_names())}")
 
 
+def report_json(report: AuditReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+
+
 def write_json(report: AuditReport, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    Path(path).write_text(report_json(report))
 
 
 def _chart(series: list[dict[str, int]], width: int = 880, height: int = 260) -> str:

@@ -67,7 +67,8 @@ def register(app: typer.Typer) -> None:
         viewers: int = typer.Option(1500, help="Simulated viewers."),
         creators: int = typer.Option(12, help="Simulated creators."),
         list_only: bool = typer.Option(False, "--list", help="List the scenarios and stop."),
-        json_path: Path | None = typer.Option(None, "--json", help="Write the results."),
+        json_path: Path | None = typer.Option(None, "--output", "-o",
+                                              help="Write the results as JSON to this file."),
         keep: bool = typer.Option(False, help="Keep each scenario's topics and schemas."),
     ) -> None:
         """Run fault scenarios on a local stack of their own (.local/chaos) under the demo's

@@ -33,7 +33,7 @@ async def audit(env: dict[str, str], namespace: Namespace) -> Verdict:
     with tempfile.TemporaryDirectory() as scratch:
         report_path = Path(scratch) / "audit.json"
         code, output = await _coinlog(env, "audit", "--prefix", namespace.topic_prefix,
-                                      "--json", str(report_path))
+                                      "--output", str(report_path))
         detail = _last_lines(output, 3)
         if report_path.exists():
             detail = _audit_summary(json.loads(report_path.read_text())) or detail

@@ -30,7 +30,8 @@ AsJson = typer.Option(False, "--json", help="Print machine-readable JSON.")
 From = typer.Option(None, "--from", help="Start (inclusive): ISO date or date-time, UTC if "
                                          "naive; default: the beginning.")
 To = typer.Option(None, "--to", help="End (exclusive): ISO date or date-time; default: no end.")
-CsvPath = typer.Option(None, "--csv", help="Also write the statement as CSV to this path.")
+CsvPath = typer.Option(None, "--output", "-o", "--csv",
+                       help="Also write the statement as CSV to this file.")
 
 
 def _period(start: str | None, end: str | None) -> tuple[datetime, datetime]:

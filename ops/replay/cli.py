@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from enum import StrEnum
 
 import typer
 
+from ops.progress import progress
+from services.registry import NAMES
 from shared.settings import Settings
 
 
@@ -38,9 +41,13 @@ async def _swap(service: str, live: str, prefix: str, require_equal: bool) -> in
     return 0
 
 
+ServiceName = StrEnum("ServiceName", {name: name for name in NAMES})  # type: ignore[misc]
+"""The services of the registry, as the choices of an argument."""
+
+
 def replay_command(
-    service: str = typer.Argument(..., help="A service of the registry: wallet, gifting or "
-                                  "payout."),
+    service: ServiceName = typer.Argument(..., help="The service whose read tables to "
+                                          "rebuild.", show_default=False),
     verify: bool = typer.Option(False, "--verify", help="Compare with the live schema."),
     swap: bool = typer.Option(False, "--swap", help="Switch the live schema over to the "
                               "rebuild atomically (the service may keep running; with "
@@ -54,9 +61,7 @@ def replay_command(
                                "service to catch up before the cut."),
 ) -> None:
     """Rebuild a service's read tables from the log into a fresh schema (and verify)."""
-    from services.registry import NAMES
-    if service not in NAMES:
-        raise typer.BadParameter(f"one of {', '.join(NAMES)}")
+    service = service.value
     settings = Settings()
     live = schema or settings.schema_for(service)
     topic_prefix = _prefix(prefix)
@@ -70,17 +75,26 @@ def replay_command(
 
 async def _rebuild(service: str, live: str, target: str | None, prefix: str, verify: bool,
                    wait_s: float) -> int:
+    from ops.replay.folding import take_cut
     from ops.replay.rebuild import rebuild, verify as verify_schemas, wait_caught_up
     name = target or await next_rebuild_schema(service, Settings().database_url)
-    if verify:
-        await wait_caught_up(service, live, prefix, timeout_s=wait_s)
-    result = await rebuild(service, name, prefix)
+    with progress(f"{service}: waiting for the live service") as ticker:
+        if verify:
+            await wait_caught_up(service, live, prefix, timeout_s=wait_s)
+        ticker.describe(f"{service}: taking the cut of the log")
+        cut = await take_cut(service, prefix)
+        ticker.expect(cut.total)
+        ticker.describe(f"{service}: folding the log into {name}")
+        result = await rebuild(service, name, prefix, cut)
+        ticker.advance(cut.total)
+        if verify:
+            ticker.describe(f"{service}: comparing {name} with {live}")
+            outcome = await verify_schemas(service, live, name)
     typer.echo(result.summary())
     for entity, problem in list(result.stats.broken.items())[:10]:
         typer.echo(f"  not folding: {entity}: {problem}")
     if not verify:
         return 0
-    outcome = await verify_schemas(service, live, name)
     typer.echo("\n".join(outcome.lines()))
     return 0 if outcome.equal else 1
 
@@ -100,7 +114,8 @@ def snapshot_command(
 ) -> None:
     """Extend the point-in-time snapshots (audit.pit_*) up to the log's end now."""
     from ops.replay.pit import snapshot
-    run = asyncio.run(snapshot(kind, _prefix(prefix), every=every))
+    with progress(f"pit-snapshot {kind}: reading the log") as ticker:
+        run = asyncio.run(snapshot(kind, _prefix(prefix), every=every, ticker=ticker))
     typer.echo(f"{run.topic}: {run.records} records read; marks written "
                f"{ {p: m for p, m in run.marks.items() if m} }")
 

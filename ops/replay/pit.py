@@ -35,6 +35,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.partitioner import murmur2
 
+from ops.progress import Ticker
 from services.registry import ENTITY_KINDS
 from shared.contract.codec import InvalidEvent, decode_record
 from shared.projection import EntityKind
@@ -205,9 +206,10 @@ class SnapshotRun:
 
 
 async def snapshot(kind_name: str, prefix: str = "", *, every: int = 10_000,
-                   database_url: str | None = None,
-                   bootstrap_servers: str | None = None) -> SnapshotRun:
-    """Extend the snapshots of every partition up to its end offset now."""
+                   database_url: str | None = None, bootstrap_servers: str | None = None,
+                   ticker: Ticker | None = None) -> SnapshotRun:
+    """Extend the snapshots of every partition up to its end offset now (`ticker`: told
+    the records to read and each batch read)."""
     kind = _kind(kind_name)
     settings = Settings()
     topic = prefix + kind.topic.name
@@ -223,7 +225,7 @@ async def snapshot(kind_name: str, prefix: str = "", *, every: int = 10_000,
         for partition in partitions:
             written[partition], read = await _snapshot_partition(
                 conn, consumer, kind, topic, partition, ends[TopicPartition(topic, partition)],
-                every)
+                every, ticker)
             records += read
     finally:
         await consumer.stop()
@@ -233,7 +235,7 @@ async def snapshot(kind_name: str, prefix: str = "", *, every: int = 10_000,
 
 async def _snapshot_partition(conn: asyncpg.Connection, consumer: AIOKafkaConsumer,
                               kind: EntityKind, topic: str, partition: int, end: int,
-                              every: int) -> tuple[list[int], int]:
+                              every: int, ticker: Ticker | None = None) -> tuple[list[int], int]:
     """Fold one partition from its latest mark to `end`, writing a mark at every multiple of
     `every` on the way. Returns the marks written and the records read."""
     start = await conn.fetchval(
@@ -256,7 +258,11 @@ async def _snapshot_partition(conn: asyncpg.Connection, consumer: AIOKafkaConsum
             await _write_mark(conn, topic, partition, mark, folds)
             written.append(mark)
 
+    if ticker is not None:
+        ticker.expect(max(end - start, 0))
     async for batch in read_partition(consumer, topic, partition, start, end):
+        if ticker is not None:
+            ticker.advance(len(batch))
         for record in batch:
             await mark_until(record.offset)
             records += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.gifting.domain.leaderboard import RANK_ORDER_SQL, BoardScope
 from services.gifting.responses import (
@@ -18,6 +18,14 @@ from services.gifting.responses import (
     StreamLeaderboard,
 )
 from shared.runtime.api import NOT_FOUND, UNAVAILABLE, IdPath, not_found
+from shared.runtime.auth import (
+    AUTH_RESPONSES,
+    UNAUTHORIZED,
+    VIEWER_SCOPE,
+    AuthenticatedCaller,
+    authenticated,
+    check_may_read,
+)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 
@@ -27,7 +35,8 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
 
 
 def _stream_routes(pool: asyncpg.Pool) -> APIRouter:
-    router = APIRouter(tags=["gifting"], responses={**NOT_FOUND, **UNAVAILABLE})
+    router = APIRouter(tags=["gifting"], responses={**UNAUTHORIZED, **NOT_FOUND, **UNAVAILABLE},
+                       dependencies=[Depends(authenticated)])
 
     @router.get("/streams/{stream_id}", summary="A stream: live or not, and its totals")
     async def get_stream(stream_id: IdPath) -> Stream:
@@ -67,17 +76,19 @@ def _stream_routes(pool: asyncpg.Pool) -> APIRouter:
 
 
 def _gift_routes(pool: asyncpg.Pool) -> APIRouter:
-    router = APIRouter(tags=["gifting"], responses=UNAVAILABLE)
+    router = APIRouter(tags=["gifting"], responses={**UNAUTHORIZED, **UNAVAILABLE},
+                       dependencies=[Depends(authenticated)])
 
     @router.get("/gifts/{request_id}", summary="Where a gift request stands",
-                responses=NOT_FOUND)
-    async def get_gift(request_id: IdPath) -> Gift:
+                responses={**AUTH_RESPONSES, **NOT_FOUND})
+    async def get_gift(request_id: IdPath, caller: AuthenticatedCaller) -> Gift:
         row = await pool.fetchrow(
             "SELECT request_id, sender_id, stream_id, creator_id, gift_id, quantity, coins,"
             " points, catalog_version, campaign_id, status, reason, requested_at"
             " FROM gifts WHERE request_id = $1", request_id)
         if row is None:
             raise not_found(f"unknown gift request {request_id}")
+        check_may_read(caller, VIEWER_SCOPE, row["sender_id"])
         return Gift.model_validate(dict(row))
 
     @router.get("/catalog", summary="Gifts on sale and their current prices")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.payout import store
 from services.payout.domain import rebuild, statement
@@ -36,6 +36,13 @@ from shared.runtime.api import (
     next_cursor,
     not_found,
 )
+from shared.runtime.auth import (
+    AUTH_RESPONSES,
+    CREATOR_SCOPE,
+    AuthenticatedCaller,
+    check_may_read,
+    reader_of,
+)
 
 PageLimit = Annotated[int, Query(ge=1, le=500)]
 
@@ -44,8 +51,11 @@ def routes(pool: asyncpg.Pool) -> list[APIRouter]:
     return [_diamond_routes(pool), _payout_routes(pool), _statement_routes(pool)]
 
 
-def _router() -> APIRouter:
-    return APIRouter(tags=["payout"], responses={**NOT_FOUND, **UNAVAILABLE})
+def _router(*, per_creator: bool = True) -> APIRouter:
+    """`per_creator`: every route names the creator in its path, whose scope it checks."""
+    return APIRouter(tags=["payout"], responses={**AUTH_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+                     dependencies=[Depends(reader_of(CREATOR_SCOPE, "creator_id"))]
+                     if per_creator else [])
 
 
 def _diamond_routes(pool: asyncpg.Pool) -> APIRouter:
@@ -92,9 +102,11 @@ def _diamond_routes(pool: asyncpg.Pool) -> APIRouter:
 
 
 def _payout_routes(pool: asyncpg.Pool) -> APIRouter:
-    router = _router()
+    router = _router(per_creator=False)
+    own_creator = [Depends(reader_of(CREATOR_SCOPE, "creator_id"))]
 
-    @router.get("/creators/{creator_id}/payouts", summary="A creator's payouts, newest first")
+    @router.get("/creators/{creator_id}/payouts", summary="A creator's payouts, newest first",
+                dependencies=own_creator)
     async def get_creator_payouts(creator_id: IdPath, limit: PageLimit = 50) -> CreatorPayouts:
         rows = await pool.fetch("SELECT * FROM payouts WHERE creator_id = $1"
                                 " ORDER BY requested_at DESC, payout_id LIMIT $2",
@@ -105,13 +117,15 @@ def _payout_routes(pool: asyncpg.Pool) -> APIRouter:
                               payouts=[Payout.model_validate(dict(row)) for row in rows])
 
     @router.get("/payouts/{payout_id}", summary="One payout and where it stands")
-    async def get_payout(payout_id: IdPath) -> Payout:
+    async def get_payout(payout_id: IdPath, caller: AuthenticatedCaller) -> Payout:
         row = await pool.fetchrow("SELECT * FROM payouts WHERE payout_id = $1", payout_id)
         if row is None:
             raise not_found(f"unknown payout {payout_id}")
+        check_may_read(caller, CREATOR_SCOPE, row["creator_id"])
         return Payout.model_validate(dict(row))
 
-    @router.get("/creators/{creator_id}/history", summary="Every payout decision, oldest first")
+    @router.get("/creators/{creator_id}/history", summary="Every payout decision, oldest first",
+                dependencies=own_creator)
     async def get_creator_history(creator_id: IdPath, after: Cursor = 0,
                                   limit: PageLimit = 50) -> CreatorHistory:
         rows = await history.page(pool, creator_id, after_seq=after, limit=limit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from services.wallet.domain import balance, coins_by_source, replay
 from services.wallet.responses import WalletAsOf, WalletBalance, WalletHistory
@@ -21,10 +21,12 @@ from shared.runtime.api import (
     next_cursor,
     not_found,
 )
+from shared.runtime.auth import AUTH_RESPONSES, VIEWER_SCOPE, reader_of
 
 
 def routes(pool: asyncpg.Pool) -> list[APIRouter]:
-    router = APIRouter(tags=["wallet"], responses={**NOT_FOUND, **UNAVAILABLE})
+    router = APIRouter(tags=["wallet"], responses={**AUTH_RESPONSES, **NOT_FOUND, **UNAVAILABLE},
+                       dependencies=[Depends(reader_of(VIEWER_SCOPE, "user_id"))])
 
     @router.get("/wallets/{user_id}", summary="Coin balance by bucket")
     async def get_wallet(user_id: IdPath) -> WalletBalance:

@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from shared.runtime.auth import TokenVerifier
 from shared.runtime.processor import CONNECTION_ERRORS
 
 if TYPE_CHECKING:
@@ -59,11 +60,12 @@ def operation_id(route: APIRoute) -> str:
 
 
 def service_app(definition: ServiceDefinition, pool: asyncpg.Pool | None,
-                process: Serving | None) -> FastAPI:
+                process: Serving | None, verifier: TokenVerifier | None = None) -> FastAPI:
     """The app a service serves (pool and process None: only to describe it, for the
-    OpenAPI document)."""
+    OpenAPI document). Without a verifier every query route answers 401."""
     app = FastAPI(title=f"coinlog {definition.name}", version="1",
                   generate_unique_id_function=operation_id)
+    app.state.token_verifier = verifier
     for error in CONNECTION_ERRORS:
         app.add_exception_handler(cast(type[Exception], error), _database_unavailable)
     app.include_router(health_routes(process))

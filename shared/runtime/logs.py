@@ -1,4 +1,9 @@
-"""Process logging: one line per change of state during an outage, not one per retry.
+"""Process logging: one JSON object per line (or plain lines for a person), and one line per
+change of state during an outage, not one per retry.
+
+A JSON line names the service, the OpenTelemetry trace and span it was written in, and, while
+the consumer runtime handles an event, that event's id and correlation id: a log pipeline joins
+the lines of one gift across services by them.
 
 While Kafka or PostgreSQL is down, every client retries every few hundred milliseconds and logs
 each attempt (aiokafka's connection errors, our batch retries, the relay reconnecting), so one
@@ -12,7 +17,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import orjson
+from opentelemetry import context as otel_context, propagate, trace
 
 REMINDER_EVERY_S = 30.0
 KINDS_REMEMBERED = 1000
@@ -53,9 +66,69 @@ class QuietRepeats(logging.Filter):
         return True
 
 
-def configure(level: str) -> None:
-    """Plain lines on stderr, repeats held back on every handler the process logs through."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+_handling: ContextVar[tuple[str, str] | None] = ContextVar("coinlog_handling", default=None)
+"""(event id, correlation id) of the event being handled in this task, if any."""
+
+
+@contextmanager
+def handling(event_id: UUID | str, correlation_id: UUID | str | None,
+             trace_headers: tuple[tuple[str, bytes], ...] = ()) -> Iterator[None]:
+    """Every line logged inside names this event (an event that starts a chain correlates
+    with itself) and, given the trace headers of its span, that span."""
+    token = _handling.set((str(event_id), str(correlation_id or event_id)))
+    attached = None
+    if trace_headers:
+        carrier = {name: value.decode("latin-1") for name, value in trace_headers}
+        attached = otel_context.attach(propagate.extract(carrier))
+    try:
+        yield
+    finally:
+        if attached is not None:
+            otel_context.detach(attached)
+        _handling.reset(token)
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname, "logger": record.name, "message": record.getMessage(),
+            "service": self.service}
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        handled = _handling.get()
+        if handled is not None:
+            entry["event_id"], entry["correlation_id"] = handled
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def formatter(log_format: Literal["json", "plain"], service: str) -> logging.Formatter:
+    return JsonLines(service) if log_format == "json" else logging.Formatter(PLAIN_FORMAT)
+
+
+def configure(level: str, *, log_format: Literal["json", "plain"] = "plain",
+              service: str = "coinlog") -> None:
+    """Lines on stderr in `log_format`, repeats held back on every handler the process logs
+    through."""
+    logging.basicConfig(level=level, format=PLAIN_FORMAT)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(formatter(log_format, service))
     quiet = QuietRepeats()
     for handler in logging.getLogger().handlers:
         handler.addFilter(quiet)

@@ -34,7 +34,7 @@ from shared.contract.codec import (
 from shared.contract.envelope import derive_event_id
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
 from shared.contract.topics import Topic
-from shared.runtime import metrics
+from shared.runtime import logs, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.batch_end import finish_batch
 from shared.runtime.locks import in_lock_order, lock_rows
@@ -176,7 +176,8 @@ class BatchProcessor:
                 if isolate:
                     await self._apply_one_by_one(unit, accepted, rejected)
                 elif accepted:
-                    await self.handler(unit, accepted)
+                    with _handling(accepted):
+                        await self.handler(unit, accepted)
                 unit.outgoing.extend(self._dead_letter(rejected))
                 await finish_batch(conn, consumer=self.consumer, applied=fresh,
                                    outgoing=unit.outgoing, decided=unit.events,
@@ -291,7 +292,8 @@ class BatchProcessor:
             alone = Unit(unit.conn)
             try:
                 async with unit.conn.transaction():
-                    await self.handler(alone, [inbound])
+                    with _handling([inbound]):
+                        await self.handler(alone, [inbound])
             except Exception as error:
                 if is_transient(error):
                     raise
@@ -358,6 +360,14 @@ def _inbox_columns(first_seen: dict[UUID, tuple[Inbound, bytes]]) -> tuple[list,
             [inbound.record.topic for _, (inbound, _) in by_id],
             [inbound.record.partition for _, (inbound, _) in by_id],
             [inbound.record.offset for _, (inbound, _) in by_id])
+
+
+def _handling(inbounds: Sequence[Inbound]) -> contextlib.AbstractContextManager[None]:
+    """Log lines name the event handled; a batch of several names none of them."""
+    if len(inbounds) != 1:
+        return contextlib.nullcontext()
+    event = inbounds[0].event
+    return logs.handling(event.event_id, event.correlation_id, inbounds[0].trace_headers)
 
 
 def _without_gaps(fresh: list[Record], positions: dict[tuple[str, int], int]

@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs
+from shared.runtime.auth import verifier_from
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.http import service_app
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
@@ -85,6 +86,9 @@ class ServiceProcess:
             graceful_timeout=30.0,
             # Per-message lines only when debugging: at INFO they would flood the logs.
             log_level=logging.DEBUG,
+            # Through the root logger's handler (not under "faststream", whose handler is its
+            # own and does not propagate), so its lines have the process's format.
+            logger=logging.getLogger("coinlog.broker"),
             description=f"coinlog {definition.name} service",
         )
         self.pool: asyncpg.Pool | None = None
@@ -124,7 +128,7 @@ class ServiceProcess:
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
                 topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
             ))
-        self.http = service_app(self.definition, self.pool, self)
+        self.http = service_app(self.definition, self.pool, self, verifier_from(settings))
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         if settings.http_port >= 0:
@@ -197,6 +201,7 @@ def _log_tasks() -> None:
 
 def run(definition: ServiceDefinition, settings: Settings | None = None) -> None:
     settings = settings or Settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, log_format=settings.log_format,
+                   service=definition.name)
     setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())

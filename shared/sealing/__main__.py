@@ -41,5 +41,6 @@ if __name__ == "__main__":
     parser.add_argument("--every-seconds", type=float, default=5.0,
                         help="or T seconds after its first unsealed record (default 5)")
     arguments = parser.parse_args()
-    logs.configure(Settings().log_level)
+    settings = Settings()
+    logs.configure(settings.log_level, log_format=settings.log_format, service="sealer")
     asyncio.run(main(arguments.every_records, arguments.every_seconds))

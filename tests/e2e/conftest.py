@@ -21,6 +21,7 @@ from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.world import World
 from tests.infrastructure import Endpoints
+from tests.tokens import KEY, ops_headers
 from tests.waiting import wait_until
 
 
@@ -39,7 +40,8 @@ class Economy:
         self.processes[service] = process
         await self.clients[service].aclose()
         self.clients[service] = httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{process.http_port}", timeout=10)
+            base_url=f"http://127.0.0.1:{process.http_port}", timeout=10,
+            headers=ops_headers())
 
     async def get(self, service: str, path: str) -> httpx.Response:
         return await self.clients[service].get(path)
@@ -77,11 +79,13 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
                 DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=0,
                 COINLOG_DB_SCHEMA=f"e2e_{run_id}_{definition.name}",
                 COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10,
-                COINLOG_TOPIC_PREFIX=topic_prefix(run_id)))
+                COINLOG_TOPIC_PREFIX=topic_prefix(run_id),
+                COINLOG_JWT_PUBLIC_KEY=KEY.public_pem.decode()))
             await process.start()
             processes[definition.name] = process
             clients[definition.name] = httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{process.http_port}", timeout=10)
+                base_url=f"http://127.0.0.1:{process.http_port}", timeout=10,
+            headers=ops_headers())
         for event in seed_events():
             topic = topic_prefix(run_id) + topic_of(event).name
             await (await producer.send(topic, encode(event), key=event.key.encode()))

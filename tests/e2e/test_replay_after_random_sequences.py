@@ -49,6 +49,7 @@ from shared.contract.events.policy import HoldPeriodSet
 from shared.contract.events.streams import StreamStarted
 from shared.contract.events.users import LimitPeriod, LimitSetter
 from tests.e2e.world import World
+from tests.tokens import ops_headers
 from tests.unit.test_economy_properties import (
     CREATORS,
     MAX_QUANTITY,
@@ -366,7 +367,8 @@ class Services:
         clients = {}
         for service, port in stack.ports.items():
             clients[service] = await resources.enter_async_context(
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10))
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10,
+                                  headers=ops_headers()))
         return cls(clients)
 
     async def json(self, service: str, path: str, **params) -> dict | None:

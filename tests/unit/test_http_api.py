@@ -18,6 +18,7 @@ from services.payout.responses import PayoutStatus
 from services.registry import SERVICES, service
 from shared.runtime.api import EARLIEST, LATEST, Moment
 from shared.runtime.http import service_app
+from tests.tokens import ops_headers, verifier
 
 ROOT = Path(__file__).resolve().parents[2]
 MOMENT = TypeAdapter(Moment)
@@ -101,9 +102,10 @@ class _Process:
 
 async def _get(service_name: str, path: str) -> httpx.Response:
     process = _Process()
-    app = service_app(service(service_name), process.pool, process)  # type: ignore[arg-type]
+    app = service_app(service(service_name), process.pool, process,  # type: ignore[arg-type]
+                      verifier())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://test") as client:
+                                 base_url="http://test", headers=ops_headers()) as client:
         return await client.get(path)
 
 

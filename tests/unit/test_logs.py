@@ -55,3 +55,75 @@ def test_a_repeat_after_a_quiet_interval_passes_without_a_count():
     item = record("relay %s reconnecting", "x")
     assert quiet.filter(item)
     assert item.getMessage() == "relay x reconnecting"
+
+
+def _json_line(formatter, item: logging.LogRecord) -> dict:
+    import orjson
+
+    line = formatter.format(item)
+    assert "\n" not in line
+    return orjson.loads(line)
+
+
+def test_a_json_line_has_the_record_and_the_service():
+    from shared.runtime.logs import JsonLines
+
+    entry = _json_line(JsonLines("wallet"), record("applied %d events", 3, level=logging.INFO,
+                                                   name="shared.runtime"))
+    assert entry["timestamp"].endswith("Z")
+    assert {k: entry[k] for k in ("level", "logger", "message", "service")} == {
+        "level": "INFO", "logger": "shared.runtime", "message": "applied 3 events",
+        "service": "wallet"}
+    assert not {"trace_id", "span_id", "event_id", "correlation_id"} & set(entry)
+
+
+def test_a_json_line_names_the_span_and_the_event_being_handled():
+    from opentelemetry import trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from shared.runtime.logs import JsonLines, handling
+
+    span = NonRecordingSpan(SpanContext(trace_id=0x1234, span_id=0x56, is_remote=False,
+                                        trace_flags=TraceFlags(1)))
+    with trace.use_span(span), handling("event-1", None):
+        entry = _json_line(JsonLines("payout"), record("retrying", level=logging.WARNING))
+    assert entry["trace_id"] == f"{0x1234:032x}" and entry["span_id"] == f"{0x56:016x}"
+    # An event that starts its chain correlates with itself.
+    assert (entry["event_id"], entry["correlation_id"]) == ("event-1", "event-1")
+    after = _json_line(JsonLines("payout"), record("idle", level=logging.INFO))
+    assert "event_id" not in after
+
+
+def test_handling_takes_the_span_of_the_events_trace_headers():
+    from shared.runtime.logs import JsonLines, handling
+
+    traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with handling("event-2", "chain-1", (("traceparent", traceparent),)):
+        entry = _json_line(JsonLines("gifting"), record("declined", level=logging.INFO))
+    assert (entry["trace_id"], entry["span_id"]) == ("0af7651916cd43dd8448eb211c80319c",
+                                                     "b7ad6b7169203331")
+    assert entry["correlation_id"] == "chain-1"
+
+
+def test_an_exception_stays_on_its_line():
+    from shared.runtime.logs import JsonLines
+
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        item = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    entry = _json_line(JsonLines("wallet"), item)
+    assert "ValueError: boom" in entry["exception"]
+
+
+def test_the_setting_chooses_json_or_plain_lines():
+    from shared.runtime.logs import JsonLines, formatter
+    from shared.settings import Settings
+
+    assert Settings().log_format == "json"
+    assert Settings(COINLOG_LOG_FORMAT="plain").log_format == "plain"
+    assert isinstance(formatter("json", "wallet"), JsonLines)
+    plain = formatter("plain", "wallet").format(record("hello", level=logging.INFO, name="n"))
+    assert plain.endswith("INFO n: hello")
