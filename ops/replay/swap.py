@@ -20,9 +20,7 @@
    - optionally compare the two schemas table by table and give up if they differ;
    - move the live runtime tables (`MOVED_TABLES`) into the rebuilt schema (metadata
      only, whatever their size), so the service resumes exactly where it stopped and the relay
-     still publishes what was pending; the rebuilt schema's own relay_leadership stays (the
-     leading relay holds a lock on the live one's): the leader finds its epoch gone at its next
-     read and takes the leadership of the rebuilt schema (shared/runtime/leadership.py);
+     still publishes what was pending;
    - rename the live schema to `<live>_replaced_<n>` and the rebuilt one to `<live>`.
    Committing releases the lock: the waiting batch goes on in the rebuilt tables, since the
    service addresses its tables through the schema's name (search_path).

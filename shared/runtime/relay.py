@@ -49,18 +49,13 @@ IN_FLIGHT_BATCHES = 2
 
 # In one statement (one snapshot): the acknowledged rows are deleted, and the read leaves them
 # out as it leaves out the rows still on their way to Kafka.
-# Only while the epoch is the relay's own (see leadership.py): the first row says whether it
-# is; the rows to send, if any, come with it.
+# Only while the epoch is the relay's own (see leadership.py).
 _DELETE_AND_READ = """
-    WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[])),
-         held AS (SELECT epoch = $4 AS ours FROM relay_leadership)
-    SELECT held.ours, w.id, w.topic, w.key, w.value, w.headers
-    FROM held LEFT JOIN LATERAL (
-        SELECT id, topic, key, value, headers FROM outbox AS waiting
-        WHERE held.ours
-          AND NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
-        ORDER BY id LIMIT $3) AS w ON true
-    ORDER BY w.id
+    WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))
+    SELECT id, topic, key, value, headers FROM outbox AS waiting
+    WHERE EXISTS (SELECT FROM relay_leadership WHERE epoch = $4)
+      AND NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
+    ORDER BY id LIMIT $3
 """
 
 
@@ -197,13 +192,8 @@ class OutboxRelay:
     async def _delete_and_read(self, conn: asyncpg.Connection, acknowledged: list[int],
                                in_flight: list[int], limit: int,
                                epoch: int) -> list[asyncpg.Record]:
-        found = await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight,
-                                 limit, epoch)
-        if not found or not found[0]["ours"]:
-            # Another relay took over, or a swap (ops/replay/swap.py) put a schema with a
-            # leadership of its own in place: this relay's lock is on another table now.
-            raise LeadershipLost(f"{self.schema}'s outbox is led at another epoch")
-        return [row for row in found if row["id"] is not None]
+        return await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit,
+                                epoch)
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record],
                     deliveries: Deliveries) -> None:

@@ -36,7 +36,7 @@ RUNTIME_TABLES = {"tracking", "inbox", "outbox", "entity_locks"}
 """Moved from the live schema into the swapped-in one."""
 WALLET_TABLES = {"wallets", "wallet_requests", "purchase_lots", "promo_lots",
                  "lot_funded_gifts", "wallet_balances", "spending_policy", "event_history",
-                 "schema_migrations", "relay_leadership", *RUNTIME_TABLES}
+                 "schema_migrations", *RUNTIME_TABLES}
 SEQUENCES = {"event_history_seq_seq", "outbox_id_seq"}
 
 
