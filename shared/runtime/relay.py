@@ -1,7 +1,7 @@
 """Publishes a schema's outbox to Kafka with an idempotent producer.
 
-One relay per schema publishes at a time (shared/runtime/leadership.py elects it), so outbox
-rows leave in id order and one entity's events keep their order on its partition. A crash between
+One relay per schema publishes at a time (a PostgreSQL advisory lock elects it), so outbox rows
+leave in id order and one entity's events keep their order on its partition. A crash between
 Kafka's acknowledgement and the delete republishes the same events with the same ids, which
 every consumer drops as duplicates.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 
@@ -28,7 +29,6 @@ from aiokafka.errors import KafkaError
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.deliveries import Deliveries
-from shared.runtime.leadership import Leadership
 from shared.runtime.migrate import quote_schema
 from shared.runtime.processor import CONNECTION_ERRORS
 
@@ -38,29 +38,28 @@ log = logging.getLogger(__name__)
 PUBLISH_TIMEOUT_S = 5.0
 """A leader whose sends are not acknowledged within this long gives up its leadership."""
 
-class LeadershipLost(Exception):
-    """The lock that made this relay the leader is gone (its session ended)."""
-
-
-OUTAGES = (*CONNECTION_ERRORS, asyncpg.PostgresError, KafkaError, LeadershipLost)
+OUTAGES = (*CONNECTION_ERRORS, asyncpg.PostgresError, KafkaError)
 
 IN_FLIGHT_BATCHES = 2
 """Batches a leader sends before it waits for Kafka's acknowledgements."""
 
 # In one statement (one snapshot): the acknowledged rows are deleted, and the read leaves them
 # out as it leaves out the rows still on their way to Kafka.
-# Only while the epoch is the relay's own (see leadership.py).
 _DELETE_AND_READ = """
     WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))
     SELECT id, topic, key, value, headers FROM outbox AS waiting
-    WHERE EXISTS (SELECT FROM relay_leadership WHERE epoch = $4)
-      AND NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
+    WHERE NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
     ORDER BY id LIMIT $3
 """
 
 
 def notify_channel(schema: str) -> str:
     return f"coinlog_outbox_{schema}"
+
+
+def _leader_lock_key(schema: str) -> int:
+    digest = hashlib.sha256(f"relay:{schema}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 class OutboxRelay:
@@ -118,7 +117,6 @@ class OutboxRelay:
         # dropped unclosed on every attempt.
         conn = await db.connect(self.database_url, self.schema)
         producer = self._new_producer()
-        leadership = Leadership(self.database_url, self.schema)
         try:
             # This session only ever deletes published rows: if the server loses a delete in
             # a crash, the rows are published again with the same ids, which is allowed.
@@ -135,31 +133,25 @@ class OutboxRelay:
                 # Cleared first, by leaders and followers alike: a follower that only ever
                 # saw the event set would retry the lock in a busy loop.
                 self._wake.clear()
-                if self.is_leader and not await leadership.still_held():
-                    # Started over like after an outage: the sends in flight finish or fail
-                    # with the producer, and the next leader publishes what is left.
-                    raise LeadershipLost(f"the leadership of {self.schema}'s outbox")
                 if not self.is_leader:
-                    self.is_leader = await leadership.try_take(conn) is not None
+                    self.is_leader = await conn.fetchval("SELECT pg_try_advisory_lock($1)",
+                                                         _leader_lock_key(self.schema))
                     if not self.is_leader:
                         await self._sleep(self.idle_poll_s * 2)
                         continue
-                    log.info("outbox relay %s: leading (epoch %d)", self.schema,
-                             leadership.epoch)
-                wait_s = await self._publish_some(conn, producer, deliveries,
-                                                  leadership.epoch or 0)
+                    log.info("outbox relay %s: leading", self.schema)
+                wait_s = await self._publish_some(conn, producer, deliveries)
                 if wait_s > 0:
                     await self._sleep(wait_s)
         finally:
             self.is_leader = False
-            await leadership.close()
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(producer.stop(), PUBLISH_TIMEOUT_S)
 
     async def _publish_some(self, conn: asyncpg.Connection, producer: AIOKafkaProducer,
-                            deliveries: Deliveries, epoch: int) -> float:
+                            deliveries: Deliveries) -> float:
         """Delete what Kafka acknowledged, send what is new; return how long to wait for a
         wake-up (a NOTIFY, an acknowledgement) before the next round."""
         now = time.monotonic()
@@ -169,7 +161,7 @@ class OutboxRelay:
         if room <= 0 and not acknowledged:
             return self._wait_s(deliveries)
         rows = await self._delete_and_read(conn, acknowledged, deliveries.in_flight(),
-                                           max(room, 0), epoch)
+                                           max(room, 0))
         if acknowledged:
             metrics.OUTBOX_PUBLISHED.labels(self.schema).inc(len(acknowledged))
         if rows:
@@ -190,10 +182,8 @@ class OutboxRelay:
         return self.idle_poll_s if overdue_in_s is None else min(self.idle_poll_s, overdue_in_s)
 
     async def _delete_and_read(self, conn: asyncpg.Connection, acknowledged: list[int],
-                               in_flight: list[int], limit: int,
-                               epoch: int) -> list[asyncpg.Record]:
-        return await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit,
-                                epoch)
+                               in_flight: list[int], limit: int) -> list[asyncpg.Record]:
+        return await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit)
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record],
                     deliveries: Deliveries) -> None:

@@ -45,10 +45,10 @@ def install_crash(point: str, process: ServiceProcess) -> None:
     elif point == "after_publish":
         delete_and_read = OutboxRelay._delete_and_read  # noqa: SLF001 - a crash point inside the runtime
 
-        async def crash_before_delete(self, conn, acknowledged, in_flight, limit, epoch):
+        async def crash_before_delete(self, conn, acknowledged, in_flight, limit):
             if acknowledged:  # Kafka has them; the statement would delete them
                 die()
-            return await delete_and_read(self, conn, acknowledged, in_flight, limit, epoch)
+            return await delete_and_read(self, conn, acknowledged, in_flight, limit)
 
         OutboxRelay._delete_and_read = crash_before_delete  # type: ignore[method-assign]  # noqa: SLF001 - a crash point inside the runtime
 

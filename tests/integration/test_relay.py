@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import urllib.parse
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -160,94 +157,3 @@ async def test_a_relay_whose_database_is_out_of_reach_leaves_no_producer_open(
     assert not relay.is_leader
     # aiokafka keeps whether a producer was closed to itself (its __del__ warns by it).
     assert [p for p in relay.producers if not p._closed] == []  # noqa: SLF001
-
-
-def _as_role(database_url: str, role: str, password: str) -> str:
-    parts = urllib.parse.urlsplit(database_url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
-
-
-@contextlib.asynccontextmanager
-async def another_role(infra: Endpoints, suffix: str) -> AsyncIterator[asyncpg.Connection]:
-    """A session of a role that is not the service's (as another service's role would be)."""
-    role, password = f"it_other_{suffix}", uuid.uuid4().hex
-    admin = await asyncpg.connect(infra.database_url)
-    await admin.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
-    other = await asyncpg.connect(_as_role(infra.database_url, role, password))
-    try:
-        yield other
-    finally:
-        await other.close()
-        await admin.execute(f"DROP ROLE {role}")
-        await admin.close()
-
-
-async def test_another_role_can_neither_take_the_leadership_nor_stop_the_relay(
-        infra, schema, suffix, topic):
-    await _migrated(infra, schema)
-    async with another_role(infra, suffix) as other:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            async with other.transaction():
-                await other.execute(f'LOCK TABLE "{schema}".relay_leadership '
-                                    "IN SHARE UPDATE EXCLUSIVE MODE NOWAIT")
-        # What stopped the relay when an advisory lock elected it: any role may take one.
-        digest = hashlib.sha256(f"relay:{schema}".encode()).digest()
-        assert await other.fetchval("SELECT pg_try_advisory_lock($1)",
-                                    int.from_bytes(digest[:8], "big", signed=True))
-        async with _running_relay(infra, schema) as relay, connected(infra, schema) as conn:
-            await write(conn, topic, schema, [("k", 1), ("k", 2)])
-            records = await read_topic(infra.kafka_bootstrap_servers, topic.name, expect=2)
-            assert numbers_by_key(records) == {b"k": [1, 2]}
-            assert relay.is_leader
-
-
-async def _migrated(infra: Endpoints, schema: str) -> None:
-    conn = await runtime_db.connect(infra.database_url, schema)
-    try:
-        await apply_migrations(conn, schema, runtime_migrations())
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def _running_relay(infra: Endpoints, schema: str) -> AsyncIterator[OutboxRelay]:
-    await _migrated(infra, schema)
-    relay = OutboxRelay(database_url=infra.database_url, schema=schema,
-                        bootstrap_servers=infra.kafka_bootstrap_servers, batch_size=50,
-                        idle_poll_s=0.2)
-    task = asyncio.create_task(relay.run())
-    try:
-        yield relay
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-_LOCK_HOLDER = """SELECT l.pid FROM pg_locks l
-    WHERE l.relation = to_regclass(format('%I.relay_leadership', $1::text))
-      AND l.mode = 'ShareUpdateExclusiveLock' AND l.granted"""
-
-
-async def test_when_the_leaders_lock_session_ends_another_relay_takes_over_and_the_old_one_reads_nothing(  # noqa: E501
-        infra, schema, db, topic):
-    async with _running_relay(infra, schema) as first, connected(infra, schema) as conn:
-        await wait_until(lambda: first.is_leader, describe="the first relay leading")
-        async with _running_relay(infra, schema) as second:
-            await write(conn, topic, schema, [("k", n) for n in range(10)])
-            await read_topic(infra.kafka_bootstrap_servers, topic.name, expect=10)
-            assert not second.is_leader
-            holder = await db.fetchval(_LOCK_HOLDER, schema)
-            epoch = await db.fetchval("SELECT epoch FROM relay_leadership")
-
-            await db.execute("SELECT pg_terminate_backend($1)", holder)
-            await wait_until(lambda: db.fetchval("SELECT epoch FROM relay_leadership"),
-                             ready=lambda now: now > epoch, describe="a new epoch")
-            await write(conn, topic, schema, [("k", n) for n in range(10, 20)])
-            records = await read_topic(infra.kafka_bootstrap_servers, topic.name, expect=20)
-
-            assert numbers_by_key(records) == {b"k": list(range(20))}
-            # A relay still at the old epoch reads nothing, rows or not.
-            await write(conn, topic, schema, [("k", 20)])
-            assert await first._delete_and_read(conn, [], [], 10, epoch) == []  # noqa: SLF001
