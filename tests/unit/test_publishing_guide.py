@@ -15,7 +15,8 @@ def documented_reasons() -> set[str]:
 
 def test_every_dead_letter_reason_is_documented():
     missing = {reason.value for reason in DeadLetterReason} - documented_reasons()
-    assert not missing, f"add a row for each to the 'Dead letters' table of docs/publishing.md: {missing}"
+    assert not missing, (
+        f"add a row for each to the 'Dead letters' table of docs/publishing.md: {missing}")
 
 
 def test_guide_documents_no_reason_that_does_not_exist():
