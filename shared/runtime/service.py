@@ -134,7 +134,10 @@ class ServiceProcess:
         if settings.http_port >= 0:
             await self._start_http(self.http)
         self.ready = True
-        log.info("%s started (schema %s)", self.definition.name, self.schema)
+        # The port defaults to 0 (any free one), so the address is only known once bound.
+        address = (f"http://{self.settings.http_host}:{self.http_port}"
+                   if self.http_port is not None else "no HTTP")
+        log.info("%s started (schema %s), serving %s", self.definition.name, self.schema, address)
 
     async def _session_timeout_ms(self) -> int:
         wanted = self.settings.kafka_session_timeout_ms
