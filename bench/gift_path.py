@@ -39,7 +39,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -434,26 +434,44 @@ async def environment(base: Settings) -> dict[str, Any]:
             "batch_timeout_ms": base.batch_timeout_ms}
 
 
-async def main(args: argparse.Namespace) -> int:
+def stop_on_sigterm() -> None:
     with contextlib.suppress(NotImplementedError):
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-    base = Settings()
-    report = Report(await environment(base))
-    namespace = Namespace.isolated(f"bench_{uuid.uuid4().hex[:8]}")
+
+
+def namespace_for(kind: str) -> Namespace:
+    namespace = Namespace.isolated(f"{kind}_{uuid.uuid4().hex[:8]}")
     console.print(f"namespace {namespace.topic_prefix}* / {namespace.schema_prefix}*; service "
                   f"logs in {LOG_DIR}", highlight=False)
-    bench = GiftBench(console, base.kafka_bootstrap_servers, base.database_url, namespace,
-                      log_dir=LOG_DIR, instances=args.instances)
+    return namespace
+
+
+async def run_in_namespace(base: Settings, namespace: Namespace, bench: GiftBench,
+                           run: Callable[[], Awaitable[None]]) -> bool:
+    """Run; False when interrupted. The namespace's topics and schemas go in any case."""
     try:
         with bench.interruption.handling_ctrl_c():
-            await run_bench(args, bench, report)
+            await run()
     except Interrupted:
         console.print("[yellow]interrupted[/]")
-        return 130
+        return False
     finally:
         await cleanup(base, namespace)
+    return True
+
+
+async def main(args: argparse.Namespace) -> int:
+    stop_on_sigterm()
+    base = Settings()
+    report = Report(await environment(base))
+    namespace = namespace_for("bench")
+    bench = GiftBench(console, base.kafka_bootstrap_servers, base.database_url, namespace,
+                      log_dir=LOG_DIR, instances=args.instances)
+    if not await run_in_namespace(base, namespace, bench,
+                                  lambda: run_bench(args, bench, report)):
+        return 130
     print_report(args, report)
     return 0 if all(check.passed for check in report.checks) else 1
 

@@ -35,10 +35,8 @@ import contextlib
 import itertools
 import json
 import math
-import signal
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,12 +49,12 @@ from bench.gift_path import (
     STATS_FLUSH_S,
     GiftBench,
     Phase,
-    cleanup,
     environment,
+    namespace_for,
+    run_in_namespace,
+    stop_on_sigterm,
 )
 from bench.gift_trace import HOPS, spread
-from ops.interruption import Interrupted
-from ops.namespace import Namespace
 from ops.simulation.people import PACKAGES, Creator, LiveStream, Population, Viewer
 from ops.simulation.traffic import PRICES, GiftTraffic
 from ops.verdict import Verdict
@@ -313,25 +311,15 @@ def verdicts(report: SoakReport) -> list[Verdict]:
 
 
 async def main(args: argparse.Namespace) -> int:
-    with contextlib.suppress(NotImplementedError):
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    stop_on_sigterm()
     base = Settings()
     report = SoakReport(await environment(base), settings=vars(args))
-    namespace = Namespace.isolated(f"soak_{uuid.uuid4().hex[:8]}")
-    console.print(f"namespace {namespace.topic_prefix}* / {namespace.schema_prefix}*; service "
-                  f"logs in {LOG_DIR}", highlight=False)
+    namespace = namespace_for("soak")
     bench = SoakBench(console, base.kafka_bootstrap_servers, base.database_url, namespace,
                       log_dir=LOG_DIR)
-    try:
-        with bench.interruption.handling_ctrl_c():
-            await run_soak(args, bench, report)
-    except Interrupted:
-        console.print("[yellow]interrupted[/]")
+    if not await run_in_namespace(base, namespace, bench,
+                                  lambda: run_soak(args, bench, report)):
         return 130
-    finally:
-        await cleanup(base, namespace)
     print_report(report)
     return 0 if all(check.passed for check in report.checks) else 1
 
