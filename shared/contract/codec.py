@@ -85,7 +85,11 @@ def decode(topic: Topic, raw: bytes | None, *, digest: bool = True) -> Decoded:
             event_id,
         )
     version = current_version(model)
-    upcasted = payload.get("schema_version") != version
+    written_at = payload.get("schema_version")
+    if type(written_at) is not int:  # true and 1.0 compare equal to 1
+        raise InvalidEvent(DeadLetterReason.schema_invalid,
+                           f"schema_version must be a JSON integer, not {written_at!r}", event_id)
+    upcasted = written_at != version
     if upcasted:
         try:
             payload = upcast(payload, version)

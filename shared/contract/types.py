@@ -32,14 +32,18 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 RateVersion = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 
 
+_DECIMAL_TEXT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
 def _decimal_from_text(value: Any) -> Any:
-    # JSON numbers arrive as binary floats and have already lost precision; only text is exact.
+    # JSON numbers arrive as binary floats and have already lost precision; only text is exact,
+    # and only plain digits: no sign, spaces or exponent, so every reader parses the same way.
+    if isinstance(value, Decimal):
+        return value
     if isinstance(value, float):
         raise ValueError("rates are decimal strings, never floats")
-    if isinstance(value, bool):
-        raise ValueError("rates are decimal strings")
-    if isinstance(value, int):
-        return Decimal(value)
+    if not isinstance(value, str) or not _DECIMAL_TEXT.match(value):
+        raise ValueError('rates are decimal strings of digits, e.g. "0.5"')
     return value
 
 

@@ -79,6 +79,21 @@ def test_rates_travel_as_decimal_strings_never_json_numbers():
         decode(POLICY_CHANGES, orjson.dumps({**sample, "diamonds_per_coin": "NaN"}))
 
 
+@pytest.mark.parametrize("written", [1, "+0.5", " 0.5", "5e-1", "0.5 ", "-0.5", ".5", True])
+def test_a_rate_is_plain_digits_in_a_string_as_the_contract_says(written):
+    sample = orjson.loads((SAMPLES / "policy.creator_share_set" / "v1.json").read_bytes())
+    with pytest.raises(InvalidEvent, match="decimal strings"):
+        decode(POLICY_CHANGES, orjson.dumps({**sample, "diamonds_per_coin": written}))
+
+
+@pytest.mark.parametrize("written", [1.0, True, "1"])
+def test_schema_version_is_a_json_integer(written):
+    sample = orjson.loads((SAMPLES / "policy.creator_share_set" / "v1.json").read_bytes())
+    with pytest.raises(InvalidEvent, match="JSON integer") as error:
+        decode(POLICY_CHANGES, orjson.dumps({**sample, "schema_version": written}))
+    assert error.value.reason is DeadLetterReason.schema_invalid
+
+
 def test_the_partition_key_must_name_the_entity():
     with pytest.raises(InvalidEvent, match="must equal user_id"):
         decode(PURCHASES, _purchase_json(key="someone-else"))
