@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,10 +20,31 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    db_password_file: str | None = Field(default=None, validation_alias="COINLOG_DB_PASSWORD_FILE")
+    """A file holding the database password (a container secret), so that no password need
+    stand in DATABASE_URL or the environment; it replaces the URL's password, if any."""
     database_url: str = Field(
         default="postgresql://coinlog:coinlog@127.0.0.1:15432/coinlog",
         validation_alias="DATABASE_URL",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _password_from_file(cls, url: str, info: ValidationInfo) -> str:
+        password_file = info.data.get("db_password_file")
+        if not password_file:
+            return url
+        password = Path(password_file).read_text().strip()
+        if not password:
+            raise ValueError(f"COINLOG_DB_PASSWORD_FILE {password_file} is empty")
+        parts = urlsplit(url)
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{quote(unquote(user), safe='')}:{quote(password, safe='')}@{host}{port}"
+        return urlunsplit(parts._replace(netloc=netloc))
     # Each service owns one schema; a rebuild projects into another one and swaps.
     db_schema: str | None = Field(default=None, validation_alias="COINLOG_DB_SCHEMA")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$",
