@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    """Where spans go (OTLP over gRPC); the exporter reads this and the other OTEL_* variables
+    (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_INSECURE, _CERTIFICATE, _HEADERS) itself."""
+    traces_file: str | None = Field(default=None, validation_alias="COINLOG_TRACES_FILE")
+    """Also append every span to this file, one JSON object per line."""
     log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
     log_format: Literal["json", "plain"] = Field(default="json",
                                                  validation_alias="COINLOG_LOG_FORMAT")

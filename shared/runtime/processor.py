@@ -104,6 +104,7 @@ class BatchProcessor:
                  pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox",
                  topic_prefix: str = "", entities: EntitiesOf = no_entities):
         self.consumer = consumer
+        self.group = topic_prefix + consumer
         self.topics = {topic_prefix + topic.name: topic for topic in topics}
         self.handler = handler
         self.entities = entities
@@ -175,7 +176,7 @@ class BatchProcessor:
                 return result
             decoded, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, decoded, rejected)
-            with BatchSpans(self.consumer, accepted) as spans:
+            with BatchSpans(self.group, accepted) as spans:
                 accepted = spans.inbounds
                 unit = Unit(conn)
                 if isolate:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ import uvicorn
 from aiokafka.client import AIOKafkaClient
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
@@ -43,7 +45,7 @@ from shared.runtime.migrate import Migration, apply_migrations, runtime_migratio
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
-from shared.telemetry import setup_tracing
+from shared.telemetry import setup_tracing, tracing_enabled
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,9 @@ class ServiceProcess:
             ))
         await warn_if_no_policy(self.definition.name, self.pool, self.definition.policy)
         self.http = service_app(self.definition, self.pool, self, verifier_from(settings))
+        if tracing_enabled():
+            FastAPIInstrumentor.instrument_app(self.http, excluded_urls=os.environ.get(
+                "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS))
         self.kafka_client = AIOKafkaClient(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             client_id=f"coinlog-{self.definition.name}-{settings.instance_id}-health")
@@ -246,6 +251,9 @@ class ServiceProcess:
         log.info("%s: stopped in %.1f s", self.definition.name, time.monotonic() - started)
 
 
+UNTRACED_URLS = "healthz,livez,readyz,metrics"
+"""Probes and scrapes: a span for each would bury the requests worth tracing."""
+
 CLOSE_S = 5.0
 """After the batch in flight: how long the relay, the HTTP server, the Kafka clients and the
 pool may take to close, together. A stop takes at most the shutdown grace plus twice this
@@ -275,5 +283,5 @@ def run(definition: ServiceDefinition, settings: Settings | None = None) -> None
     settings = settings or Settings()
     logs.configure(settings.log_level, log_format=settings.log_format,
                    service=definition.name)
-    setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
+    setup_tracing(definition.name, settings.instance_id, settings.traces_file)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())
