@@ -68,9 +68,20 @@ class Settings(BaseSettings):
     others: the failover time after a crash. Raised to the broker's
     group.min.session.timeout.ms (6 s by default) when that is higher; the local stack and
     compose allow 1 s."""
+    shutdown_grace_s: float = Field(default=20.0, gt=0, validation_alias="COINLOG_SHUTDOWN_GRACE_S")
+    """On SIGTERM, how long the batch in flight may take to commit (FastStream's graceful
+    timeout); closing the pool and the clients takes at most CLOSE_S more. Below compose's
+    stop_grace_period (30 s), so a stop is never a SIGKILL."""
+    consumer_stall_s: float = Field(default=90.0, gt=0, validation_alias="COINLOG_CONSUMER_STALL_S")
+    """/livez fails once a consumer has neither polled Kafka nor ended a batch attempt for this
+    long while it has work waiting: longer than a statement may take (60 s)."""
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    """Where spans go (OTLP over gRPC); the exporter reads this and the other OTEL_* variables
+    (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_INSECURE, _CERTIFICATE, _HEADERS) itself."""
+    traces_file: str | None = Field(default=None, validation_alias="COINLOG_TRACES_FILE")
+    """Also append every span to this file, one JSON object per line."""
     log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
     log_format: Literal["json", "plain"] = Field(default="json",
                                                  validation_alias="COINLOG_LOG_FORMAT")

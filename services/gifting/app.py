@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.gifting import api, handlers
+from services.gifting import api, handlers, store
 from services.gifting.projection import GiftingProjection
 from shared.contract.topics import CONSUMED_BY
+from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
@@ -19,4 +20,8 @@ definition = ServiceDefinition(
     migrations=migrations_in("services.gifting.migrations", "gifting"),
     routes=api.routes,
     projection=GiftingProjection,
+    policy=PolicyProbe(store.catalog_known,
+                       "no catalog at all (every gift request is rejected as an unknown gift)",
+                       missing="no gift catalog published yet: run `coinlog seed FILE` (or the "
+                               "demo)"),
 )

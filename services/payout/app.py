@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.payout import api, handlers
+from services.payout import api, handlers, store
 from services.payout.projection import CREATOR, PayoutProjection
 from shared.contract.topics import CONSUMED_BY
+from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
@@ -20,4 +21,6 @@ definition = ServiceDefinition(
     routes=api.routes,
     projection=PayoutProjection,
     entity=CREATOR,
+    policy=PolicyProbe(store.policy_known,
+                       "the built-in defaults " + ", ".join(store.default_rate_versions())),
 )

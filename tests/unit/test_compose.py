@@ -513,3 +513,25 @@ def test_the_sealer_runs_the_sealing_module(services):
     assert sealer["command"] == ["python", "-m", "shared.sealing"]
     assert (ROOT / "shared" / "sealing" / "__main__.py").is_file()
     assert environment(sealer)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, f"stop_grace_period {duration!r} is not a number of seconds"
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_a_stop_ends_before_compose_kills_the_service(services, name):
+    from shared.runtime.service import CLOSE_S
+
+    grace_s = float(environment(services[name])["COINLOG_SHUTDOWN_GRACE_S"])
+    # The batch in flight has the grace; the consumers' close and the rest CLOSE_S each.
+    assert grace_s + 2 * CLOSE_S < _seconds(services[name]["stop_grace_period"])
+
+
+def test_the_sealers_health_check_asks_its_readiness(services):
+    sealer = services["sealer"]
+    assert f"http://127.0.0.1:{HTTP_PORT}/readyz" in healthcheck_command(sealer)
+    assert environment(sealer)["COINLOG_HTTP_PORT"] == str(HTTP_PORT)
+    assert environment(sealer)["COINLOG_HTTP_HOST"] == "0.0.0.0"
