@@ -4,7 +4,8 @@ economy, and the books at the end.
 A run, in order:
  1. finds Kafka and PostgreSQL (the environment's, else the local stack) and creates the topics;
  2. starts wallet, gifting and payout as processes (logs in .local/demo/), waits until ready;
- 3. publishes the default policy and the gift catalog (fixed ids: repeating them is harmless);
+ 3. publishes the default policy and the gift catalog from deploy/seed/default.toml (fixed ids:
+    repeating them is harmless);
  4. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
     and waits until the wallet has credited every purchase;
  5. sends gifts at the target rate, refunding and charging back a few purchases half-way;
@@ -44,7 +45,7 @@ from ops.interruption import Interrupted, Interruption
 from ops.latency import LatencyProbe
 from ops.namespace import Namespace
 from ops.sealing_check import SealingCheck
-from ops.seed import seed_events
+from ops.seed import default_seed_file_events
 from ops.services import LOG_DIR, ServiceFailed, ServiceFleet, service_environment
 from ops.simulation.clock import SimulatedClock
 from ops.simulation.outside import Outside, retired_gift_events
@@ -152,7 +153,8 @@ class Demo:
             progress = Progress(self.publisher)
             async with live_progress(progress, self.console, self.books, self.backlog):
                 progress.phase = "publishing the policy and the gift catalog"
-                await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
+                await self.publisher.publish_all([*default_seed_file_events(),
+                                                  *retired_gift_events()])
                 progress.phase = f"setting up {viewers:,} viewers and {creators} creators"
                 population = await self._set_up(progress, viewers, creators)
                 probe = LatencyProbe(self.kafka, self.publisher.gift_requested_at,
