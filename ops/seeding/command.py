@@ -18,6 +18,7 @@ from rich.table import Table
 from ops.seeding.compare import Status
 from ops.seeding.file import SeedFileInvalid
 from ops.seeding.run import SeedRun, seed
+from shared.contract.codec import encode
 
 STATUS_WORDS = {
     Status.new: "to publish",
@@ -35,6 +36,11 @@ def print_run(run: SeedRun, console: Console) -> None:
             status = "published"
         table.add_row(status, event.type, item.seeded.identity, str(event.event_id))
     console.print(table)
+    if run.dry_run:
+        for item in run.judged:
+            if item.status is Status.new:
+                console.print(encode(item.seeded.event).decode(), markup=False, highlight=False,
+                              soft_wrap=True)
     for item in run.conflicts:
         console.print(f"conflict, {item.seeded.where}: {item.seeded.identity}: {item.detail}",
                       markup=False, highlight=False)
@@ -42,9 +48,9 @@ def print_run(run: SeedRun, console: Console) -> None:
 
 
 def _summary(run: SeedRun) -> str:
-    counts = run.as_json()["counts"]
     if not run.compared:
         return f"{run.source}: {len(run.judged)} events, all valid (the log was not read)"
+    counts = run.as_json()["counts"]
     tally = (f"{counts['new']} new, {counts['present']} on the log already, "
              f"{counts['conflict']} in conflict")
     if run.conflicts:

@@ -38,15 +38,16 @@ class SeedRun:
 
     def as_json(self) -> dict[str, Any]:
         counts = {status.value: sum(item.status is status for item in self.judged)
-                  for status in Status}
+                  for status in Status} if self.compared else {"valid": len(self.judged)}
         return {"file": self.source, "dry_run": self.dry_run, "compared_with_log": self.compared,
                 "published": self.published, "counts": counts,
-                "events": [_item_json(item) for item in self.judged]}
+                "events": [_item_json(item, self.compared) for item in self.judged]}
 
 
-def _item_json(item: Judged) -> dict[str, Any]:
+def _item_json(item: Judged, compared: bool) -> dict[str, Any]:
     event = item.seeded.event
-    return {"status": item.status.value, "topic": topic_of(event).name, "type": event.type,
+    status = item.status.value if compared else "valid"
+    return {"status": status, "topic": topic_of(event).name, "type": event.type,
             "identity": item.seeded.identity, "event_id": str(event.event_id),
             "where": item.seeded.where, "detail": item.detail,
             "event": event.model_dump(mode="json")}

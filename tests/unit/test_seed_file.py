@@ -202,6 +202,10 @@ def test_offline_validation_on_the_command_line(tmp_path):
     assert (report["published"], report["compared_with_log"], len(report["events"])) == \
         (0, False, len(seed_events()))
     assert report["events"][0]["event"]["rate_version"] == "share-2026-01"
+    assert report["counts"] == {"valid": len(seed_events())}
+    assert {item["status"] for item in report["events"]} == {"valid"}
+    # Offline is a dry run: the events that would be published are printed, one per line.
+    assert '"gift_id":"universe"' in result.stderr
 
 
 def test_an_invalid_file_exits_2_and_names_the_problem(tmp_path):
