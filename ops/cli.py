@@ -143,6 +143,7 @@ def _register_commands() -> None:
     from ops.chaos.command import register as register_chaos
     from ops.explain import register as register_explain
     from ops.replay import register as register_replay
+    from ops.seeding.command import register as register_seed
     from shared.sealing.cli import register as register_verify_log
 
     register_explain(app)
@@ -150,6 +151,7 @@ def _register_commands() -> None:
     register_verify_log(app)
     register_replay(app)
     register_chaos(app)
+    register_seed(app)
 
 
 _register_commands()

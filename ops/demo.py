@@ -4,7 +4,8 @@ economy, and the books at the end.
 A run, in order:
  1. finds Kafka and PostgreSQL (the environment's, else the local stack) and creates the topics;
  2. starts wallet, gifting and payout as processes (logs in .local/demo/), publishes the
-    default policy and the gift catalog (fixed ids: repeating them is harmless), and waits
+    default policy and the gift catalog from deploy/seed/default.toml (fixed ids: repeating
+    them is harmless), and waits
     until every service is ready (a service is ready only once it knows its policy);
  3. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
     and waits until the wallet has credited every purchase;
@@ -45,7 +46,7 @@ from ops.interruption import Interrupted, Interruption
 from ops.latency import LatencyProbe
 from ops.namespace import Namespace
 from ops.sealing_check import SealingCheck
-from ops.seed import seed_events
+from ops.seed import default_seed_file_events
 from ops.services import LOG_DIR, ServiceFailed, ServiceFleet, service_environment
 from ops.simulation.clock import SimulatedClock
 from ops.simulation.outside import Outside, retired_gift_events
@@ -204,7 +205,7 @@ class Demo:
         await self.publisher.start()
         resources.push_async_callback(self.publisher.stop)
         # A service is ready only once it knows its policy (and gifting its catalog).
-        await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
+        await self.publisher.publish_all([*default_seed_file_events(), *retired_gift_events()])
         await self.fleet.wait_ready(checkpoint=self.interruption.checkpoint)
         self.console.print("services ready: " + ", ".join(
             f"{name} {service.base_url}" for name, service in self.fleet.services.items()))

@@ -3,6 +3,7 @@ fresh schemas; tests drive them with external events and read them through their
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -64,20 +65,18 @@ def topic_prefix(run_id: str) -> str:
     return f"e2e-{run_id}."
 
 
-@pytest.fixture(scope="session")
-async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
-    run_id = uuid.uuid4().hex[:8]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+@contextlib.asynccontextmanager
+async def services_running(infra: Endpoints, run_id: str) -> AsyncIterator[Economy]:
+    """wallet, gifting and payout in this process, on topics and schemas of `run_id` alone;
+    nothing published to them yet."""
     processes: dict[str, ServiceProcess] = {}
     clients: dict[str, httpx.AsyncClient] = {}
-    await producer.start()
     try:
         for definition in (wallet, gifting, payout):
             process = ServiceProcess(definition, Settings(
                 KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
                 DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=0,
-                COINLOG_DB_SCHEMA=f"e2e_{run_id}_{definition.name}",
+                COINLOG_DB_SCHEMA=schema_of(run_id, definition.name),
                 COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10,
                 COINLOG_TOPIC_PREFIX=topic_prefix(run_id),
                 COINLOG_JWT_PUBLIC_KEY=KEY.public_pem.decode()))
@@ -86,17 +85,32 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
             clients[definition.name] = httpx.AsyncClient(
                 base_url=f"http://127.0.0.1:{process.http_port}", timeout=10,
             headers=ops_headers())
-        for event in seed_events():
-            topic = topic_prefix(run_id) + topic_of(event).name
-            await (await producer.send(topic, encode(event), key=event.key.encode()))
-        economy = Economy(processes, clients, run_id)
-        await economy.json_when("gifting", "/catalog", lambda body: len(body["gifts"]) >= 20)
-        yield economy
+        yield Economy(processes, clients, run_id)
     finally:
         for client in clients.values():
             await client.aclose()
         for process in processes.values():
             await process.stop()
+
+
+def schema_of(run_id: str, service: str) -> str:
+    return f"e2e_{run_id}_{service}"
+
+
+@pytest.fixture(scope="session")
+async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
+    run_id = uuid.uuid4().hex[:8]
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                enable_idempotence=True)
+    await producer.start()
+    try:
+        async with services_running(infra, run_id) as economy:
+            for event in seed_events():
+                topic = topic_prefix(run_id) + topic_of(event).name
+                await (await producer.send(topic, encode(event), key=event.key.encode()))
+            await economy.json_when("gifting", "/catalog", lambda body: len(body["gifts"]) >= 20)
+            yield economy
+    finally:
         await producer.stop()
 
 

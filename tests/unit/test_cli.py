@@ -37,10 +37,11 @@ def test_topics_list_piped_is_one_whole_line_per_topic():
 
 
 def test_json_is_a_flag_and_files_are_output_everywhere():
-    for command in (["audit"], ["explain"], ["statement", "viewer"], ["statement", "creator"]):
+    for command in (["audit"], ["explain"], ["statement", "viewer"], ["statement", "creator"],
+                    ["seed"]):
         text = runner.invoke(app, [*command, "--help"], terminal_width=200).stdout
         assert "--json " in text and "--json FILE" not in text.replace("  ", " "), command
-    for command in (["audit"], ["statement", "viewer"], ["chaos"]):
+    for command in (["audit"], ["statement", "viewer"], ["chaos"], ["seed"]):
         text = runner.invoke(app, [*command, "--help"], terminal_width=200).stdout
         assert "--output" in text, command
 
