@@ -5,8 +5,8 @@ A run, in order:
  1. finds Kafka and PostgreSQL (the environment's, else the local stack) and creates the topics;
  2. starts wallet, gifting and payout as processes (logs in .local/demo/), publishes the
     default policy and the gift catalog from deploy/seed/default.toml (fixed ids: repeating
-    them is harmless), and waits
-    until every service is ready (a service is ready only once it knows its policy);
+    them is harmless), and waits until every service is ready (a service is ready only once
+    it knows its policy);
  3. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
     and waits until the wallet has credited every purchase;
  4. sends gifts at the target rate, refunding and charging back a few purchases half-way;
