@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    metrics_refresh_s: float = Field(default=5.0, gt=0,
+                                     validation_alias="COINLOG_METRICS_REFRESH_S")
+    """How often the lag and outbox gauges are measured (shared/runtime/backlog_gauges.py)."""
+    local_dir: str | None = Field(default=None, validation_alias="COINLOG_LOCAL_DIR")
+    """The local stack's folder (deploy/local): when set, a process serving HTTP announces its
+    /metrics there to the local Prometheus (shared/runtime/scrape_target.py)."""
     log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
     log_format: Literal["json", "plain"] = Field(default="json",
                                                  validation_alias="COINLOG_LOG_FORMAT")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gifting import api, handlers
 from services.gifting.projection import GiftingProjection
+from shared.contract.events.gifting import GiftFailed, GiftRejected, GiftSent
 from shared.contract.topics import CONSUMED_BY
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
@@ -19,4 +20,7 @@ definition = ServiceDefinition(
     migrations=migrations_in("services.gifting.migrations", "gifting"),
     routes=api.routes,
     projection=GiftingProjection,
+    # A gift's outcome: sent, rejected by gifting, or failed at the wallet.
+    latency_stages={model.model_fields["type"].default: "outcome"
+                    for model in (GiftSent, GiftRejected, GiftFailed)},
 )

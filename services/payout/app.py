@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.payout import api, handlers
 from services.payout.projection import CREATOR, PayoutProjection
+from shared.contract.events.payout import DiamondsEarned
 from shared.contract.topics import CONSUMED_BY
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
@@ -20,4 +21,5 @@ definition = ServiceDefinition(
     routes=api.routes,
     projection=PayoutProjection,
     entity=CREATOR,
+    latency_stages={DiamondsEarned.model_fields["type"].default: "diamonds_earned"},
 )

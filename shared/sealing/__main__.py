@@ -1,7 +1,8 @@
 """python -m shared.sealing: run the sealer until SIGINT/SIGTERM.
 
 Settings from the environment (KAFKA_BOOTSTRAP_SERVERS, COINLOG_TOPIC_PREFIX,
-COINLOG_LOG_LEVEL); how often to seal from the command line.
+COINLOG_LOG_LEVEL; its /metrics on COINLOG_HTTP_HOST:COINLOG_HTTP_PORT, announced under
+COINLOG_LOCAL_DIR); how often to seal from the command line.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import signal
 
 from shared.runtime import logs
+from shared.sealing.metrics import SealerMetricsServer
 from shared.sealing.sealer import start_sealer
 from shared.settings import Settings
 
@@ -22,13 +24,17 @@ async def main(every_records: int, every_s: float) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    sealer, task = start_sealer(Settings(), seal_every_records=every_records,
+    settings = Settings()
+    sealer, task = start_sealer(settings, seal_every_records=every_records,
                                 seal_every_s=every_s)
+    served = SealerMetricsServer(sealer, settings)
+    await served.start()
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await served.stop()
     logging.getLogger("shared.sealing").info(
         "sealer stopped: %d records chained, %d seals published", sealer.records_chained,
         sealer.seals_published)
