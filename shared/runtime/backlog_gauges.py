@@ -58,6 +58,7 @@ class BacklogGauges:
         self._partitions: dict[str, list[int]] = {}
         self._refreshes = 0
         self._failing = False
+        metrics.BACKLOG_REFRESH_FAILURES.labels(schema)  # at 0 until the first failure
 
     async def run(self) -> None:
         """Refresh until cancelled; a failed refresh keeps the values and tries again."""

@@ -110,6 +110,9 @@ class BatchProcessor:
         self.pool = pool
         self.dead_letter_topic = dead_letter_topic
         self.notify_channel = notify_channel
+        for reason in DeadLetterReason:
+            # Present at 0 from the start, so an alert on their increase sees the first one.
+            metrics.DEAD_LETTERS.labels(consumer, reason.value)
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Retry until the batch is applied: an outage must delay events, never drop them."""
