@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.runtime import metrics
 
@@ -55,6 +56,7 @@ class BacklogGauges:
         self.refreshed = asyncio.Event()
         """Set after each refresh that succeeded: tests wait on it."""
         self._kafka: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
         self._partitions: dict[str, list[int]] = {}
         self._refreshes = 0
         self._failing = False
@@ -120,21 +122,35 @@ class BacklogGauges:
                                      client_id=f"{self.client_id}-backlog")
             await kafka.start()
             self._kafka = kafka
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                        client_id=f"{self.client_id}-backlog")
+            await admin.start()
+            self._admin = admin
             self._partitions = {}
         return self._kafka
 
     async def _topic_partitions(self, kafka: AIOKafkaConsumer) -> list[TopicPartition]:
         wanted = sorted({topic for topics in self.consumers.values() for topic in topics})
-        if (self._refreshes % METADATA_EVERY == 0
-                or any(topic not in self._partitions for topic in wanted)):
-            await kafka.topics()  # a metadata refresh
-            found = {topic: sorted(kafka.partitions_for_topic(topic) or ()) for topic in wanted}
-            self._partitions = {topic: numbers for topic, numbers in found.items() if numbers}
+        if self._admin is not None and (self._refreshes % METADATA_EVERY == 0
+                                        or any(topic not in self._partitions for topic in wanted)):
+            self._partitions = await partition_numbers(self._admin, wanted)
         return [TopicPartition(topic, number) for topic in wanted
                 for number in self._partitions.get(topic, ())]
 
     async def _close_kafka(self) -> None:
         kafka, self._kafka = self._kafka, None
+        admin, self._admin = self._admin, None
         if kafka is not None:
             with contextlib.suppress(Exception):
                 await kafka.stop()
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+
+async def partition_numbers(admin: AIOKafkaAdminClient, topics: list[str]) -> dict[str, list[int]]:
+    """The partitions each topic has on the broker now (a topic may have been given more);
+    a topic the broker does not know is left out."""
+    described = await admin.describe_topics(topics)
+    return {topic["topic"]: sorted(p["partition"] for p in topic["partitions"])
+            for topic in described if not topic["error_code"] and topic["partitions"]}

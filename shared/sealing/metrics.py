@@ -22,12 +22,14 @@ from collections.abc import Iterator
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from shared.runtime import metrics
+from shared.runtime.backlog_gauges import partition_numbers
 from shared.runtime.http_metrics import HttpMetrics
 from shared.runtime.scrape_target import ScrapeTarget
 from shared.sealing.sealer import Sealer
@@ -94,40 +96,53 @@ class SealerMetrics(Collector):
 
     async def run(self) -> None:
         """Read the end offsets every interval until cancelled."""
-        kafka: AIOKafkaConsumer | None = None
+        clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None = None
         try:
             while True:
                 try:
-                    if kafka is None:
-                        kafka = AIOKafkaConsumer(
-                            bootstrap_servers=self.sealer.bootstrap_servers, group_id=None,
-                            enable_auto_commit=False,
-                            client_id=f"{self.sealer.client_id}-metrics")
-                        await kafka.start()
-                    self.note_ends(await self._end_offsets(kafka))
+                    clients = clients or await self._connect()
+                    self.note_ends(await self._end_offsets(*clients))
                     self.refreshed.set()
                 except asyncio.CancelledError:
                     raise
                 except Exception as error:  # noqa: BLE001 - an outage; the next round retries
                     log.debug("sealer metrics: end offsets not read: %r", error)
-                    if kafka is not None:
-                        with contextlib.suppress(Exception):
-                            await kafka.stop()
-                    kafka = None
+                    await _close(clients)
+                    clients = None
                 await asyncio.sleep(self.interval_s)
         finally:
-            if kafka is not None:
-                with contextlib.suppress(Exception):
-                    await kafka.stop()
+            await _close(clients)
 
-    async def _end_offsets(self, kafka: AIOKafkaConsumer) -> dict[tuple[str, int], int]:
+    async def _connect(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
+        client_id = f"{self.sealer.client_id}-metrics"
+        kafka = AIOKafkaConsumer(bootstrap_servers=self.sealer.bootstrap_servers, group_id=None,
+                                 enable_auto_commit=False, client_id=client_id)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.sealer.bootstrap_servers,
+                                    client_id=client_id)
+        await kafka.start()
+        try:
+            await admin.start()
+        except BaseException:
+            await kafka.stop()
+            raise
+        return kafka, admin
+
+    async def _end_offsets(self, kafka: AIOKafkaConsumer,
+                           admin: AIOKafkaAdminClient) -> dict[tuple[str, int], int]:
         prefix = self.sealer.prefix
-        await kafka.topics()  # a metadata refresh: partitions may have been added
-        partitions = [TopicPartition(prefix + topic.name, number)
-                      for topic in self.sealer.topics
-                      for number in sorted(kafka.partitions_for_topic(prefix + topic.name) or ())]
+        numbers = await partition_numbers(admin, [prefix + topic.name
+                                                  for topic in self.sealer.topics])
+        partitions = [TopicPartition(topic, number)
+                      for topic, found in numbers.items() for number in found]
         ends = await kafka.end_offsets(partitions) if partitions else {}
         return {(tp.topic.removeprefix(prefix), tp.partition): end for tp, end in ends.items()}
+
+
+async def _close(clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None) -> None:
+    if clients is not None:
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await (client.stop() if isinstance(client, AIOKafkaConsumer) else client.close())
 
 
 def metrics_app() -> FastAPI:
