@@ -197,3 +197,36 @@ async def test_seal_lag_counts_what_the_sealer_has_not_sealed(infra: Endpoints, 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await producer.stop()
+
+
+async def test_the_sealer_serves_its_metrics_and_announces_them(infra: Endpoints, suffix: str,
+                                                                tmp_path):
+    from shared.sealing.metrics import SealerMetricsServer
+
+    sealed = Topic(f"it.{suffix}.served", "tests", "key", 1, ())
+    seals = Topic(f"it.{suffix}.{SEALS_TOPIC_NAME}", "auditor", "topic", 1, (PartitionSealed,))
+    sealer = Sealer(infra.kafka_bootstrap_servers, [sealed], seals=seals)
+    settings = Settings(KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
+                        COINLOG_HTTP_PORT=0, COINLOG_INSTANCE_ID=f"sealer-{suffix}",
+                        COINLOG_LOCAL_DIR=str(tmp_path))
+    from shared.runtime.kafka_admin import ensure_topics
+
+    await ensure_topics(infra.kafka_bootstrap_servers, [sealed, seals])
+    served = SealerMetricsServer(sealer, settings)
+    await served.start()
+    try:
+        assert served.port is not None
+        (target,) = tmp_path.joinpath("prometheus", "targets").glob("sealer-*.json")
+        assert json.loads(target.read_text())[0]["labels"]["service"] == "sealer"
+
+        def lag_of_the_topic() -> float | None:
+            return total(scrape(served.port), "coinlog_seal_lag_records", topic=sealed.name)
+
+        await wait_until(lambda: asyncio.to_thread(lag_of_the_topic),
+                         ready=lambda lag: lag == 0, describe="the topic's seal lag served")
+        samples = await asyncio.to_thread(scrape, served.port)
+        assert total(samples, "coinlog_build_info", service="sealer") == 1
+        assert total(samples, "coinlog_seals_published_total") == 0
+    finally:
+        await served.stop()
+    assert not target.exists()
