@@ -1,21 +1,20 @@
 # One image for wallet, gifting, payout and the coinlog CLI. It runs `coinlog --help` by default;
 # docker-compose.yml gives each container its command (`python -m services.wallet`, ...).
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# A patch release pinned, on the Debian release the local stack is tested on.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/coinlog
 WORKDIR /src
-# Dependencies first, from pyproject.toml alone, so a source change does not reinstall them.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; \
-        project = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-        print(*project['dependencies'], sep='\n')" > /tmp/requirements.txt \
-    && /opt/coinlog/bin/pip install -r /tmp/requirements.txt
+# Dependencies first, from the lockfile alone (pinned, hash-checked), so a source change does
+# not reinstall them.
+COPY requirements.lock ./
+RUN /opt/coinlog/bin/pip install --require-hashes -r requirements.lock
 COPY . .
-RUN /opt/coinlog/bin/pip install .
+RUN /opt/coinlog/bin/pip install --no-deps .
 
 FROM ${PYTHON_IMAGE}
 # The venv links to the base image's interpreter, which is at the same path in both stages.

@@ -59,8 +59,6 @@ from ops.demo_progress import Progress
 from ops.interruption import Interrupted
 from ops.kafka_partitions import partitions_of
 from ops.namespace import Namespace
-from ops.seed import seed_events
-from ops.simulation.outside import retired_gift_events
 from ops.simulation.traffic import GiftTraffic, drive
 from ops.stack import ROOT
 from ops.verdict import Verdict
@@ -172,11 +170,10 @@ class GiftBench(Demo):
 
     async def prepare(self, resources: contextlib.AsyncExitStack, viewers: int,
                       creators: int) -> None:
-        await self._start(resources)
+        await self._start(resources)  # publishes the policy and the catalog
         # The sealer is no part of the gift path; in this process it would take CPU from
         # the load generator and the probe.
         await self.sealing.stop()
-        await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
         progress = Progress(self.publisher)
         self.population = await self._set_up(progress, viewers, creators)
         self.traffic = GiftTraffic(self.population, self.outside, self.rng)

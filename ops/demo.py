@@ -3,15 +3,16 @@ economy, and the books at the end.
 
 A run, in order:
  1. finds Kafka and PostgreSQL (the environment's, else the local stack) and creates the topics;
- 2. starts wallet, gifting and payout as processes (logs in .local/demo/), waits until ready;
- 3. publishes the default policy and the gift catalog (fixed ids: repeating them is harmless);
- 4. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
+ 2. starts wallet, gifting and payout as processes (logs in .local/demo/), publishes the
+    default policy and the gift catalog (fixed ids: repeating them is harmless), and waits
+    until every service is ready (a service is ready only once it knows its policy);
+ 3. sets up viewers (age checks, coin purchases, promo coins), creators and their live streams,
     and waits until the wallet has credited every purchase;
- 5. sends gifts at the target rate, refunding and charging back a few purchases half-way;
- 6. ends the streams, jumps 16 simulated days (past the 15-day hold; some viewers come back and
+ 4. sends gifts at the target rate, refunding and charging back a few purchases half-way;
+ 5. ends the streams, jumps 16 simulated days (past the 15-day hold; some viewers come back and
     buy again, which lets their unspent promo coins expire), has every creator with enough
     withdrawable diamonds cash out, and the payout provider answer;
- 7. waits until everything has settled, then prints leaderboards, books, throughput, latency
+ 6. waits until everything has settled, then prints leaderboards, books, throughput, latency
     and the checks: the audit's invariants over the whole log (ops.audit), the read tables
     against the log (ops.audit.read_models) and the seals (ops.sealing_check).
 
@@ -159,8 +160,6 @@ class Demo:
             await self._start(resources)
             progress = Progress(self.publisher)
             async with live_progress(progress, self.console, self.books, self.backlog):
-                progress.phase = "publishing the policy and the gift catalog"
-                await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
                 progress.phase = f"setting up {viewers:,} viewers and {creators} creators"
                 population = await self._set_up(progress, viewers, creators)
                 probe = LatencyProbe(self.kafka, self.publisher.gift_requested_at,
@@ -210,14 +209,16 @@ class Demo:
                                overrides=self.overrides)
         self.console.print(f"service logs: {self.fleet.log_dir}/"
                            f"{{{','.join(self.fleet.services)}}}.log")
+        await self.publisher.start()
+        resources.push_async_callback(self.publisher.stop)
+        # A service is ready only once it knows its policy (and gifting its catalog).
+        await self.publisher.publish_all([*seed_events(), *retired_gift_events()])
         await self.fleet.wait_ready(checkpoint=self.interruption.checkpoint)
         self.console.print("services ready: " + ", ".join(
             f"{name} {service.base_url}" for name, service in self.fleet.services.items()))
         self.pool = await asyncpg.create_pool(self.database_url, min_size=1, max_size=4)
         resources.push_async_callback(self.pool.close)
         self.books = Books(self.pool, self.namespace)
-        await self.publisher.start()
-        resources.push_async_callback(self.publisher.stop)
         self.backlog = Backlog(self.pool, self.kafka, self.namespace)
         await self.backlog.start()
         resources.push_async_callback(self.backlog.stop)

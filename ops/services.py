@@ -25,7 +25,7 @@ from ops.tokens import local_signing_key, ops_token, public_key_path
 
 LOG_DIR = ROOT / ".local" / "demo"
 STOP_TIMEOUT_S = 45.0
-"""Longer than the services' own graceful timeout (30 s) for the batch in hand."""
+"""Longer than a service's own stop: the batch in hand's grace (20 s) and 10 s to close."""
 _PR_SET_PDEATHSIG = 1
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,10 +20,31 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    db_password_file: str | None = Field(default=None, validation_alias="COINLOG_DB_PASSWORD_FILE")
+    """A file holding the database password (a container secret), so that no password need
+    stand in DATABASE_URL or the environment; it replaces the URL's password, if any."""
     database_url: str = Field(
         default="postgresql://coinlog:coinlog@127.0.0.1:15432/coinlog",
         validation_alias="DATABASE_URL",
     )
+
+    @field_validator("database_url")
+    @classmethod
+    def _password_from_file(cls, url: str, info: ValidationInfo) -> str:
+        password_file = info.data.get("db_password_file")
+        if not password_file:
+            return url
+        password = Path(password_file).read_text().strip()
+        if not password:
+            raise ValueError(f"COINLOG_DB_PASSWORD_FILE {password_file} is empty")
+        parts = urlsplit(url)
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = f":{parts.port}" if parts.port else ""
+        netloc = f"{quote(unquote(user), safe='')}:{quote(password, safe='')}@{host}{port}"
+        return urlunsplit(parts._replace(netloc=netloc))
     # Each service owns one schema; a rebuild projects into another one and swaps.
     db_schema: str | None = Field(default=None, validation_alias="COINLOG_DB_SCHEMA")
     topic_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9_.-]{0,64}$",
@@ -46,9 +68,20 @@ class Settings(BaseSettings):
     others: the failover time after a crash. Raised to the broker's
     group.min.session.timeout.ms (6 s by default) when that is higher; the local stack and
     compose allow 1 s."""
+    shutdown_grace_s: float = Field(default=20.0, gt=0, validation_alias="COINLOG_SHUTDOWN_GRACE_S")
+    """On SIGTERM, how long the batch in flight may take to commit (FastStream's graceful
+    timeout); closing the pool and the clients takes at most CLOSE_S more. Below compose's
+    stop_grace_period (30 s), so a stop is never a SIGKILL."""
+    consumer_stall_s: float = Field(default=90.0, gt=0, validation_alias="COINLOG_CONSUMER_STALL_S")
+    """/livez fails once a consumer has neither polled Kafka nor ended a batch attempt for this
+    long while it has work waiting: longer than a statement may take (60 s)."""
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
     )
+    """Where spans go (OTLP over gRPC); the exporter reads this and the other OTEL_* variables
+    (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_INSECURE, _CERTIFICATE, _HEADERS) itself."""
+    traces_file: str | None = Field(default=None, validation_alias="COINLOG_TRACES_FILE")
+    """Also append every span to this file, one JSON object per line."""
     metrics_refresh_s: float = Field(default=5.0, gt=0,
                                      validation_alias="COINLOG_METRICS_REFRESH_S")
     """How often the lag and outbox gauges are measured (shared/runtime/backlog_gauges.py)."""

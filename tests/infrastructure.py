@@ -44,16 +44,59 @@ def _docker_answers() -> bool:
         return False
 
 
+# The versions compose runs and the local stack installs (tests/unit/test_compose.py checks).
+KAFKA_IMAGE = "apache/kafka:4.3.1"
+POSTGRES_IMAGE = "postgres:15.18-bookworm"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _kafka_container():
+    from testcontainers.core.container import DockerContainer
+
+    # The client listener must advertise the host's address and port, which the container
+    # cannot know, so the host port is chosen here and bound explicitly.
+    host_port = _free_port()
+    settings = {
+        "KAFKA_NODE_ID": "1",
+        "KAFKA_PROCESS_ROLES": "broker,controller",
+        "KAFKA_CONTROLLER_QUORUM_VOTERS": "1@localhost:9093",
+        "KAFKA_CONTROLLER_LISTENER_NAMES": "CONTROLLER",
+        "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093,HOST://:19092",
+        "KAFKA_ADVERTISED_LISTENERS": f"PLAINTEXT://localhost:9092,HOST://127.0.0.1:{host_port}",
+        "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP":
+            "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,HOST:PLAINTEXT",
+        "KAFKA_INTER_BROKER_LISTENER_NAME": "PLAINTEXT",
+        "KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR": "1",
+        "KAFKA_TRANSACTION_STATE_LOG_MIN_ISR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR": "1",
+        "KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR": "1",
+        "KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS": "0",
+        "KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS": "1000",
+    }
+    container = DockerContainer(KAFKA_IMAGE).with_bind_ports(19092, host_port)
+    for name, value in settings.items():
+        container = container.with_env(name, value)
+    return container, f"127.0.0.1:{host_port}"
+
+
 @contextlib.contextmanager
 def _containers() -> Iterator[Endpoints]:
-    from testcontainers.kafka import KafkaContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.postgres import PostgresContainer
 
-    kafka_container = KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() \
-        .with_env("KAFKA_GROUP_MIN_SESSION_TIMEOUT_MS", "1000")
+    kafka_container, bootstrap = _kafka_container()
     with kafka_container as kafka, \
-            PostgresContainer("postgres:16", driver=None) as postgres:
-        yield Endpoints(kafka.get_bootstrap_server(), postgres.get_connection_url(), "containers")
+            PostgresContainer(POSTGRES_IMAGE, driver=None) as postgres:
+        wait_for_logs(kafka, r"Kafka Server started", timeout=120)
+        yield Endpoints(bootstrap, postgres.get_connection_url(), "containers")
 
 
 def _local_stack() -> Endpoints:

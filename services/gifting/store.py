@@ -59,6 +59,11 @@ async def load_gifts(conn: asyncpg.Connection, ids: Iterable[str]) -> dict[str, 
     return {row["gift_id"]: CatalogGift(**dict(row)) for row in rows}
 
 
+async def catalog_known(conn: asyncpg.Connection) -> bool:
+    """A gift has been listed: the catalog has reached the service."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM catalog_gifts)"))
+
+
 async def save_gifts(conn: asyncpg.Connection, gifts: Sequence[CatalogGift]) -> None:
     await CATALOG_GIFTS.upsert(conn, [catalog_row(gift) for gift in gifts])
 

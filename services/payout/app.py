@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from services.payout import api, handlers
+from services.payout import api, handlers, store
 from services.payout.projection import CREATOR, PayoutProjection
 from shared.contract.events.payout import DiamondsEarned
 from shared.contract.topics import CONSUMED_BY
+from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
@@ -22,4 +23,6 @@ definition = ServiceDefinition(
     projection=PayoutProjection,
     entity=CREATOR,
     latency_stages={DiamondsEarned.model_fields["type"].default: "diamonds_earned"},
+    policy=PolicyProbe(store.policy_known,
+                       "the built-in defaults " + ", ".join(store.default_rate_versions())),
 )

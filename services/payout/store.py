@@ -104,6 +104,20 @@ async def load_policy(conn: asyncpg.Connection) -> PolicyInEffect:
     return policy
 
 
+async def policy_known(conn: asyncpg.Connection) -> bool:
+    """A policy event has been projected from policy.changes."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM policy_events)"))
+
+
+def default_rate_versions() -> list[str]:
+    """The rate versions of the built-in defaults a payout decision uses before any policy."""
+    policy = PolicyInEffect()
+    for event in default_policy():
+        policy = policy.apply(event)
+    used = [policy.share, policy.hold, *policy.cash_rates.values(), *policy.limits.values()]
+    return [value.rate_version for value in used if value is not None]
+
+
 async def save_policy_events(conn: asyncpg.Connection, events: Sequence[PolicyEvent]) -> None:
     await POLICY_EVENTS.insert(conn, [policy_event_row(event) for event in events],
                                unless_exists=("event_id",))

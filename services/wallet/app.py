@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from services.wallet import api, handlers
+from services.wallet import api, handlers, store
 from services.wallet.projection import WALLET, WalletProjection
 from shared.contract.topics import CONSUMED_BY
+from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
 from shared.runtime.service import ConsumerSpec, ServiceDefinition
 
@@ -20,4 +21,8 @@ definition = ServiceDefinition(
     routes=api.routes,
     projection=WalletProjection,
     entity=WALLET,
+    # Without a spending policy a spend decision names no policy version and has no platform
+    # cap, which is what the default spending-2026-01 says too.
+    policy=PolicyProbe(store.policy_known,
+                       "no platform spending caps (as the default spending-2026-01)"),
 )

@@ -33,8 +33,8 @@ from services.wallet.projection import (
 from shared.contract.events.wallet import FundedGift
 
 __all__ = ["FUNDED_GIFTS_SQL", "LOT_SQL", "REQUESTS_SQL", "load_funded_gifts", "load_lots",
-           "load_policy", "load_requests", "save_apart", "save_balances", "save_policy",
-           "wallets"]
+           "load_policy", "load_requests", "policy_known", "save_apart", "save_balances",
+           "save_policy", "wallets"]
 
 REQUESTS_SQL = """SELECT r.user_id, r.request_id
     FROM unnest($1::text[], $2::text[]) AS k(user_id, request_id)
@@ -57,6 +57,11 @@ async def load_policy(conn: asyncpg.Connection) -> SpendingPolicy | None:
                               "spending_policy")
     return None if row is None else SpendingPolicy(row["rate_version"], row["daily_coins"],
                                                    row["monthly_coins"])
+
+
+async def policy_known(conn: asyncpg.Connection) -> bool:
+    """A spending policy has been projected from policy.changes."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT FROM spending_policy)"))
 
 
 async def save_policy(conn: asyncpg.Connection, policy: SpendingPolicy) -> None:

@@ -8,6 +8,7 @@ transaction as the state; so whatever Kafka redelivers, each record is applied o
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -22,6 +23,7 @@ from faststream.middlewares import AckPolicy
 
 from shared.contract.topics import Topic
 from shared.runtime.backoff import Backoff
+from shared.runtime.health import PROBE_TIMEOUT_S, Check
 from shared.runtime.origin import observe_stages
 from shared.runtime.processor import BatchProcessor, BatchResult
 from shared.runtime.relay import notify_channel
@@ -54,6 +56,11 @@ class ConsumerRuntime:
         self.batches = 0
         self.last_result: BatchResult | None = None
         self._last_hint = 0.0
+        self.assigned = False
+        """The group gave this consumer its partitions and they were sought to the tracking
+        offsets; false again from a revocation until the next assignment is sought."""
+        self.in_batch = False
+        self._started_at = time.monotonic()
         self.subscriber = without_idle_pause(broker.subscriber(
             *[topic_prefix + topic.name for topic in topics],
             group_id=topic_prefix + consumer,
@@ -84,7 +91,11 @@ class ConsumerRuntime:
         ]
         if not records:
             return
-        self.last_result = result = await self.processor.process(records)
+        self.in_batch = True
+        try:
+            self.last_result = result = await self.processor.process(records)
+        finally:
+            self.in_batch = False
         self.batches += 1
         observe_stages(result.published, self.latency_stages)
         consumer = self.kafka_consumer
@@ -118,17 +129,73 @@ class ConsumerRuntime:
                 for row in rows}
 
 
+    @property
+    def last_progress(self) -> float:
+        """When the loop last polled Kafka or ended a batch attempt (time.monotonic())."""
+        return max(self.subscriber.last_poll, self.processor.last_attempt, self._started_at)
+
+    async def readiness(self) -> Check:
+        """Ready once its partitions are assigned and it stands at or past the offsets
+        PostgreSQL records for them: it will not decide anything twice or skip anything."""
+        name = f"consumer {self.consumer}"
+        consumer = self.kafka_consumer
+        if consumer is None or not self.assigned:
+            return Check(name, False, "partitions not assigned yet (joining its group)")
+        partitions = sorted(consumer.assignment())
+        if not partitions:
+            return Check(name, True, "in its group with no partitions (more instances than "
+                                     "partitions)")
+        try:
+            tracked = await asyncio.wait_for(self.tracked_offsets(partitions), PROBE_TIMEOUT_S)
+            positions = {tp: await asyncio.wait_for(consumer.position(tp), PROBE_TIMEOUT_S)
+                         for tp in partitions}
+        except Exception as error:  # noqa: BLE001 - a rebalance or an outage: not ready now
+            return Check(name, False, f"positions unknown: {error!r}")
+        behind = [f"{tp.topic}[{tp.partition}] at {positions[tp]} < {tracked[tp]}"
+                  for tp in partitions if positions[tp] < tracked.get(tp, 0)]
+        if behind:
+            return Check(name, False, "behind its tracking offsets: " + ", ".join(behind))
+        return Check(name, True, f"{len(partitions)} partitions at their tracking offsets")
+
+    async def liveness(self, stall_s: float) -> Check:
+        """Stuck: its loop has ended, or it has neither polled nor ended a batch attempt for
+        `stall_s` while a batch is in hand or records wait. Idle with nothing waiting is fine."""
+        name = f"consumer {self.consumer}"
+        if not any(not task.done() for task in self.subscriber.tasks):
+            return Check(name, False, "its consuming task has ended")
+        quiet_s = time.monotonic() - self.last_progress
+        if quiet_s <= stall_s:
+            return Check(name, True, f"polled {quiet_s:.1f} s ago")
+        waiting = "a batch in hand" if self.in_batch else await self._lag_text()
+        if waiting:
+            return Check(name, False, f"no progress for {quiet_s:.0f} s with {waiting}")
+        return Check(name, True, f"idle for {quiet_s:.0f} s with nothing waiting")
+
+    async def _lag_text(self) -> str:
+        consumer = self.kafka_consumer
+        if consumer is None:
+            return ""
+        lag = 0
+        for partition in consumer.assignment():
+            with contextlib.suppress(Exception):  # a partition revoked meanwhile lags nothing
+                end = consumer.highwater(partition)
+                position = await asyncio.wait_for(consumer.position(partition), 0.5)
+                lag += max(0, (end or 0) - position)
+        return f"{lag} records waiting" if lag else ""
+
+
 class SeekToTracking(ConsumerRebalanceListener):
     def __init__(self, runtime: ConsumerRuntime):
         self.runtime = runtime
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        self.runtime.assigned = False
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         consumer = self.runtime.kafka_consumer
         partitions = list(assigned)
         if consumer is None or not partitions:
+            self.runtime.assigned = consumer is not None
             return
         # Paused before the first await: otherwise the fetcher starts from Kafka's committed
         # offset while tracking is read, and a batch beyond the tracked offset could slip in.
@@ -147,6 +214,7 @@ class SeekToTracking(ConsumerRebalanceListener):
         if untracked:
             await consumer.seek_to_beginning(*untracked)
         consumer.resume(*partitions)
+        self.runtime.assigned = True
         log.info("%s: assigned %s", self.runtime.consumer,
                  ", ".join(f"{p.topic}[{p.partition}]@{tracked.get(p, 0)}" for p in partitions))
 

@@ -1,4 +1,4 @@
-"""Each service's HTTP app: its query routes, health, readiness and metrics, named operations,
+"""Each service's HTTP app: its query routes, liveness, readiness and metrics, named operations,
 and a 503 while the database does not answer."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from shared.runtime.auth import TokenVerifier
+from shared.runtime.health import Check, verdict
 from shared.runtime.http_metrics import HttpMetrics
 from shared.runtime.processor import CONNECTION_ERRORS
 
@@ -21,29 +22,43 @@ if TYPE_CHECKING:
 
 
 class Serving(Protocol):
-    """What readiness asks of the process behind the app."""
+    """What readiness and liveness ask of the process behind the app."""
 
-    @property
-    def ready(self) -> bool: ...
+    async def readiness(self) -> list[Check]: ...
 
-    @property
-    def pool(self) -> asyncpg.Pool | None: ...
+    async def liveness(self) -> list[Check]: ...
 
 
 class Health(BaseModel):
     status: Literal["ok"]
 
 
-class Checks(BaseModel):
-    started: bool
-    """Consumers and the outbox relay are running."""
-    database: bool
-    """PostgreSQL answered a query just now."""
+class CheckResult(BaseModel):
+    """One thing readiness or liveness looked at."""
+
+    name: str
+    """`started`, `database`, `kafka`, `consumer <name>`, `policy`."""
+    ok: bool
+    detail: str
+    """What was found, or what is missing and how to fix it."""
+
+
+def _results(checks: list[Check]) -> list[CheckResult]:
+    return [CheckResult(name=check.name, ok=check.ok, detail=check.detail) for check in checks]
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "not ready"]
-    checks: Checks
+    checks: list[CheckResult]
+    """Every check, passed or not: the database answers, Kafka answers, every consumer holds
+    its partitions at its tracking offsets, the policy is known."""
+
+
+class Liveness(BaseModel):
+    status: Literal["alive", "stuck"]
+    checks: list[CheckResult]
+    """Per consumer: its loop runs, and it polled or ended a batch recently while work
+    waited."""
 
 
 class YamlResponse(Response):
@@ -92,19 +107,24 @@ def health_routes(process: Serving | None) -> APIRouter:
     async def get_health() -> Health:
         return Health(status="ok")
 
-    @router.get("/readyz", summary="Connected to PostgreSQL and Kafka, consuming",
-                responses={503: {"model": Readiness, "description": "Not ready (yet)"}})
+    @router.get("/livez", summary="No consumer is stuck",
+                responses={503: {"model": Liveness, "description": "A consumer is stuck or its "
+                                                                   "loop has ended: restart"}})
+    async def get_liveness(response: Response) -> Liveness:
+        checks = await process.liveness() if process is not None else []
+        alive = verdict(checks)
+        response.status_code = 200 if alive else 503
+        return Liveness(status="alive" if alive else "stuck", checks=_results(checks))
+
+    @router.get("/readyz", summary="Connected to PostgreSQL and Kafka, caught up, policy known",
+                responses={503: {"model": Readiness, "description": "Not ready (yet): the "
+                                                                    "failed checks say why"}})
     async def get_readiness(response: Response) -> Readiness:
-        checks = Checks(started=process is not None and process.ready, database=False)
-        pool = process.pool if process is not None else None
-        if pool is not None:
-            try:
-                checks.database = bool(await pool.fetchval("SELECT true"))
-            except Exception:  # noqa: BLE001 - whatever fails, the database is not ready
-                checks.database = False
-        ready = checks.started and checks.database
+        checks = (await process.readiness() if process is not None
+                  else [Check("started", False, "no process behind this app")])
+        ready = verdict(checks)
         response.status_code = 200 if ready else 503
-        return Readiness(status="ready" if ready else "not ready", checks=checks)
+        return Readiness(status="ready" if ready else "not ready", checks=_results(checks))
 
     @router.get("/asyncapi.yaml", summary="The event contract (AsyncAPI 3.0)",
                 response_class=YamlResponse, responses={200: {"content": {"application/yaml": {

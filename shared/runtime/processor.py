@@ -104,6 +104,7 @@ class BatchProcessor:
                  pool: asyncpg.Pool, dead_letter_topic: Topic, notify_channel: str = "outbox",
                  topic_prefix: str = "", entities: EntitiesOf = no_entities):
         self.consumer = consumer
+        self.group = topic_prefix + consumer
         self.topics = {topic_prefix + topic.name: topic for topic in topics}
         self.handler = handler
         self.entities = entities
@@ -113,6 +114,9 @@ class BatchProcessor:
         for reason in DeadLetterReason:
             # Present at 0 from the start, so an alert on their increase sees the first one.
             metrics.DEAD_LETTERS.labels(consumer, reason.value)
+        self.last_attempt = 0.0
+        """When a batch attempt last ended, applied or failed (time.monotonic()): a batch
+        retried through an outage is making progress, for the liveness check."""
 
     async def process(self, records: Sequence[Record]) -> BatchResult:
         """Retry until the batch is applied: an outage must delay events, never drop them."""
@@ -125,6 +129,7 @@ class BatchProcessor:
             try:
                 result = await self._process_once(records, isolate=isolate)
             except Exception as error:
+                self.last_attempt = time.monotonic()
                 if is_transient(error):
                     metrics.BATCH_RETRIES.labels(self.consumer, "transient").inc()
                     attempts += 1
@@ -142,6 +147,7 @@ class BatchProcessor:
                     continue
                 await backoff.wait()
             else:
+                self.last_attempt = time.monotonic()
                 finished = time.perf_counter()
                 metrics.BATCH_SECONDS.labels(self.consumer).observe(finished - started)
                 if attempts:
@@ -173,7 +179,7 @@ class BatchProcessor:
                 return result
             decoded, rejected = self._decode(fresh)
             accepted, result.duplicates = await self._deduplicate(conn, decoded, rejected)
-            with BatchSpans(self.consumer, accepted) as spans:
+            with BatchSpans(self.group, accepted) as spans:
                 accepted = spans.inbounds
                 unit = Unit(conn)
                 if isolate:

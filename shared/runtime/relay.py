@@ -3,7 +3,8 @@
 One relay per schema publishes at a time (a PostgreSQL advisory lock elects it), so outbox rows
 leave in id order and one entity's events keep their order on its partition. A crash between
 Kafka's acknowledgement and the delete republishes the same events with the same ids, which
-every consumer drops as duplicates.
+every consumer drops as duplicates. Each send has a `send <topic>` span (shared/runtime/tracing.py)
+whose context the record carries on.
 
 The relay does not wait for Kafka to acknowledge a batch before it reads the next one: a row
 committed meanwhile is sent at once, while the producer (one request in flight per partition)
@@ -31,6 +32,7 @@ from shared.runtime.backoff import Backoff
 from shared.runtime.deliveries import Deliveries
 from shared.runtime.migrate import quote_schema
 from shared.runtime.processor import CONNECTION_ERRORS
+from shared.runtime.tracing import end_on_delivery, send_span
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ IN_FLIGHT_BATCHES = 2
 # out as it leaves out the rows still on their way to Kafka.
 _DELETE_AND_READ = """
     WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))
-    SELECT id, topic, key, value, headers FROM outbox AS waiting
+    SELECT id, event_id, topic, key, value, headers FROM outbox AS waiting
     WHERE NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
     ORDER BY id LIMIT $3
 """
@@ -198,14 +200,16 @@ class OutboxRelay:
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record],
                     deliveries: Deliveries) -> None:
-        sent = [
-            await producer.send(
-                self.topic_prefix + row["topic"], value=row["value"], key=row["key"],
-                headers=[(name, value.encode("latin-1"))
-                         for name, value in row["headers"]],
-            )
-            for row in rows
-        ]
+        sent = []
+        for row in rows:
+            topic = self.topic_prefix + row["topic"]
+            with send_span(topic, row["key"], str(row["event_id"]),
+                           [(name, value) for name, value in row["headers"]]) as (span, headers):
+                delivery = await producer.send(
+                    topic, value=row["value"], key=row["key"],
+                    headers=[(name, value.encode("latin-1")) for name, value in headers])
+            end_on_delivery(span, delivery)
+            sent.append(delivery)
         deliveries.add([row["id"] for row in rows], sent,
                        deadline=time.monotonic() + PUBLISH_TIMEOUT_S)
 

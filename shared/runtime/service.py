@@ -1,8 +1,10 @@
 """One process of one service: pool, migrations, topics, consumers, outbox relay, HTTP.
 
 Every service is composed the same way; only its consumers, migrations and routes differ.
-Shutdown is graceful: consumers stop taking batches and finish the one in hand (its transaction
-commits or rolls back whole), the relay stops between publishes, then connections close.
+Shutdown is graceful: readiness turns false, consumers stop taking batches and finish the one in
+hand within the shutdown grace (its transaction commits; one still running then is cancelled and
+rolls back whole), the relay stops between publishes, then the clients and the pool close within
+CLOSE_S. The whole stop stays below compose's stop_grace_period.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ import asyncio
 import contextlib
 import io
 import logging
+import os
 import signal
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
 import uvicorn
+from aiokafka.client import AIOKafkaClient
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
@@ -26,6 +32,14 @@ from shared.runtime import db, logs, metrics
 from shared.runtime.auth import verifier_from
 from shared.runtime.backlog_gauges import BacklogGauges
 from shared.runtime.consumer import ConsumerRuntime
+from shared.runtime.health import (
+    Check,
+    PolicyProbe,
+    database_check,
+    kafka_check,
+    policy_check,
+    warn_if_no_policy,
+)
 from shared.runtime.http import service_app
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
@@ -33,7 +47,7 @@ from shared.runtime.relay import OutboxRelay
 from shared.runtime.scrape_target import ScrapeTarget
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
-from shared.telemetry import setup_tracing
+from shared.telemetry import setup_tracing, tracing_enabled
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +79,9 @@ class ServiceDefinition:
     projection: type[Projection] | None = None
     entity: EntityKind | None = None
     """For point-in-time answers: one entity (a wallet, a creator) folded from its ledger."""
+    policy: PolicyProbe | None = None
+    """Whether the policy (or catalog) it decides with has reached it: until then it is not
+    ready, and says what it decides on meanwhile."""
     latency_stages: Mapping[str, str] = field(default_factory=dict)
     """Event types this service emits that end a stage of the gift path, with the stage's
     name: their latency from the request is observed (coinlog_gift_latency_seconds)."""
@@ -88,7 +105,7 @@ class ServiceProcess:
             settings.kafka_bootstrap_servers.split(","),
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             allow_auto_create_topics=False,
-            graceful_timeout=30.0,
+            graceful_timeout=settings.shutdown_grace_s,
             # Per-message lines only when debugging: at INFO they would flood the logs.
             log_level=logging.DEBUG,
             # Through the root logger's handler (not under "faststream", whose handler is its
@@ -106,6 +123,7 @@ class ServiceProcess:
         )
         self.http: FastAPI | None = None
         self.ready = False
+        self.kafka_client: AIOKafkaClient | None = None
         self._tasks: list[asyncio.Task] = []
         self._server: uvicorn.Server | None = None
         self._scrape_target: ScrapeTarget | None = None
@@ -137,7 +155,15 @@ class ServiceProcess:
                 topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
                 latency_stages=self.definition.latency_stages,
             ))
+        await warn_if_no_policy(self.definition.name, self.pool, self.definition.policy)
         self.http = service_app(self.definition, self.pool, self, verifier_from(settings))
+        if tracing_enabled():
+            FastAPIInstrumentor.instrument_app(self.http, excluded_urls=os.environ.get(
+                "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS))
+        self.kafka_client = AIOKafkaClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            client_id=f"coinlog-{self.definition.name}-{settings.instance_id}-health")
+        await self.kafka_client.bootstrap()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self.backlog = self.backlog_gauges(self.pool)
@@ -195,21 +221,50 @@ class ServiceProcess:
             return None
         return self._server.servers[0].sockets[0].getsockname()[1]
 
+    async def readiness(self) -> list[Check]:
+        checks = [Check("started", self.ready, "consumers and the outbox relay running"
+                        if self.ready else "starting or stopping"),
+                  await database_check(self.pool), await kafka_check(self.kafka_client)]
+        checks += [await consumer.readiness() for consumer in self.consumers]
+        checks.append(await policy_check(self.pool, self.definition.policy))
+        return checks
+
+    async def liveness(self) -> list[Check]:
+        if not self.ready:
+            return [Check("started", True, "starting or stopping")]
+        return [await consumer.liveness(self.settings.consumer_stall_s)
+                for consumer in self.consumers]
+
     async def stop(self) -> None:
         self.ready = False
         if self._scrape_target is not None:
             self._scrape_target.withdraw()
-        await self.broker.stop()
+        grace_s = self.settings.shutdown_grace_s
+        # Waits up to the grace for the batch in hand to commit, then cancels it (it rolls
+        # back whole); leaving the group may wait on a broker out of reach, hence the bound.
+        try:
+            await asyncio.wait_for(self.broker.stop(), grace_s + CLOSE_S)
+        except TimeoutError:
+            log.warning("%s: the consumers did not stop within %.0f s", self.definition.name,
+                        grace_s + CLOSE_S)
         if self._server is not None:
             self._server.should_exit = True
         for task in self._tasks:
             if task.get_name() != "http":
                 task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        closing = asyncio.get_running_loop().time() + CLOSE_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_settled(self._tasks), CLOSE_S)
+        if self.kafka_client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.kafka_client.close(), _left(closing))
         if self.pool is not None:
-            await self.pool.close()
+            try:
+                await asyncio.wait_for(self.pool.close(), _left(closing))
+            except TimeoutError:
+                log.warning("%s: the pool did not close in time; terminating it",
+                            self.definition.name)
+                self.pool.terminate()
 
     async def run_until_signalled(self) -> None:
         stop = asyncio.Event()
@@ -219,8 +274,30 @@ class ServiceProcess:
         loop.add_signal_handler(signal.SIGUSR1, _log_tasks)
         await self.start()
         await stop.wait()
-        log.info("%s: stopping", self.definition.name)
+        started = time.monotonic()
+        log.info("%s: stopping (the batch in flight has %.0f s to commit)",
+                 self.definition.name, self.settings.shutdown_grace_s)
         await self.stop()
+        log.info("%s: stopped in %.1f s", self.definition.name, time.monotonic() - started)
+
+
+UNTRACED_URLS = "healthz,livez,readyz,metrics"
+"""Probes and scrapes: a span for each would bury the requests worth tracing."""
+
+CLOSE_S = 5.0
+"""After the batch in flight: how long the relay, the HTTP server, the Kafka clients and the
+pool may take to close, together. A stop takes at most the shutdown grace plus twice this
+(the consumers' own close is bounded by it too): compose's stop_grace_period is longer."""
+
+
+def _left(deadline: float) -> float:
+    return max(0.1, deadline - asyncio.get_running_loop().time())
+
+
+async def _settled(tasks: Sequence[asyncio.Task]) -> None:
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 def _log_tasks() -> None:
@@ -236,5 +313,5 @@ def run(definition: ServiceDefinition, settings: Settings | None = None) -> None
     settings = settings or Settings()
     logs.configure(settings.log_level, log_format=settings.log_format,
                    service=definition.name)
-    setup_tracing(definition.name, settings.otel_exporter_otlp_endpoint, settings.instance_id)
+    setup_tracing(definition.name, settings.instance_id, settings.traces_file)
     asyncio.run(ServiceProcess(definition, settings).run_until_signalled())

@@ -1,8 +1,9 @@
 """python -m shared.sealing: run the sealer until SIGINT/SIGTERM.
 
 Settings from the environment (KAFKA_BOOTSTRAP_SERVERS, COINLOG_TOPIC_PREFIX,
-COINLOG_LOG_LEVEL; its /metrics on COINLOG_HTTP_HOST:COINLOG_HTTP_PORT, announced under
-COINLOG_LOCAL_DIR); how often to seal from the command line.
+COINLOG_LOG_LEVEL; COINLOG_HTTP_HOST and COINLOG_HTTP_PORT for /livez, /readyz and /metrics,
+-1 for no HTTP, its address announced under COINLOG_LOCAL_DIR); how often to seal from the
+command line.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import signal
 
 from shared.runtime import logs
+from shared.sealing.health import health_app
 from shared.sealing.metrics import SealerMetricsServer
 from shared.sealing.sealer import start_sealer
 from shared.settings import Settings
@@ -27,7 +29,7 @@ async def main(every_records: int, every_s: float) -> None:
     settings = Settings()
     sealer, task = start_sealer(settings, seal_every_records=every_records,
                                 seal_every_s=every_s)
-    served = SealerMetricsServer(sealer, settings)
+    served = SealerMetricsServer(sealer, settings, health_app(sealer, task))
     await served.start()
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)

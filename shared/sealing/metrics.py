@@ -1,4 +1,4 @@
-"""The sealer's metrics and the HTTP endpoint that serves them.
+"""The sealer's metrics, and the HTTP server that serves them beside its health routes.
 
 Seal lag is measured on a timer against the log end offsets, not when the sealer seals: a
 sealer that stopped (an outage it keeps retrying, a loop that hangs) would otherwise report the
@@ -145,26 +145,24 @@ async def _close(clients: tuple[AIOKafkaConsumer, AIOKafkaAdminClient] | None) -
                 await (client.stop() if isinstance(client, AIOKafkaConsumer) else client.close())
 
 
-def metrics_app() -> FastAPI:
-    """/metrics of the sealer's process (the runtime's registry, with the sealer's own)."""
-    app = FastAPI(title="coinlog sealer metrics", openapi_url=None, docs_url=None,
-                  redoc_url=None)
+def add_metrics_route(app: FastAPI) -> None:
+    """/metrics of the sealer's process (the runtime's registry, with the sealer's own), and
+    the HTTP metrics of every route of the app."""
     app.add_middleware(HttpMetrics)
 
-    @app.get("/metrics")
+    @app.get("/metrics", include_in_schema=False)
     async def get_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    return app
-
 
 class SealerMetricsServer:
-    """The sealer's metrics: the collector, its refresh task, the HTTP server on
-    COINLOG_HTTP_HOST:COINLOG_HTTP_PORT (0: any free port; negative: none) and the scrape
-    target announced to the local Prometheus."""
+    """The sealer's HTTP server with its metrics: serves `app` (its health routes) with
+    /metrics added on COINLOG_HTTP_HOST:COINLOG_HTTP_PORT (0: any free port; negative: none),
+    runs the collector's refresh, and announces the address to the local Prometheus."""
 
-    def __init__(self, sealer: Sealer, settings: Settings):
+    def __init__(self, sealer: Sealer, settings: Settings, app: FastAPI):
         self.settings = settings
+        self.app = app
         self.collector = SealerMetrics(sealer)
         self._tasks: list[asyncio.Task] = []
         self._server: uvicorn.Server | None = None
@@ -176,18 +174,19 @@ class SealerMetricsServer:
         self._tasks.append(asyncio.create_task(self.collector.run(), name="sealer-metrics"))
         if self.settings.http_port < 0:
             return
-        config = uvicorn.Config(metrics_app(), host=self.settings.http_host,
+        add_metrics_route(self.app)
+        config = uvicorn.Config(self.app, host=self.settings.http_host,
                                 port=self.settings.http_port, log_level="warning",
                                 lifespan="off")
         self._server = uvicorn.Server(config)
-        serving = asyncio.create_task(self._server.serve(), name="sealer-http")
+        serving = asyncio.create_task(self._server.serve(), name="http")
         self._tasks.append(serving)
         while not self._server.started:
             if serving.done():
                 await serving
             await asyncio.sleep(0.01)
         port = self.port
-        log.info("sealer metrics on http://%s:%s/metrics", self.settings.http_host, port)
+        log.info("sealer serving http://%s:%s", self.settings.http_host, port)
         if self.settings.local_dir and port is not None:
             self._target = ScrapeTarget(self.settings.local_dir, "sealer",
                                         self.settings.instance_id)
@@ -205,7 +204,7 @@ class SealerMetricsServer:
         if self._server is not None:
             self._server.should_exit = True
         for task in self._tasks:
-            if task.get_name() != "sealer-http":
+            if task.get_name() != "http":
                 task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):

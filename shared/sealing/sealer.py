@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,8 @@ class Sealer:
         self.seals_published = 0
         self.running = asyncio.Event()
         """Set once the sealer has resumed and follows the partitions."""
+        self.last_poll = 0.0
+        """When it last asked Kafka for records (time.monotonic()), for its liveness."""
         self._changed = asyncio.Condition()
 
     # -- progress, for tests and operators ----------------------------------------------------
@@ -164,6 +167,7 @@ class Sealer:
             if unsealed := [tp for tp, chain in chains.items() if chain.last_offset < 0]:
                 await consumer.seek_to_beginning(*unsealed)
             backoff.reset()
+            self.last_poll = time.monotonic()
             async with self._changed:
                 self.running.set()
                 self._changed.notify_all()
@@ -188,6 +192,7 @@ class Sealer:
                       default=now + 1.0)
             timeout_ms = int(max(0.0, min(due - now, 1.0)) * 1000)
             fetched = await consumer.getmany(timeout_ms=timeout_ms, max_records=20_000)
+            self.last_poll = time.monotonic()
             occurred_at = self.clock()
             seals: list[PartitionSealed] = []
             for tp, records in fetched.items():

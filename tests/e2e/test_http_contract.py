@@ -24,6 +24,7 @@ from schemathesis.python import asgi
 from services.registry import service
 from shared.runtime import db
 from shared.runtime.api import Moment
+from shared.runtime.health import Check, database_check
 from shared.runtime.http import service_app
 from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, balance, gift_status
 from tests.e2e.world import World
@@ -54,7 +55,12 @@ class ServedOnItsOwnPool:
         """Set by the `apps` fixture, before the first request starts the lifespan."""
         self.app: Any = None
         self.pool: Any = None
-        self.ready = True
+
+    async def readiness(self) -> list[Check]:
+        return [await database_check(self.pool)]
+
+    async def liveness(self) -> list[Check]:
+        return []
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":

@@ -84,9 +84,9 @@ class Worker:
     """A sample service in its own OS process, so it can really be killed."""
 
     def __init__(self, infra: Endpoints, suffix: str, schema: str, crash_at: str = "",
-                 batch: int = 200):
+                 batch: int = 200, env: dict[str, str] | None = None):
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-               "DATABASE_URL": infra.database_url, "BATCH": str(batch)}
+               "DATABASE_URL": infra.database_url, "BATCH": str(batch), **(env or {})}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.integration.runtime_worker", suffix, schema, crash_at],
             cwd=ROOT, env=env)
@@ -110,8 +110,8 @@ class Worker:
 def workers(infra: Endpoints, suffix: str, schema: str):
     started: list[Worker] = []
 
-    def start(crash_at: str = "", batch: int = 200) -> Worker:
-        worker = Worker(infra, suffix, schema, crash_at, batch)
+    def start(crash_at: str = "", batch: int = 200, env: dict[str, str] | None = None) -> Worker:
+        worker = Worker(infra, suffix, schema, crash_at, batch, env)
         started.append(worker)
         return worker
 

@@ -2,6 +2,9 @@
 
     python -m tests.integration.runtime_worker SUFFIX SCHEMA [CRASH_POINT]
 
+Environment: BATCH (records per batch), SLOW_MS (each event takes this long to apply, so
+that a batch is in flight for a while: a SIGTERM then finds one to finish).
+
 Crash points:
   mid_batch            inside the handler, halfway through a batch, before the commit
   after_commit         after a batch commits, before its outbox is published
@@ -63,9 +66,13 @@ async def main() -> None:
     point = sys.argv[3] if len(sys.argv) > 3 else ""
     topics = SampleTopics.named(suffix)
 
+    slow_s = int(os.environ.get("SLOW_MS", "0")) / 1000
+
     async def halfway(index: int, size: int) -> None:
         if point == "mid_batch" and size > 1 and index == size // 2:
             die()
+        if slow_s:
+            await asyncio.sleep(slow_s)  # the work of applying an event, not a wait
 
     definition = sample_definition(topics, before_commit=halfway)
     definition.dead_letters = Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1,

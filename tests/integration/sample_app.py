@@ -6,6 +6,7 @@ visible as a repeated event id) and emits one derived event per purchase.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,8 @@ def make_handler(topics: SampleTopics, before_commit=None):
                    RETURNING coins""", event.user_id, event.coins)
             if event.package_id == "poison":
                 raise RuntimeError("this package crashes the handler")
+            if event.package_id == "stall":
+                await asyncio.Event().wait()  # a handler that never finishes: a stuck consumer
             unit.emit(event.caused(
                 CoinsPurchased, "credited", user_id=event.user_id, purchase_id=event.purchase_id,
                 coins=event.coins, amount_minor=event.amount_minor, currency=event.currency,

@@ -53,9 +53,19 @@ async def test_applied_event_continues_the_publishers_trace(infra, schema, db, s
     finally:
         await pool.close()
 
-    applied = [s for s in spans.get_finished_spans() if s.name.endswith(event.type)]
+    applied = [s for s in spans.get_finished_spans()
+               if s.name == f"process {topics.inbound.name}"]
     assert len(applied) == 1
     span = applied[0]
+    assert span.attributes["messaging.system"] == "kafka"
+    assert span.attributes["messaging.operation.type"] == "process"
+    assert span.attributes["messaging.destination.name"] == topics.inbound.name
+    assert span.attributes["messaging.destination.partition.id"] == "0"
+    assert span.attributes["messaging.kafka.offset"] == 0
+    assert span.attributes["messaging.consumer.group.name"] == "sample"
+    assert span.attributes["messaging.kafka.message.key"] == "erin"
+    assert not {"messaging.kafka.destination.partition", "messaging.kafka.message.offset"} & \
+        set(span.attributes)
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert format(span.parent.span_id, "016x") == PARENT_SPAN
     headers = dict(orjson.loads(await db.fetchval("SELECT headers::text FROM outbox")))

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from ops.tokens import SigningKey
 from services.registry import service
 from shared.runtime.auth import CREATOR_SCOPE, OPS_SCOPE, VIEWER_SCOPE, TokenVerifier
+from shared.runtime.health import Check
 from shared.runtime.http import service_app
 from tests.tokens import KEY, bearer, verifier
 
@@ -39,7 +40,11 @@ class _Pool:
 
 
 class _Process:
-    ready, pool = True, None
+    async def readiness(self):
+        return [Check("started", True, "")]
+
+    async def liveness(self):
+        return []
 
 
 def _client(name: str, token_verifier: TokenVerifier | None = None) -> TestClient:
@@ -127,7 +132,7 @@ def test_a_gift_request_is_its_senders():
     assert client.get("/gifts/g-1", headers=bearer("bob", VIEWER_SCOPE)).status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+@pytest.mark.parametrize("path", ["/healthz", "/livez", "/readyz", "/metrics"])
 def test_operations_routes_stay_open(path):
     assert _client("wallet").get(path).status_code in (200, 503)  # 503: no database here
 
@@ -161,7 +166,7 @@ def test_a_token_missing_its_expiry_is_refused():
         "/wallets/alice", headers={"Authorization": f"Bearer {token}"}))
 
 
-OPEN = {"/healthz", "/readyz", "/metrics", "/asyncapi.yaml"}
+OPEN = {"/healthz", "/livez", "/readyz", "/metrics", "/asyncapi.yaml"}
 
 
 @pytest.mark.parametrize("name", ["wallet", "gifting", "payout"])

@@ -166,6 +166,38 @@ def test_images_are_pinned(services):
         repository, _, tag = image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest", f"{name}: {image} is not pinned"
+        if repository != "coinlog":
+            # A major version alone (postgres:16) floats to every new minor release.
+            assert re.match(r"^\d+\.\d+", tag), f"{name}: {image} is not a full version"
+
+
+def test_kafka_and_postgres_match_the_local_stack_and_the_test_containers(services):
+    from tests.infrastructure import KAFKA_IMAGE, POSTGRES_IMAGE
+
+    local_kafka = re.search(r'KAFKA_VERSION="\$\{COINLOG_KAFKA_VERSION:-([0-9.]+)\}"',
+                            (ROOT / "deploy/local/lib.sh").read_text())
+    assert local_kafka, "deploy/local/lib.sh names no default Kafka version"
+    assert services["kafka"]["image"] == KAFKA_IMAGE == f"apache/kafka:{local_kafka[1]}"
+    assert services["postgres"]["image"] == POSTGRES_IMAGE
+    # The local stack installs Debian bookworm's PostgreSQL, which is 15.
+    assert POSTGRES_IMAGE.startswith("postgres:15.") and POSTGRES_IMAGE.endswith("-bookworm")
+
+
+def test_every_container_rotates_its_log_and_has_limits(services):
+    for name, service in services.items():
+        logging = service.get("logging") or {}
+        assert logging.get("driver") == "json-file", f"{name}: log not rotated"
+        assert {"max-size", "max-file"} <= set(logging.get("options", {})), name
+        limits = (service.get("deploy") or {}).get("resources", {}).get("limits", {})
+        assert {"cpus", "memory"} <= set(limits), f"{name}: no resource limits"
+
+
+def test_long_running_containers_have_health_checks(services):
+    # The collector is a single binary on scratch: nothing inside it can run a probe.
+    unprobed = {"otel-collector", "topics-init", "sealer"}
+    for name, service in services.items():
+        if name not in unprobed and service.get("restart") != "no":
+            assert service.get("healthcheck", {}).get("test"), f"{name}: no health check"
 
 
 def test_every_variable_has_a_default_and_is_in_env_example(compose_text):
@@ -450,12 +482,16 @@ def dockerfile() -> list[str]:
             if line.strip() and not line.strip().startswith("#")]
 
 
-def test_dockerfile_builds_on_python_311_slim(dockerfile):
+def test_dockerfile_builds_on_a_pinned_python_311_slim_from_the_lockfile(dockerfile):
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", "\n".join(dockerfile), re.MULTILINE))
     bases = [re.sub(r"\$\{(\w+)\}", lambda m: args[m[1]], line.split()[1])
              for line in dockerfile if line.startswith("FROM ")]
-    assert bases and set(bases) == {"python:3.11-slim"}, bases
-    assert any(re.search(r"pip install \.$", line) for line in dockerfile), "no `pip install .`"
+    assert len(set(bases)) == 1, bases
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", bases[0]), bases
+    assert any(re.search(r"pip install --require-hashes -r requirements\.lock$", line)
+               for line in dockerfile), "dependencies not installed from the lockfile"
+    assert any(re.search(r"pip install --no-deps \.$", line) for line in dockerfile), \
+        "no `pip install --no-deps .`"
 
 
 def test_dockerfile_runs_as_a_non_root_user_on_port_8080(dockerfile):
@@ -477,6 +513,28 @@ def test_the_sealer_runs_the_sealing_module(services):
     assert sealer["command"] == ["python", "-m", "shared.sealing"]
     assert (ROOT / "shared" / "sealing" / "__main__.py").is_file()
     assert environment(sealer)["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def _seconds(duration: str) -> float:
+    match = re.fullmatch(r"(\d+)s", duration)
+    assert match, f"stop_grace_period {duration!r} is not a number of seconds"
+    return float(match.group(1))
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_a_stop_ends_before_compose_kills_the_service(services, name):
+    from shared.runtime.service import CLOSE_S
+
+    grace_s = float(environment(services[name])["COINLOG_SHUTDOWN_GRACE_S"])
+    # The batch in flight has the grace; the consumers' close and the rest CLOSE_S each.
+    assert grace_s + 2 * CLOSE_S < _seconds(services[name]["stop_grace_period"])
+
+
+def test_the_sealers_health_check_asks_its_readiness(services):
+    sealer = services["sealer"]
+    assert f"http://127.0.0.1:{HTTP_PORT}/readyz" in healthcheck_command(sealer)
+    assert environment(sealer)["COINLOG_HTTP_PORT"] == str(HTTP_PORT)
+    assert environment(sealer)["COINLOG_HTTP_HOST"] == "0.0.0.0"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from services.gifting.responses import GiftStatus
 from services.payout.responses import PayoutStatus
 from services.registry import SERVICES, service
 from shared.runtime.api import EARLIEST, LATEST, Moment
+from shared.runtime.health import Check, database_check
 from shared.runtime.http import service_app
 from tests.tokens import ops_headers, verifier
 
@@ -97,7 +98,13 @@ class _Unreachable:
 
 
 class _Process:
-    ready, pool = True, _Unreachable()
+    pool = _Unreachable()
+
+    async def readiness(self):
+        return [Check("started", True, "running"), await database_check(self.pool)]  # type: ignore[arg-type]
+
+    async def liveness(self):
+        return []
 
 
 async def _get(service_name: str, path: str) -> httpx.Response:
@@ -122,8 +129,12 @@ async def test_a_database_outage_is_a_503_with_its_documented_body(service_name,
 
 async def test_readiness_is_a_503_while_the_database_does_not_answer():
     response = await _get("wallet", "/readyz")
-    assert (response.status_code, response.json()) == (
-        503, {"status": "not ready", "checks": {"started": True, "database": False}})
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert [(check["name"], check["ok"]) for check in body["checks"]] == [
+        ("started", True), ("database", False)]
+    assert "PostgreSQL does not answer" in body["checks"][1]["detail"]
 
 
 async def test_a_period_that_ends_before_it_starts_is_a_validation_error():
