@@ -194,7 +194,7 @@ def test_every_container_rotates_its_log_and_has_limits(services):
 
 def test_long_running_containers_have_health_checks(services):
     # The collector is a single binary on scratch: nothing inside it can run a probe.
-    unprobed = {"otel-collector", "topics-init", "sealer"}
+    unprobed = {"otel-collector", "topics-init"}
     for name, service in services.items():
         if name not in unprobed and service.get("restart") != "no":
             assert service.get("healthcheck", {}).get("test"), f"{name}: no health check"
