@@ -167,8 +167,9 @@ def test_images_are_pinned(services):
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest", f"{name}: {image} is not pinned"
         if repository != "coinlog":
-            # A major version alone (postgres:16) floats to every new minor release.
-            assert re.match(r"^\d+\.\d+", tag), f"{name}: {image} is not a full version"
+            # A major version alone (postgres:16) floats to every new minor release. Prometheus
+            # spells its versions with a v (v3.5.0).
+            assert re.match(r"^v?\d+\.\d+", tag), f"{name}: {image} is not a full version"
 
 
 def test_kafka_and_postgres_match_the_local_stack_and_the_test_containers(services):
@@ -596,7 +597,7 @@ def test_grafana_reads_the_compose_prometheus(services, prometheus_config):
     assert urlsplit(datasource["url"]).netloc == "prometheus:9090"
     assert (9090, 9090) in [(port, target) for _, port, target in host_ports(
         services["prometheus"])]
-    assert grafana["depends_on"] == {"prometheus": {"condition": "service_started"}}
+    assert grafana["depends_on"] == {"prometheus": {"condition": "service_healthy"}}
 
 
 def test_grafana_provisions_the_dashboard_it_mounts(services):
