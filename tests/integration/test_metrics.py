@@ -212,7 +212,10 @@ async def test_the_sealer_serves_its_metrics_and_announces_them(infra: Endpoints
     from shared.runtime.kafka_admin import ensure_topics
 
     await ensure_topics(infra.kafka_bootstrap_servers, [sealed, seals])
-    served = SealerMetricsServer(sealer, settings)
+    from shared.sealing.health import health_app
+
+    running = asyncio.create_task(sealer.run())
+    served = SealerMetricsServer(sealer, settings, health_app(sealer, running))
     await served.start()
     try:
         assert served.port is not None
@@ -227,6 +230,20 @@ async def test_the_sealer_serves_its_metrics_and_announces_them(infra: Endpoints
         samples = await asyncio.to_thread(scrape, served.port)
         assert total(samples, "coinlog_build_info", service="sealer") == 1
         assert total(samples, "coinlog_seals_published_total") == 0
+        # One server: the health routes beside the metrics.
+        await wait_until(lambda: asyncio.to_thread(ready, served.port), timeout_s=30,
+                         describe="the sealer's /readyz beside its /metrics")
     finally:
         await served.stop()
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
     assert not target.exists()
+
+
+def ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
