@@ -24,6 +24,10 @@ ENV PATH=/opt/coinlog/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     COINLOG_HTTP_HOST=0.0.0.0 \
     COINLOG_HTTP_PORT=8080
+# The commit built, for coinlog_build_info (`--build-arg COINLOG_BUILD_COMMIT=$(git rev-parse
+# --short=12 HEAD)`); the image has no .git to ask.
+ARG COINLOG_BUILD_COMMIT=
+ENV COINLOG_BUILD_COMMIT=${COINLOG_BUILD_COMMIT}
 RUN useradd --create-home --uid 10001 --user-group coinlog
 USER coinlog
 # No sources here: the code runs from the installed package.

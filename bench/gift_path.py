@@ -77,7 +77,7 @@ MIN_GAIN = 0.05
 STATS_FLUSH_S = 11.0
 """PostgreSQL's backends report their row counts when idle at the latest after 10 s
 (PGSTAT_IDLE_INTERVAL); waited before reading them."""
-METRICS = ("coinlog_batch_seconds_count", "coinlog_batch_seconds_sum",
+METRICS = ("coinlog_batch_duration_seconds_count", "coinlog_batch_duration_seconds_sum",
            "coinlog_events_applied_total")
 
 
@@ -99,15 +99,15 @@ class LoadSample:
         for name, now in self.services.items():
             before = earlier.services.get(name, {})
             delta = {key: now[key] - before.get(key, 0.0) for key in now}
-            batches = delta["coinlog_batch_seconds_count"]
+            batches = delta["coinlog_batch_duration_seconds_count"]
             services[name] = {
                 "batches": int(batches),
                 "events": int(delta["coinlog_events_applied_total"]),
                 "mean_batch": round(delta["coinlog_events_applied_total"] / batches, 1)
                 if batches else None,
-                "txn_ms": round(1000 * delta["coinlog_batch_seconds_sum"] / batches, 2)
+                "txn_ms": round(1000 * delta["coinlog_batch_duration_seconds_sum"] / batches, 2)
                 if batches else None,
-                "txn_busy": round(delta["coinlog_batch_seconds_sum"] / wall, 3),
+                "txn_busy": round(delta["coinlog_batch_duration_seconds_sum"] / wall, 3),
                 "cpu": round(delta["cpu_s"] / wall, 3)}
         return {"seconds": round(wall, 2), "services": services,
                 "postgres_cpu": round((self.commands["postgres"]

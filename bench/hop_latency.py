@@ -68,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def _scrape(port: int) -> dict[str, float]:
-    wanted = ("coinlog_batch_seconds_sum", "coinlog_batch_seconds_count",
+    wanted = ("coinlog_batch_duration_seconds_sum", "coinlog_batch_duration_seconds_count",
               "coinlog_events_applied_total")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
         text = answer.read().decode()
@@ -174,8 +174,10 @@ async def measure(args: argparse.Namespace, base: Settings, topics: BenchTopics,
         await probe.wait_for(offered, timeout_s=120)
         busy = machine.busy()
         after = await asyncio.to_thread(_scrape, port)
-    batches = after["coinlog_batch_seconds_count"] - before["coinlog_batch_seconds_count"]
-    txn_s = after["coinlog_batch_seconds_sum"] - before["coinlog_batch_seconds_sum"]
+    batches = (after["coinlog_batch_duration_seconds_count"]
+               - before["coinlog_batch_duration_seconds_count"])
+    txn_s = (after["coinlog_batch_duration_seconds_sum"]
+             - before["coinlog_batch_duration_seconds_sum"])
     applied = after["coinlog_events_applied_total"] - before["coinlog_events_applied_total"]
     return {
         "rate": args.rate, "seconds": args.seconds, "events": len(offered),

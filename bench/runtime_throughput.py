@@ -97,11 +97,12 @@ class RuntimeRun:
     """ServiceProcess.start() called -> drained."""
     batches: int = 0
     txn_seconds: float = 0.0
-    """Sum of BatchProcessor.process() times (coinlog_batch_seconds) until all were applied."""
+    """Sum of BatchProcessor.process() times (coinlog_batch_duration_seconds) until all were
+    applied."""
     handler_seconds: float = 0.0
     retries: int = 0
     redelivered: int = 0
-    """coinlog_events_skipped_total{why="redelivered"}: records skipped as already applied.
+    """coinlog_events_skipped_total{reason="redelivered"}: records skipped as already applied.
     Undercounts: a batch that is redelivered whole returns before the processor counts it."""
     python_cpu: float = 0.0
     """CPU time of this (single-threaded asyncio) process / wall time, start -> drained."""
@@ -317,8 +318,8 @@ async def run_runtime(args, base: Settings, topics: BenchTopics, schema: str, co
     run.python_cpu = cpu_seconds / run.total_s
     run.machine_cpu = machine_busy
     run.relay = not args.no_relay
-    run.retries = int(sum(_value(metrics.BATCH_RETRIES.labels(consumer, why))
-                          for why in ("transient", "handler_error")))
+    run.retries = int(sum(_value(metrics.BATCH_RETRIES.labels(consumer, reason))
+                          for reason in ("transient", "handler_error")))
     run.redelivered = int(_value(metrics.EVENTS_SKIPPED.labels(consumer, "redelivered")))
     if profiler:
         out = io.StringIO()

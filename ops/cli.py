@@ -56,7 +56,7 @@ def stack_up() -> None:
 
 @stack_app.command("down")
 def stack_down(purge: bool = typer.Option(False, help="Also delete their data.")) -> None:
-    """Stop the local Kafka broker and PostgreSQL."""
+    """Stop the local Kafka broker and PostgreSQL (and the local Prometheus, if it runs)."""
     stack.down(purge)
 
 
@@ -108,12 +108,16 @@ def demo(
     seconds: float = typer.Option(30.0, help="How long gifts keep coming."),
     rate: float = typer.Option(300.0, help="Gift requests per second."),
     creators: int = typer.Option(20, help="Simulated creators."),
+    prometheus: bool = typer.Option(
+        False, "--prometheus", help="Also start the local Prometheus (deploy/local/prometheus, "
+        "left running) scraping the services and the sealer, with the alert rules."),
 ) -> None:
     """Start the stack and the services, drive a simulated economy, and show the books."""
     from ops.demo import run_demo
 
     raise typer.Exit(asyncio.run(run_demo(viewers=viewers, seconds=seconds, console=console,
-                                          rate=rate, creators=creators)))
+                                          rate=rate, creators=creators,
+                                          prometheus=prometheus)))
 
 
 class TokenScope(StrEnum):

@@ -92,16 +92,24 @@ INTERRUPTED_EXIT_CODE = 130
 
 async def run_demo(viewers: int = DEFAULT_VIEWERS, seconds: float = DEFAULT_SECONDS,
                    console: Console | None = None, *, rate: float = DEFAULT_RATE,
-                   creators: int = DEFAULT_CREATORS, namespace: str | None = None) -> int:
+                   creators: int = DEFAULT_CREATORS, namespace: str | None = None,
+                   prometheus: bool = False) -> int:
     """Run the demo; return the exit code (0: every invariant holds; 1: one does not; 2: the
     run could not be completed; 130: interrupted). `namespace` runs it on topics and schemas of
-    its own (see ops.namespace); by default it runs on the deployment's."""
+    its own (see ops.namespace); by default it runs on the deployment's. `prometheus`: start
+    the local Prometheus too (left running), which scrapes the services and the sealer (then a
+    process of its own) while the demo runs."""
     if viewers < 1 or creators < 2 or seconds <= 0 or rate <= 0:
         raise ValueError("the demo needs a viewer, two creators, and a positive time and rate")
     console = console or Console()
     endpoints = await asyncio.to_thread(stack.endpoints_from_environment_or_local)
+    if prometheus:
+        url = await asyncio.to_thread(stack.prometheus_up)
+        console.print(f"Prometheus {url} (alerts: {url}/alerts; stop it with "
+                      "`deploy/local/prometheus down` or `./coinlog stack down`)")
     demo = Demo(console, endpoints["KAFKA_BOOTSTRAP_SERVERS"], endpoints["DATABASE_URL"],
-                Namespace.isolated(namespace) if namespace else Namespace.deployment())
+                Namespace.isolated(namespace) if namespace else Namespace.deployment(),
+                sealer_process=prometheus)
     try:
         with demo.interruption.handling_ctrl_c():
             return await demo.run(viewers=viewers, creators=creators, seconds=seconds,

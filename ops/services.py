@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ops.namespace import SERVICE_NAMES, Namespace
-from ops.stack import ROOT
+from ops.stack import ROOT, local_dir
 from ops.tokens import local_signing_key, ops_token, public_key_path
 
 LOG_DIR = ROOT / ".local" / "demo"
@@ -257,6 +257,8 @@ def service_environment(kafka_bootstrap_servers: str, database_url: str) -> dict
     env = dict(os.environ)
     env.update(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers, DATABASE_URL=database_url,
                COINLOG_LOG_LEVEL="WARNING")
+    # Each process announces its /metrics there, for the local Prometheus to find.
+    env["COINLOG_LOCAL_DIR"] = str(local_dir())
     if not env.get("COINLOG_JWT_PUBLIC_KEY") and not env.get("COINLOG_JWT_PUBLIC_KEY_FILE"):
         local_signing_key()
         env["COINLOG_JWT_PUBLIC_KEY_FILE"] = str(public_key_path())

@@ -32,7 +32,30 @@ def up(components: tuple[str, ...] = (), environment: dict[str, str] | None = No
 
 
 def down(purge: bool = False) -> None:
+    prometheus_down()
     subprocess.run([str(LOCAL / "down"), *(["--purge"] if purge else [])], check=True)
+
+
+def local_dir() -> Path:
+    """Where deploy/local keeps its state (COINLOG_LOCAL_DIR, else .local in the checkout)."""
+    return Path(os.environ.get("COINLOG_LOCAL_DIR") or ROOT / ".local").resolve()
+
+
+def prometheus_up() -> str:
+    """Start (or just check) the local Prometheus (deploy/local/prometheus); return its URL."""
+    completed = subprocess.run([str(LOCAL / "prometheus"), "up"], stdout=subprocess.PIPE,
+                               text=True, check=False)
+    if completed.returncode != 0:
+        raise StackError(f"deploy/local/prometheus up failed with exit code "
+                         f"{completed.returncode}")
+    for line in completed.stdout.splitlines():
+        if line.startswith("export COINLOG_PROMETHEUS_URL="):
+            return line.split("=", 1)[1].strip("'\"")
+    raise StackError("deploy/local/prometheus up printed no COINLOG_PROMETHEUS_URL")
+
+
+def prometheus_down() -> None:
+    subprocess.run([str(LOCAL / "prometheus"), "down"], check=True)
 
 
 def endpoints_from_environment_or_local() -> dict[str, str]:

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_INSECURE, _CERTIFICATE, _HEADERS) itself."""
     traces_file: str | None = Field(default=None, validation_alias="COINLOG_TRACES_FILE")
     """Also append every span to this file, one JSON object per line."""
+    metrics_refresh_s: float = Field(default=5.0, gt=0,
+                                     validation_alias="COINLOG_METRICS_REFRESH_S")
+    """How often the lag and outbox gauges are measured (shared/runtime/backlog_gauges.py)."""
+    local_dir: str | None = Field(default=None, validation_alias="COINLOG_LOCAL_DIR")
+    """The local stack's folder (deploy/local): when set, a process serving HTTP announces its
+    /metrics there to the local Prometheus (shared/runtime/scrape_target.py)."""
     log_level: str = Field(default="INFO", validation_alias="COINLOG_LOG_LEVEL")
     log_format: Literal["json", "plain"] = Field(default="json",
                                                  validation_alias="COINLOG_LOG_FORMAT")

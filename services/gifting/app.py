@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.gifting import api, handlers, store
 from services.gifting.projection import GiftingProjection
+from shared.contract.events.gifting import GiftFailed, GiftRejected, GiftSent
 from shared.contract.topics import CONSUMED_BY
 from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
@@ -20,6 +21,9 @@ definition = ServiceDefinition(
     migrations=migrations_in("services.gifting.migrations", "gifting"),
     routes=api.routes,
     projection=GiftingProjection,
+    # A gift's outcome: sent, rejected by gifting, or failed at the wallet.
+    latency_stages={model.model_fields["type"].default: "outcome"
+                    for model in (GiftSent, GiftRejected, GiftFailed)},
     policy=PolicyProbe(store.catalog_known,
                        "no catalog at all (every gift request is rejected as an unknown gift)",
                        missing="no gift catalog published yet: run `coinlog seed FILE` (or the "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.payout import api, handlers, store
 from services.payout.projection import CREATOR, PayoutProjection
+from shared.contract.events.payout import DiamondsEarned
 from shared.contract.topics import CONSUMED_BY
 from shared.runtime.health import PolicyProbe
 from shared.runtime.migrate import migrations_in
@@ -21,6 +22,7 @@ definition = ServiceDefinition(
     routes=api.routes,
     projection=PayoutProjection,
     entity=CREATOR,
+    latency_stages={DiamondsEarned.model_fields["type"].default: "diamonds_earned"},
     policy=PolicyProbe(store.policy_known,
                        "the built-in defaults " + ", ".join(store.default_rate_versions())),
 )

@@ -1,6 +1,7 @@
 """A FastStream batch subscriber whose progress lives in PostgreSQL, not in Kafka.
 
-Kafka's committed offsets are only a hint for lag monitoring. On every partition assignment the
+Kafka's committed offsets are only a hint for standard tools; coinlog's own lag gauge is measured
+from the tracking table (shared/runtime/backlog_gauges.py). On every partition assignment the
 consumer seeks to the offsets recorded in the tracking table, which moved in the same
 transaction as the state; so whatever Kafka redelivers, each record is applied once.
 """
@@ -11,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -21,9 +22,9 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 
 from shared.contract.topics import Topic
-from shared.runtime import metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.health import PROBE_TIMEOUT_S, Check
+from shared.runtime.origin import observe_stages
 from shared.runtime.processor import BatchProcessor, BatchResult
 from shared.runtime.relay import notify_channel
 from shared.runtime.subscriber import without_idle_pause
@@ -32,6 +33,8 @@ from shared.runtime.unit import BatchHandler, EntitiesOf, Record, no_entities
 log = logging.getLogger(__name__)
 
 OFFSET_HINT_INTERVAL_S = 5.0
+LOG_APPEND_TIME = 1
+"""A record's timestamp_type when the broker stamped it (Kafka's record attribute bit)."""
 
 
 class ConsumerRuntime:
@@ -40,8 +43,10 @@ class ConsumerRuntime:
                  entities: EntitiesOf = no_entities,
                  dead_letter_topic: Topic, max_records: int = 500, batch_timeout_ms: int = 50,
                  description: str | None = None, topic_prefix: str = "",
-                 session_timeout_ms: int = 10_000):
+                 session_timeout_ms: int = 10_000,
+                 latency_stages: Mapping[str, str] | None = None):
         self.consumer = consumer
+        self.latency_stages = latency_stages or {}
         self.pool = pool
         self.processor = BatchProcessor(
             consumer=consumer, topics=topics, handler=handler, entities=entities, pool=pool,
@@ -80,7 +85,8 @@ class ConsumerRuntime:
 
     async def _on_batch(self, raw: Any) -> None:
         records = [
-            Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp)
+            Record(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers), r.timestamp,
+                   r.timestamp_type == LOG_APPEND_TIME)
             for r in (raw if isinstance(raw, tuple | list) else (raw,))
         ]
         if not records:
@@ -91,6 +97,7 @@ class ConsumerRuntime:
         finally:
             self.in_batch = False
         self.batches += 1
+        observe_stages(result.published, self.latency_stages)
         consumer = self.kafka_consumer
         if result.gaps and consumer is not None:
             for (topic, partition), offset in result.gaps.items():
@@ -107,12 +114,6 @@ class ConsumerRuntime:
         self._last_hint = now
         try:
             await consumer.commit()
-            for partition in consumer.assignment():
-                end = consumer.highwater(partition)
-                position = await consumer.position(partition)
-                if end is not None:
-                    metrics.CONSUMER_LAG.labels(self.consumer, partition.topic,
-                                                str(partition.partition)).set(end - position)
         except KafkaError as error:
             log.debug("%s: offset hint not committed: %r", self.consumer, error)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from shared.runtime.auth import TokenVerifier
 from shared.runtime.health import Check, verdict
+from shared.runtime.http_metrics import HttpMetrics
 from shared.runtime.processor import CONNECTION_ERRORS
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ def service_app(definition: ServiceDefinition, pool: asyncpg.Pool | None,
     app = FastAPI(title=f"coinlog {definition.name}", version="1",
                   generate_unique_id_function=operation_id)
     app.state.token_verifier = verifier
+    app.add_middleware(HttpMetrics)
     for error in CONNECTION_ERRORS:
         app.add_exception_handler(cast(type[Exception], error), _database_unavailable)
     app.include_router(health_routes(process))

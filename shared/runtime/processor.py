@@ -111,6 +111,9 @@ class BatchProcessor:
         self.pool = pool
         self.dead_letter_topic = dead_letter_topic
         self.notify_channel = notify_channel
+        for reason in DeadLetterReason:
+            # Present at 0 from the start, so an alert on their increase sees the first one.
+            metrics.DEAD_LETTERS.labels(consumer, reason.value)
         self.last_attempt = 0.0
         """When a batch attempt last ended, applied or failed (time.monotonic()): a batch
         retried through an outage is making progress, for the liveness check."""

@@ -76,11 +76,22 @@ class OutboxRelay:
         self.idle_poll_s = idle_poll_s
         self.client_id = client_id
         self.topic_prefix = topic_prefix
+        self._leader = metrics.RELAY_LEADER.labels(schema)
         self.is_leader = False
         self._wake = asyncio.Event()
         self._outage_since = 0.0
         self.idle = asyncio.Event()
         """Set while this relay (as leader) has found the outbox empty: tests wait on it."""
+
+    @property
+    def is_leader(self) -> bool:
+        return self._is_leader
+
+    @is_leader.setter
+    def is_leader(self, leading: bool) -> None:
+        # Every change goes through here, so coinlog_relay_leader never disagrees with it.
+        self._is_leader = leading
+        self._leader.set(1 if leading else 0)
 
     async def run(self) -> None:
         """Publish until cancelled; reconnect after outages."""

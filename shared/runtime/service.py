@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -28,8 +28,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
 from shared.projection import EntityKind, Projection
-from shared.runtime import db, logs
+from shared.runtime import db, logs, metrics
 from shared.runtime.auth import verifier_from
+from shared.runtime.backlog_gauges import BacklogGauges
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.health import (
     Check,
@@ -43,6 +44,7 @@ from shared.runtime.http import service_app
 from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
+from shared.runtime.scrape_target import ScrapeTarget
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
 from shared.settings import Settings
 from shared.telemetry import setup_tracing, tracing_enabled
@@ -80,6 +82,9 @@ class ServiceDefinition:
     policy: PolicyProbe | None = None
     """Whether the policy (or catalog) it decides with has reached it: until then it is not
     ready, and says what it decides on meanwhile."""
+    latency_stages: Mapping[str, str] = field(default_factory=dict)
+    """Event types this service emits that end a stage of the gift path, with the stage's
+    name: their latency from the request is observed (coinlog_gift_latency_seconds)."""
 
     @property
     def all_migrations(self) -> list[Migration]:
@@ -121,9 +126,12 @@ class ServiceProcess:
         self.kafka_client: AIOKafkaClient | None = None
         self._tasks: list[asyncio.Task] = []
         self._server: uvicorn.Server | None = None
+        self._scrape_target: ScrapeTarget | None = None
+        self.backlog: BacklogGauges | None = None
 
     async def start(self) -> None:
         settings = self.settings
+        metrics.announce_build(self.definition.name)
         await ensure_topics(settings.kafka_bootstrap_servers,
                             {*self.definition.topics, self.definition.dead_letter_topic},
                             prefix=settings.topic_prefix)
@@ -145,6 +153,7 @@ class ServiceProcess:
                 max_records=settings.batch_max_records,
                 batch_timeout_ms=settings.batch_timeout_ms, description=spec.description,
                 topic_prefix=settings.topic_prefix, session_timeout_ms=session_timeout_ms,
+                latency_stages=self.definition.latency_stages,
             ))
         await warn_if_no_policy(self.definition.name, self.pool, self.definition.policy)
         self.http = service_app(self.definition, self.pool, self, verifier_from(settings))
@@ -157,13 +166,32 @@ class ServiceProcess:
         await self.kafka_client.bootstrap()
         await self.broker.start()
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self.backlog = self.backlog_gauges(self.pool)
+        self._tasks.append(asyncio.create_task(self.backlog.run(), name="backlog-gauges"))
         if settings.http_port >= 0:
             await self._start_http(self.http)
+            self._announce_scrape_target()
         self.ready = True
         # The port defaults to 0 (any free one), so the address is only known once bound.
         address = (f"http://{self.settings.http_host}:{self.http_port}"
                    if self.http_port is not None else "no HTTP")
         log.info("%s started (schema %s), serving %s", self.definition.name, self.schema, address)
+
+    def backlog_gauges(self, pool: asyncpg.Pool) -> BacklogGauges:
+        prefix = self.settings.topic_prefix
+        return BacklogGauges(
+            pool=pool, schema=self.schema,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            consumers={spec.name: [prefix + topic.name for topic in spec.topics]
+                       for spec in self.definition.consumers},
+            topic_prefix=prefix, interval_s=self.settings.metrics_refresh_s,
+            client_id=f"coinlog-{self.definition.name}-{self.settings.instance_id}")
+
+    def _announce_scrape_target(self) -> None:
+        if self.settings.local_dir and self.http_port is not None:
+            self._scrape_target = ScrapeTarget(self.settings.local_dir, self.definition.name,
+                                               self.settings.instance_id)
+            self._scrape_target.announce(self.settings.http_host, self.http_port)
 
     async def _session_timeout_ms(self) -> int:
         wanted = self.settings.kafka_session_timeout_ms
@@ -209,6 +237,8 @@ class ServiceProcess:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._scrape_target is not None:
+            self._scrape_target.withdraw()
         grace_s = self.settings.shutdown_grace_s
         # Waits up to the grace for the batch in hand to commit, then cancels it (it rolls
         # back whole); leaving the group may wait on a broker out of reach, hence the bound.

@@ -11,6 +11,7 @@ import asyncpg
 from shared.contract.codec import encode
 from shared.contract.envelope import Event
 from shared.contract.topics import Topic, topic_of
+from shared.runtime.origin import origin_header
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class Record:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
     timestamp_ms: int = 0
+    log_append_time: bool = False
+    """The broker stamped `timestamp_ms` (the topic's LogAppendTime), not the publisher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class Outgoing:
     key: bytes
     value: bytes
     headers: tuple[tuple[str, bytes], ...]
+    type: str = ""
+    """The event's type; empty for a dead letter."""
 
 
 @dataclass
@@ -55,10 +60,10 @@ class Unit:
     def emit(self, event: Event, *, topic: Topic | None = None,
              cause: Inbound | None = None) -> None:
         target = topic or topic_of(event)
-        headers = (cause.trace_headers or _trace_headers(cause.record.headers)) if cause else ()
+        headers = _headers_caused_by(cause) if cause else ()
         value = encode(event)
         self.outgoing.append(Outgoing(event.event_id, target.name, event.key.encode(), value,
-                                      headers))
+                                      headers, event.type))
         self.events.append((event, value))
 
 
@@ -75,6 +80,13 @@ def no_entities(event: Event) -> Iterable[str]:
     return ()
 
 _PROPAGATED = frozenset({"traceparent", "tracestate", "baggage"})
+
+
+def _headers_caused_by(cause: Inbound) -> tuple[tuple[str, bytes], ...]:
+    """The cause's trace context (its span's, or what it arrived with) and its origin."""
+    record = cause.record
+    return (*(cause.trace_headers or _trace_headers(record.headers)),
+            origin_header(record.headers, record.timestamp_ms, record.log_append_time))
 
 
 def _trace_headers(headers: tuple[tuple[str, bytes], ...]) -> tuple[tuple[str, bytes], ...]:

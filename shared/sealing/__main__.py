@@ -1,8 +1,9 @@
 """python -m shared.sealing: run the sealer until SIGINT/SIGTERM.
 
 Settings from the environment (KAFKA_BOOTSTRAP_SERVERS, COINLOG_TOPIC_PREFIX,
-COINLOG_LOG_LEVEL; COINLOG_HTTP_HOST and COINLOG_HTTP_PORT for /livez and /readyz, -1 for no
-HTTP); how often to seal from the command line.
+COINLOG_LOG_LEVEL; COINLOG_HTTP_HOST and COINLOG_HTTP_PORT for /livez, /readyz and /metrics,
+-1 for no HTTP, its address announced under COINLOG_LOCAL_DIR); how often to seal from the
+command line.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import contextlib
 import logging
 import signal
 
-import uvicorn
-
 from shared.runtime import logs
 from shared.sealing.health import health_app
+from shared.sealing.metrics import SealerMetricsServer
 from shared.sealing.sealer import start_sealer
 from shared.settings import Settings
 
@@ -29,20 +29,14 @@ async def main(every_records: int, every_s: float) -> None:
     settings = Settings()
     sealer, task = start_sealer(settings, seal_every_records=every_records,
                                 seal_every_s=every_s)
-    server = None
-    if settings.http_port >= 0:
-        server = uvicorn.Server(uvicorn.Config(
-            health_app(sealer, task), host=settings.http_host, port=settings.http_port,
-            log_level="warning", lifespan="off"))
-        serving = asyncio.create_task(server.serve(), name="http")
+    served = SealerMetricsServer(sealer, settings, health_app(sealer, task))
+    await served.start()
     stopped = asyncio.create_task(stop.wait())
     await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    if server is not None:
-        server.should_exit = True
-        await serving
+    await served.stop()
     logging.getLogger("shared.sealing").info(
         "sealer stopped: %d records chained, %d seals published", sealer.records_chained,
         sealer.seals_published)
