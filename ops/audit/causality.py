@@ -10,12 +10,13 @@ on an input topic of its service, of an allowed type (CAUSES), with the id deriv
 (`derive_event_id(cause, step)`, STEPS) and the fields it copies equal (FIELDS).
 
 Each input is decided exactly once, by business key (RULES): a GiftRequested's request_id gets
-one GiftPriced or GiftRejected, a GiftPriced one CoinsSpent or SpendRejected, a purchase
-one CoinsPurchased (after as many PurchaseRefused as it was published and refused), ... An input
+one GiftPriced or GiftRejected, a GiftPriced one CoinsSpent or SpendRejected, a purchase one
+CoinsPurchased (after as many PurchaseRefused as it was published and refused), ... An input
 may legitimately get no decision: a repeat of an already decided key (another event id), a
-refund of a purchase not credited before it (unknown, or refused off the price list), an outcome of a payout never reserved, a grant
-already expired when granted. Inputs the consumer dead-lettered, and inputs within `grace_s`
-of the end of the log (not decided yet on a live system), are not counted as missing.
+refund of a purchase not credited before it (unknown, or refused off the price list), an
+outcome of a payout never reserved, a grant already expired when granted. Inputs the consumer
+dead-lettered, and inputs within `grace_s` of the end of the log (not decided yet on a live
+system), are not counted as missing.
 """
 
 from __future__ import annotations
