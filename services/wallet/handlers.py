@@ -29,7 +29,7 @@ from services.wallet.domain import (
     with_lookups,
 )
 from services.wallet.kept_apart import changed_rows
-from services.wallet.projection import accepted_price, price_row
+from services.wallet.projection import adds_price, price_row
 from shared.contract.envelope import Event
 from shared.contract.events.deadletter import DeadLetterReason
 from shared.contract.events.gifting import GiftPriced
@@ -133,7 +133,7 @@ def apply_price(unit: Unit, inbound: Inbound, prices: PriceList,
     if conflict is not None:
         unit.refuse(inbound, DeadLetterReason.policy_conflict, conflict)
         return prices
-    if accepted_price(prices, event):
+    if adds_price(prices, event):
         added.append(price_row(price_key(event), price_of(event)))
     return prices.with_price(event)
 

@@ -28,7 +28,6 @@ from services.wallet.domain import (
     coins_by_source,
     effective_limit,
     evolve,
-    price_conflict,
     price_key,
     price_of,
     without_lookups,
@@ -110,11 +109,10 @@ def price_of_row(row: Any) -> tuple[PriceKey, PackagePrice]:
             PackagePrice(row["coins"], row["amount_minor"], row["currency"]))
 
 
-def accepted_price(prices: PriceList, event: CoinPackagePriced) -> bool | None:
-    """Whether `event` adds a row to the price list: None when it conflicts (refused), False
-    when it repeats a known price (a default's or a stored one's)."""
-    if price_conflict(prices, event) is not None:
-        return None
+def adds_price(prices: PriceList, event: CoinPackagePriced) -> bool:
+    """Whether `event` is a price of a key not priced yet, so a row of its own. A repeat of a
+    known price (a default's or a stored one's) adds none; neither does a conflicting price,
+    which the live handler dead-letters (domain/prices.price_conflict)."""
     return prices.price(price_key(event)) is None
 
 
@@ -192,7 +190,7 @@ class WalletProjection(Projection):
             if isinstance(event, SpendingPolicySet):
                 self.policies.append((record.timestamp_ms, SpendingPolicy.from_event(event)))
                 self._policy_changed = True
-            elif isinstance(event, CoinPackagePriced) and accepted_price(self.prices, event):
+            elif isinstance(event, CoinPackagePriced) and adds_price(self.prices, event):
                 self.prices = self.prices.with_price(event)
                 self.price_rows.append(price_row(price_key(event), price_of(event)))
                 self._policy_changed = True

@@ -14,6 +14,8 @@ import pytest
 
 from services.wallet import handlers
 from services.wallet.domain import PackagePrice, SpendingPolicy, balance
+from services.wallet.projection import WalletProjection
+from shared.contract.codec import encode
 from shared.contract.events.deadletter import DeadLetterReason
 from shared.contract.events.gifting import GiftPriced, GiftSent
 from shared.contract.events.payments import Platform, PurchaseCompleted, PurchaseRefunded
@@ -29,8 +31,10 @@ from shared.contract.events.wallet import (
     SpendRejected,
     SpendRejection,
 )
+from shared.contract.topics import topic_of
 from tests.unit.fake_stores import FakeWalletStore
 from tests.unit.fake_unit import handle_batch
+from tests.unit.test_audit import record
 
 USER = "viewer-1"
 T0 = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
@@ -229,3 +233,19 @@ async def test_a_refund_of_a_refused_purchase_claws_nothing_back(store):
     later = await handle_batch(handlers.handle, [refund])
     assert later.emitted == []
     assert store.balances[USER] == 100
+
+
+async def test_a_rebuild_keeps_the_prices_the_handler_stored(store):
+    policy_events = [priced("p2"), priced("p2-cheaper", amount_minor=1), priced("p2-again"),
+                     priced("p3", rate_version="packs-3")]
+    first = await handle_batch(handlers.handle, policy_events[:2])
+    second = await handle_batch(handlers.handle, [*policy_events[2:], bought_at("b2")])
+    rebuild = WalletProjection()
+    offsets: dict = {}
+    for event in [*policy_events, *first.emitted, *second.emitted]:
+        rebuild.apply(record(topic_of(event).name, 0, offsets, encode(event)))
+    rows = rebuild.rows()["coin_package_prices"].rows
+    stored = {key: price for key, price in store.prices.items()
+              if key[0] != "packs-1"}  # the fixture's, stored before
+    assert {tuple(row[:4]): PackagePrice(*row[4:]) for row in rows} == stored
+    assert len(rows) == 2  # packs-2 once, at its first price; packs-3
