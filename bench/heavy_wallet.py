@@ -34,6 +34,7 @@ from shared.contract.codec import encode
 from shared.contract.envelope import Event
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import Platform, PurchaseCompleted, PurchaseRefunded
+from shared.contract.events.policy import CoinPackagePriced
 from shared.contract.events.users import AgeVerified
 from shared.contract.events.wallet import CoinsClawedBack, CoinsSpent
 from shared.contract.topics import topic_of
@@ -59,7 +60,16 @@ def purchase(number: int, coins: int, step: int) -> PurchaseCompleted:
     return PurchaseCompleted(
         event_id=_id(f"purchase/{number}"), occurred_at=_at(step), user_id=USER,
         purchase_id=f"pur-{number}", coins=coins, amount_minor=coins * 10, currency="USD",
-        platform=Platform.web, region="US", package_id="pack", rate_version="packs-1")
+        platform=Platform.web, region="US", package_id=f"pack-{coins}",
+        rate_version="packs-bench")
+
+
+def priced(coins: int) -> CoinPackagePriced:
+    """The price of the bench's pack of `coins`, which its purchases pay: they are credited."""
+    return CoinPackagePriced(
+        event_id=_id(f"priced/{coins}"), occurred_at=T0, rate_version="packs-bench",
+        package_id=f"pack-{coins}", platform="web", region="US", coins=coins,
+        amount_minor=coins * 10, currency="USD")
 
 
 def gift(number: int, step: int) -> GiftPriced:
@@ -77,11 +87,13 @@ def refund(number: int, coins: int, step: int) -> PurchaseRefunded:
 
 
 def history(gifts: int, gifts_per_lot: int) -> list[Event]:
-    """Age check, then per lot: a purchase of exactly its gifts' coins, and those gifts; a
-    last, large lot stays open to cover refunds of the spent ones."""
-    events: list[Event] = [AgeVerified(event_id=_id("adult"), occurred_at=T0, user_id=USER,
-                                       adult=True)]
+    """The bench's prices and an age check, then per lot: a purchase of exactly its gifts'
+    coins, and those gifts; a last, large lot stays open to cover refunds of the spent
+    ones."""
     lot_coins = gifts_per_lot * GIFT_COINS
+    events: list[Event] = [priced(lot_coins), priced(10**7),
+                           AgeVerified(event_id=_id("adult"), occurred_at=T0, user_id=USER,
+                                       adult=True)]
     for number in range(gifts):
         if number % gifts_per_lot == 0:
             events.append(purchase(number // gifts_per_lot, lot_coins, len(events)))

@@ -55,6 +55,27 @@ GROUP BY status, reason ORDER BY status, requests DESC
 """
 
 
+PURCHASES_REFUSED = """
+SELECT payload->>'reason' AS reason, count(*) AS purchases,
+       coalesce(sum((payload->>'coins')::bigint), 0)::bigint AS coins,
+       coalesce(sum((payload->>'amount_minor')::bigint), 0)::bigint AS amount_minor
+FROM {wallet}.event_history
+WHERE type = 'wallet.purchase_refused' AND ($1::text[] IS NULL OR entity = ANY($1::text[]))
+GROUP BY 1 ORDER BY 1
+"""
+
+
+@dataclass(frozen=True)
+class RefusedPurchases:
+    """Purchases the wallet refused off the price list, for one reason (USD, as the demo
+    buys)."""
+
+    reason: str
+    purchases: int
+    coins: int
+    amount_minor: int
+
+
 @dataclass(frozen=True)
 class WalletSummary:
     bought: int
@@ -101,6 +122,12 @@ class Books:
         flows = await self.pool.fetchrow(self._sql(WALLET_FLOWS), ids)
         balances = await self.pool.fetchrow(self._sql(WALLET_BALANCES), ids)
         return WalletSummary(**dict(flows), **dict(balances))
+
+    async def purchases_refused(self, user_ids: Sequence[str] | None
+                                ) -> list[RefusedPurchases]:
+        rows = await self.pool.fetch(self._sql(PURCHASES_REFUSED),
+                                     list(user_ids) if user_ids is not None else None)
+        return [RefusedPurchases(**dict(row)) for row in rows]
 
     async def payouts(self, creator_ids: Sequence[str] | None) -> list[PayoutLine]:
         rows = await self.pool.fetch(self._sql(PAYOUTS),

@@ -49,7 +49,7 @@ from ops.sealing_check import SealingCheck
 from ops.seed import default_seed_file_events
 from ops.services import LOG_DIR, ServiceFailed, ServiceFleet, service_environment
 from ops.simulation.clock import SimulatedClock
-from ops.simulation.outside import Outside, retired_gift_events
+from ops.simulation.outside import MISPRICED, Outside, retired_gift_events
 from ops.simulation.payouts import minimum_diamonds, payout_size, provider_answers
 from ops.simulation.people import PACKAGES, Population, populate
 from ops.simulation.publisher import Publisher
@@ -358,6 +358,12 @@ class Demo:
             self.outside.purchase(viewer.user_id, package.package_id, package.platform,
                                   package.coins, package.amount_minor)
             for viewer, package in ((viewer, self.rng.choice(small)) for viewer in returning)])
+        # Bad input from payments, as the wrong gift requests are from the live service: the
+        # wallet must refuse each purchase off the price list and credit nothing.
+        buyers = self.rng.sample(population.viewers, min(len(MISPRICED), len(population.viewers)))
+        await self.publisher.publish_all([
+            self.outside.purchase_off_the_list(viewer.user_id, how)
+            for viewer, how in zip(buyers, MISPRICED, strict=False)])
         if not await self._settle():
             raise DemoFailed("the services did not catch up before the cash-out")
         requests = await self._payout_requests(population)

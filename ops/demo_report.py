@@ -14,7 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Column, Table
 
-from ops.books import Books, GiftOutcome, PayoutLine, WalletSummary
+from ops.books import Books, GiftOutcome, PayoutLine, RefusedPurchases, WalletSummary
 from ops.latency import LatencySummary
 from ops.services import ServiceFleet
 from ops.simulation.people import Population
@@ -119,6 +119,17 @@ def wallet_summary(this_run: WalletSummary, everything: WalletSummary) -> Table:
     return table
 
 
+def purchases_refused(this_run: Sequence[RefusedPurchases]) -> Table:
+    table = _table("reason", "purchases", "coins claimed", "paid", text_columns=1,
+                   title="Purchases refused off the price list (nothing credited)")
+    for line in this_run:
+        table.add_row(line.reason, f"{line.purchases:,}", f"{line.coins:,}",
+                      _usd(line.amount_minor))
+    if not this_run:
+        table.add_row("none", "0", "0", "")
+    return table
+
+
 def payouts(this_run: Sequence[PayoutLine]) -> Table:
     table = _table("payouts", "count", "diamonds", "cash (net)", title="Payouts of this run")
     by_status = {line.status: line for line in this_run}
@@ -167,6 +178,7 @@ async def print_report(console: Console, fleet: ServiceFleet, books: Books,
         await top_creators(fleet, creator_ids, as_of),
         gift_outcomes(await books.gift_outcomes(stream_ids)),
         wallet_summary(await books.wallet_summary(viewer_ids), await books.wallet_summary(None)),
+        purchases_refused(await books.purchases_refused(viewer_ids)),
         payouts(await books.payouts(creator_ids)),
         throughput_and_latency(performance),
         invariants(results),

@@ -10,11 +10,13 @@ on an input topic of its service, of an allowed type (CAUSES), with the id deriv
 (`derive_event_id(cause, step)`, STEPS) and the fields it copies equal (FIELDS).
 
 Each input is decided exactly once, by business key (RULES): a GiftRequested's request_id gets
-one GiftPriced or GiftRejected, a GiftPriced one CoinsSpent or SpendRejected, ... An input
+one GiftPriced or GiftRejected, a GiftPriced one CoinsSpent or SpendRejected, a purchase one
+CoinsPurchased (after as many PurchaseRefused as it was published and refused), ... An input
 may legitimately get no decision: a repeat of an already decided key (another event id), a
-refund of a purchase not credited before it, an outcome of a payout never reserved, a grant
-already expired when granted. Inputs the consumer dead-lettered, and inputs within `grace_s`
-of the end of the log (not decided yet on a live system), are not counted as missing.
+refund of a purchase not credited before it (unknown, or refused off the price list), an
+outcome of a payout never reserved, a grant already expired when granted. Inputs the consumer
+dead-lettered, and inputs within `grace_s` of the end of the log (not decided yet on a live
+system), are not counted as missing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ CLAWBACKS = frozenset({"payments.purchase_refunded", "payments.purchase_charged_
 
 CAUSES: dict[str, frozenset[str]] = {
     "wallet.coins_purchased": frozenset({"payments.purchase_completed"}),
+    "wallet.purchase_refused": frozenset({"payments.purchase_completed"}),
     "wallet.promo_coins_credited": frozenset({"promotions.promo_coins_granted"}),
     "wallet.promo_coins_expired": WALLET_INPUTS,
     "wallet.coins_spent": frozenset({"gifting.gift_priced"}),
@@ -66,6 +69,7 @@ CAUSES: dict[str, frozenset[str]] = {
 STEPS: dict[str, tuple[str, ...] | Callable[[Any], tuple[str, ...]]] = {
     # output type: the steps its id may be derived with, from the cause's id
     "wallet.coins_purchased": ("credit",),
+    "wallet.purchase_refused": ("credit",),
     "wallet.promo_coins_credited": ("credit",),
     "wallet.promo_coins_expired": lambda event: (f"expire:{event.grant_id}",),
     "wallet.coins_spent": ("debit",),
@@ -108,6 +112,10 @@ FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "wallet.coins_purchased": (("user_id", "user_id"), ("purchase_id", "purchase_id"),
                                ("coins", "coins"), ("amount_minor", "amount_minor"),
                                ("currency", "currency"), ("rate_version", "rate_version")),
+    "wallet.purchase_refused": (("user_id", "user_id"), ("purchase_id", "purchase_id"),
+                                ("coins", "coins"), ("amount_minor", "amount_minor"),
+                                ("currency", "currency"), ("rate_version", "rate_version"),
+                                ("package_id", "package_id"), ("region", "region")),
     "wallet.promo_coins_credited": (("user_id", "user_id"), ("grant_id", "grant_id"),
                                     ("coins", "coins"), ("expires_at", "expires_at")),
     "wallet.promo_coins_expired": (("user_id", "key"),),
@@ -181,6 +189,9 @@ class Rule:
     outputs: frozenset[str]
     input_key: tuple[str, ...]
     output_key: tuple[str, ...]
+    repeatable: frozenset[str] = frozenset()
+    """Output types that may answer one key more than once, each for an input of its own: a
+    refusal keeps nothing, so the same purchase published again is decided again."""
 
 
 RULES = (
@@ -197,9 +208,10 @@ RULES = (
     Rule("spent gift earns diamonds", frozenset({"wallet.coins_spent"}),
          frozenset({"payout.diamonds_earned"}),
          ("creator_id", "request_id"), ("creator_id", "request_id")),
-    Rule("purchase credited", frozenset({"payments.purchase_completed"}),
-         frozenset({"wallet.coins_purchased"}),
-         ("user_id", "purchase_id"), ("user_id", "purchase_id")),
+    Rule("purchase credited or refused", frozenset({"payments.purchase_completed"}),
+         frozenset({"wallet.coins_purchased", "wallet.purchase_refused"}),
+         ("user_id", "purchase_id"), ("user_id", "purchase_id"),
+         repeatable=frozenset({"wallet.purchase_refused"})),
     Rule("promo grant credited", frozenset({"promotions.promo_coins_granted"}),
          frozenset({"wallet.promo_coins_credited"}),
          ("user_id", "grant_id"), ("user_id", "grant_id")),
@@ -385,9 +397,10 @@ class Causality:
         fail = invariant.fail
         decided = book.decided
         for key, outputs in decided.items():
-            for extra in outputs[1:]:
-                fail(f"{rule.name}: {key} decided {len(outputs)} times (first at "
-                     f"{outputs[0].location})", extra.location)
+            counted = [o for o in outputs if o.type not in rule.repeatable]
+            for extra in counted[1:]:
+                fail(f"{rule.name}: {key} decided {len(counted)} times (first at "
+                     f"{counted[0].location})", extra.location)
         answered = 0
         for key, seen in book.inputs.items():
             if key in decided:
@@ -416,9 +429,15 @@ class Causality:
         return True
 
     def _purchase_before(self, key: tuple, seen: list[Seen]) -> bool:
+        """Whether a purchase of the key was credited before one of these take-backs (on the
+        payments partition): one refused, or never seen, has nothing to claw back."""
         if not hasattr(self, "_purchases"):
             self._purchases: dict[tuple, Location] = {}
+            credited = {o.causation_id for o in self.outputs
+                        if o.type == "wallet.coins_purchased"}
             for s in self._kept("payments.purchase_completed"):
+                if s.location.event_id not in credited:
+                    continue
                 k = (s.fields.user_id, s.fields.purchase_id)
                 if k not in self._purchases or s.location.offset < self._purchases[k].offset:
                     self._purchases[k] = s.location

@@ -18,6 +18,9 @@ The money identity, per currency (every term an integer in the minor unit):
     received      = sum of PurchaseCompleted.amount_minor (once per user and purchase_id)
     refunded      = sum of PurchaseRefunded.amount_minor  (the first take-back per purchase)
     charged_back  = sum of PurchaseChargedBack.amount_minor (idem)
+    refused_unreturned = cash of the purchases the wallet refused off the price list and never
+                        credited (PurchaseRefused.amount_minor, once per purchase), less what
+                        their refunds and chargebacks gave back: money held for no coins
     paid_out      = sum of PayoutPosted.net_minor
     fees          = sum of fee_minor of posted payouts
     payouts_in_flight = sum of gross_minor of reserved, not yet settled payouts
@@ -31,8 +34,9 @@ The money identity, per currency (every term an integer in the minor unit):
     revenue       = received - every term above   (the residual: what the platform kept)
 
 The identity then holds by definition; what is checked is that revenue >= 0 in every currency,
-that the terms agree with each other (purchases credited at the cash received; the lots'
-cash clawed back = refunded + charged back; every LotUse.value_minor is the exact cumulative
+that the terms agree with each other (purchases credited at the cash received, less the
+refused; the lots' cash clawed back = refunded + charged back, less what went back for refused
+purchases; every LotUse.value_minor is the exact cumulative
 allocation; posted nets = reserved nets) and that the conversion arithmetic is exact (`rates`).
 """
 
@@ -58,7 +62,12 @@ from shared.contract.events.payments import (
 )
 from shared.contract.events.payout import DiamondsEarned, PayoutEvent, PayoutReserved
 from shared.contract.events.policy import PolicyEvent
-from shared.contract.events.wallet import CoinsClawedBack, CoinsPurchased, WalletEvent
+from shared.contract.events.wallet import (
+    CoinsClawedBack,
+    CoinsPurchased,
+    PurchaseRefused,
+    WalletEvent,
+)
 from shared.contract.topics import DEAD_LETTERS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
 from shared.logread import LogRecord, Missing
 
@@ -100,7 +109,11 @@ class Auditor:
         self.credited_cash: dict[str, int] = defaultdict(int)
         self.clawed_cash: dict[str, int] = defaultdict(int)
         self._purchases: set[tuple[str, str]] = set()
-        self._taken_back: set[tuple[str, str]] = set()
+        self._taken_back: dict[tuple[str, str], tuple[str, int]] = {}
+        """(user_id, purchase_id) -> (currency, amount) of its first refund or chargeback."""
+        self._credited: set[tuple[str, str]] = set()
+        self._refused: dict[tuple[str, str], tuple[str, int]] = {}
+        """(user_id, purchase_id) -> (currency, amount_minor) of its first refusal."""
 
     # ------------------------------------------------------------------ feeding
 
@@ -177,8 +190,14 @@ class Auditor:
             self.buckets[timestamp_ms // 1000][0] += delta
         if isinstance(event, CoinsPurchased):
             self.credited_cash[event.currency] += event.amount_minor
+            self._credited.add((event.user_id, event.purchase_id))
+            self.rates.credited(event, at)
         elif isinstance(event, CoinsClawedBack):
             self.clawed_cash[event.currency] += event.amount_minor
+        elif isinstance(event, PurchaseRefused):
+            self._refused.setdefault((event.user_id, event.purchase_id),
+                                     (event.currency, event.amount_minor))
+            self.rates.refused(event, at)
 
     def _payout_event(self, event: PayoutEvent, at: Location, timestamp_ms: int) -> None:
         delta = self.creators.apply(event, at)
@@ -211,7 +230,7 @@ class Auditor:
                              at: Location, timestamp_ms: int) -> None:
         key = (event.user_id, event.purchase_id)
         if key not in self._taken_back:
-            self._taken_back.add(key)
+            self._taken_back[key] = (event.currency, event.amount_minor)
             refund = isinstance(event, PurchaseRefunded)
             (self.refunded if refund else self.charged_back)[event.currency] += \
                 event.amount_minor
@@ -270,6 +289,7 @@ class Auditor:
         for reservation in self.creators.open_reservations():
             in_flight[reservation.currency] += reservation.gross_minor
         coins = self.wallets.coin_liability()
+        refused, returned = self._refused_cash()
         currencies = sorted(set(self.received) | set(self.refunded) | set(self.charged_back)
                             | set(self.creators.paid_out) | set(in_flight) | set(coins)
                             | ({self.reference_currency} if diamonds_owed else set()))
@@ -283,6 +303,7 @@ class Auditor:
                 "fees": self.creators.fees.get(currency, 0),
                 "payouts_in_flight": in_flight.get(currency, 0),
                 "coins_liability": coins.get(currency, 0),
+                "refused_unreturned": refused.get(currency, 0) - returned.get(currency, 0),
                 "diamonds_liability": (self.rates.diamond_value(diamonds_owed, currency)
                                        if currency == self.reference_currency else 0),
             }
@@ -291,13 +312,29 @@ class Auditor:
             check(row["revenue"] >= 0,
                   f"{currency}: platform revenue {row['revenue']} < 0 "
                   f"(received {row['received']} does not cover the other terms)")
-            check(self.credited_cash.get(currency, 0) == row["received"],
+            credited = row["received"] - refused.get(currency, 0)
+            check(self.credited_cash.get(currency, 0) == credited,
                   f"{currency}: purchases credited at {self.credited_cash.get(currency, 0)}, "
-                  f"cash received {row['received']}")
-            check(self.clawed_cash.get(currency, 0) == row["refunded"] + row["charged_back"],
+                  f"cash received for purchases not refused {credited}")
+            taken_back = row["refunded"] + row["charged_back"] - returned.get(currency, 0)
+            check(self.clawed_cash.get(currency, 0) == taken_back,
                   f"{currency}: lots clawed back worth {self.clawed_cash.get(currency, 0)}, "
-                  f"refunded + charged back {row['refunded'] + row['charged_back']}")
+                  f"refunded + charged back for credited purchases {taken_back}")
         return terms
+
+    def _refused_cash(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Per currency: the cash of purchases refused and never credited, and what refunds
+        and chargebacks of those gave back."""
+        refused: dict[str, int] = defaultdict(int)
+        returned: dict[str, int] = defaultdict(int)
+        for key, (currency, amount) in self._refused.items():
+            if key in self._credited:
+                continue
+            refused[currency] += amount
+            if key in self._taken_back:
+                back_currency, back = self._taken_back[key]
+                returned[back_currency] += back
+        return refused, returned
 
     def _tie_ledger_to_replays(self, ledger: dict, wallets: dict, creators: dict) -> None:
         """The ledger's account balances equal what the replays hold."""

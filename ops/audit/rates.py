@@ -13,6 +13,11 @@ in `finish`.
   services/payout/domain/money.convert (gross floor, fee ceil + fixed capped at gross).
 - GiftPriced: coins == unit_coins * quantity; unit_coins is the gift's price at
   catalog_version; points == floor(coins * points_multiplier).
+- CoinsPurchased: its rate_version prices some package at exactly its coins, amount_minor and
+  currency (the first price of each key stands, as in the wallet; the credit does not name its
+  package). PurchaseRefused: when it names listed figures they are that key's price, and the
+  purchase's figures differ from them as its reason says. An unknown rate_version or package
+  is not checked: the price may have been published after the purchase was decided.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from shared.contract.events.catalog import GiftListed, GiftRepriced
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payout import DiamondsEarned, PayoutReserved
 from shared.contract.events.policy import (
+    CoinPackagePriced,
     CreatorShareSet,
     DiamondCashRateSet,
     HoldPeriodSet,
     PolicyEvent,
 )
+from shared.contract.events.wallet import CoinsPurchased, PurchaseRefusal, PurchaseRefused
 
 
 class RateBook:
@@ -45,6 +52,10 @@ class RateBook:
         self.earnings: list[tuple] = []
         self.reservations: list[tuple] = []
         self.priced: list[tuple] = []
+        self.packages: dict[tuple[str, str, str, str], tuple[int, int, str]] = {}
+        """(rate_version, package_id, platform, region) -> (coins, amount_minor, currency)."""
+        self.purchases: list[tuple[Location, CoinsPurchased]] = []
+        self.refusals: list[tuple[Location, PurchaseRefused]] = []
         self._floors: dict[tuple[int, Decimal], int] = {}
         for event in default_policy():
             self.policy(event)
@@ -57,6 +68,16 @@ class RateBook:
         elif isinstance(event, DiamondCashRateSet):
             self.cash[event.rate_version] = event
             self.latest_cash[event.currency] = event
+        elif isinstance(event, CoinPackagePriced):
+            self.packages.setdefault(
+                (event.rate_version, event.package_id, event.platform, event.region),
+                (event.coins, event.amount_minor, event.currency))
+
+    def credited(self, event: CoinsPurchased, at: Location) -> None:
+        self.purchases.append((at, event))
+
+    def refused(self, event: PurchaseRefused, at: Location) -> None:
+        self.refusals.append((at, event))
 
     def catalog(self, event: GiftListed | GiftRepriced) -> None:
         self.prices.setdefault((event.gift_id, event.catalog_version), event.coins)
@@ -154,11 +175,42 @@ class RateBook:
             check(price == unit_coins,
                   f"gift {request_id}: {gift_id} at {unit_coins} coins, catalog version "
                   f"{version} says {price}", at)
+        self._check_purchases()
         return {"share_versions": sorted(self.shares), "cash_rate_versions": sorted(self.cash),
                 "earnings_checked": len(self.earnings),
-                "payouts_checked": len(self.reservations)}
+                "payouts_checked": len(self.reservations),
+                "purchases_checked": len(self.purchases) + len(self.refusals)}
+
+    def _check_purchases(self) -> None:
+        check = self.invariant.check
+        listed = {(key[0], *figures) for key, figures in self.packages.items()}
+        for at, credit in self.purchases:
+            check((credit.rate_version, credit.coins, credit.amount_minor, credit.currency)
+                  in listed,
+                  f"purchase {credit.purchase_id} credited {credit.coins} coins for "
+                  f"{credit.amount_minor} {credit.currency}: no package of "
+                  f"{credit.rate_version!r} is priced so", at)
+        for at, refusal in self.refusals:
+            if refusal.listed_coins is None:
+                continue
+            price = self.packages.get((refusal.rate_version, refusal.package_id,
+                                       refusal.platform, refusal.region))
+            figures = (refusal.listed_coins, refusal.listed_amount_minor, refusal.listed_currency)
+            check(price == figures and _reason_holds(refusal),
+                  f"purchase {refusal.purchase_id} refused ({refusal.reason}) against "
+                  f"{figures}, the price list says {price}", at)
 
     def diamond_value(self, diamonds: int, currency: str) -> int:
         """Cash value of diamonds at the latest rate of `currency` (floor); 0 without one."""
         rate = self.latest_cash.get(currency)
         return floor_mul(diamonds, rate.minor_per_diamond) if rate else 0
+
+
+def _reason_holds(refusal: PurchaseRefused) -> bool:
+    """Whether the purchase's figures differ from the listed ones as the reason says (coins are
+    compared first)."""
+    if refusal.coins != refusal.listed_coins:
+        return refusal.reason is PurchaseRefusal.coins_mismatch
+    return (refusal.reason is PurchaseRefusal.price_mismatch
+            and (refusal.amount_minor, refusal.currency)
+            != (refusal.listed_amount_minor, refusal.listed_currency))

@@ -14,7 +14,7 @@ from rich.table import Table
 from ops.audit.model import AuditReport
 
 MONEY_TERMS = ("received", "refunded", "charged_back", "paid_out", "fees", "payouts_in_flight",
-               "coins_liability", "diamonds_liability", "revenue")
+               "coins_liability", "refused_unreturned", "diamonds_liability", "revenue")
 
 
 def print_report(report: AuditReport, console: Console | None = None,

@@ -14,6 +14,8 @@ The state is rebuilt from what each event records, with the wallet's exact seman
 - CoinsClawedBack removes the whole purchase: its remaining coins (`coins_unspent`), the spent
   part from other lots (`covered_by`) and the rest as debt
   (coins - coins_unspent - sum(covered_by)): balance -= coins;
+- PurchaseRefused mints nothing: the balance stays, and the purchase must not be one credited
+  before (a credited purchase is never decided again);
 - balance = coins left in lots - debt, and must equal every recorded balance_after.
 A purchase lot's coins are valued by cumulative allocation (floor(used * amount / coins)), so
 every LotUse.value_minor is checked exactly.
@@ -36,6 +38,7 @@ from shared.contract.events.wallet import (
     LotUse,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefused,
     SpendRejected,
     WalletEvent,
     WalletFrozen,
@@ -127,6 +130,8 @@ class WalletBook:
         self.wallets: dict[str, WalletState] = defaultdict(WalletState)
         self.consumed_value: dict[str, int] = defaultdict(int)
         """Cash value of purchased coins used (gifts, debt repaid, cover), per currency."""
+        self.refused: dict[str, int] = defaultdict(int)
+        """Purchases refused off the price list, by reason: they mint nothing."""
         self._kinds: dict[type, tuple[Callable, bool]] = {}
         """Per event class: its replay step, and whether it records a balance_after."""
 
@@ -134,6 +139,7 @@ class WalletBook:
         for base, step in ((CoinsPurchased, self._purchased), (PromoCoinsCredited, self._promo),  # noqa: B007 - used after the loop
                            (PromoCoinsExpired, self._expired), (CoinsSpent, self._spent),
                            (SpendRejected, self._nothing), (CoinsClawedBack, self._claw_back),
+                           (PurchaseRefused, self._refused),
                            (WalletFrozen, self._frozen), (WalletUnfrozen, self._unfrozen)):
             if issubclass(event_class, base):
                 break
@@ -240,6 +246,13 @@ class WalletBook:
     def _nothing(self, wallet: WalletState, event: WalletEvent, at: Location) -> int:
         return 0
 
+    def _refused(self, wallet: WalletState, event: PurchaseRefused, at: Location) -> int:
+        self.conservation.check(event.purchase_id not in wallet.purchases,
+                                f"purchase {event.purchase_id} refused after it was credited",
+                                at)
+        self.refused[event.reason.value] += 1
+        return 0
+
     def _frozen(self, wallet: WalletState, event: WalletFrozen, at: Location) -> int:
         wallet.frozen = event.reason
         return 0
@@ -331,8 +344,9 @@ class WalletBook:
         return -event.coins
 
     def finish(self) -> dict:
-        totals = {"wallets": len(self.wallets), "credited": 0, "spent": 0, "clawed_back": 0,
-                  "expired": 0, "balance": 0, "debt": 0, "in_debt": 0}
+        totals: dict = {"wallets": len(self.wallets), "credited": 0, "spent": 0,
+                        "clawed_back": 0, "expired": 0, "balance": 0, "debt": 0, "in_debt": 0,
+                        "purchases_refused": dict(sorted(self.refused.items()))}
         for user_id, wallet in self.wallets.items():
             flows = wallet.credited - wallet.spent - wallet.clawed - wallet.expired
             recorded = wallet.recorded or 0

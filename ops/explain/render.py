@@ -92,6 +92,9 @@ def viewer_detail(line: ViewerLine) -> str:
                     f" worth {moneys(line.value_minor)}\n  lots: {_lots(line.lots)}")
             if line.rate_version:
                 text += f"\n  spending policy {line.rate_version}"
+        case "purchase_refused":
+            text = (f"{line.coins} coins for {money(line.amount_minor, line.currency)}"
+                    f" (rate {line.rate_version}) not credited")
         case "coins_clawed_back":
             text = f"{money(line.amount_minor, line.currency)} taken back; " + line.note
             if line.lots:

@@ -29,6 +29,7 @@ from shared.contract.events.wallet import (
     LotUse,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefused,
     SpendingLimitRecorded,
     SpendRejected,
     WalletEvent,
@@ -159,7 +160,14 @@ def _replayed(user_id: str, events: Sequence[WalletEvent]) -> WalletDraft:
     return wallet
 
 
-def _line(seq: int, event: WalletEvent, before: int, after: int,  # noqa: C901, PLR0911 - one case per event type
+def _refusal_note(event: PurchaseRefused) -> str:
+    listed = (f", listed {event.listed_coins} coins for {event.listed_amount_minor} "
+              f"{event.listed_currency}" if event.listed_coins is not None else "")
+    return (f"purchase refused, nothing credited: {event.reason} ({event.package_id} on "
+            f"{event.platform} in {event.region}{listed})")
+
+
+def _line(seq: int, event: WalletEvent, before: int, after: int,  # noqa: C901, PLR0911, PLR0912 - one case per event type
           debt_added: int) -> ViewerLine:
     """The line of one event, which took the domain's balance from `before` to `after` and
     its debt up by `debt_added`."""
@@ -210,6 +218,10 @@ def _line(seq: int, event: WalletEvent, before: int, after: int,  # noqa: C901, 
                         creator_id=event.creator_id, stream_id=event.stream_id,
                         note=f"refused: {event.reason}"
                         + (f" ({event.limit_period})" if event.limit_period else ""))
+        case PurchaseRefused():
+            return line(reference=event.purchase_id, coins=event.coins,
+                        amount_minor=event.amount_minor, currency=event.currency,
+                        rate_version=event.rate_version, note=_refusal_note(event))
         case WalletFrozen():
             return line(reference=None, note=f"frozen: {event.reason}")
         case WalletUnfrozen():

@@ -36,6 +36,18 @@ def retired_gift_events() -> list[catalog.GiftListed | catalog.GiftRetired]:
     ]
 
 
+MISPRICED_BASE = {"package_id": "coins-17500", "platform": payments.Platform.web,
+                  "coins": 17500, "amount_minor": 18500, "rate_version": "packs-2026-01"}
+"""The web's largest pack at its listed price (shared/contract/defaults.py)..."""
+MISPRICED: dict[str, dict] = {
+    "17,500 coins for a cent at an unknown price list": {"amount_minor": 1,
+                                                         "rate_version": "packs-made-up"},
+    "a cent instead of 185 USD": {"amount_minor": 1},
+    "more coins than the pack holds": {"coins": 175000},
+}
+"""... changed in each way the demo publishes (and the wallet refuses)."""
+
+
 class Outside:
     """Builds the external events of one run, stamped by `clock`."""
 
@@ -66,6 +78,14 @@ class Outside:
             coins=coins, amount_minor=amount_minor, currency="USD",
             platform=payments.Platform(platform), region="US", package_id=package_id,
             rate_version="packs-2026-01")
+
+    def purchase_off_the_list(self, user_id: str, how: str) -> payments.PurchaseCompleted:
+        """A purchase the wallet must refuse (MISPRICED names the ways): the bad input a
+        payments integration might send."""
+        figures = {**MISPRICED_BASE, **MISPRICED[how]}
+        return payments.PurchaseCompleted(
+            **self._envelope(), user_id=user_id, purchase_id=self.new_id("mispriced"),
+            currency="USD", region="US", **figures)
 
     def refund(self, purchase: payments.PurchaseCompleted) -> payments.PurchaseRefunded:
         return payments.PurchaseRefunded(

@@ -17,16 +17,28 @@ from datetime import datetime
 import asyncpg
 
 from services.wallet import store
-from services.wallet.domain import SpendingPolicy, Wallet, decide, fold, with_lookups
+from services.wallet.domain import (
+    PriceList,
+    SpendingPolicy,
+    Wallet,
+    decide,
+    fold,
+    price_conflict,
+    price_key,
+    price_of,
+    with_lookups,
+)
 from services.wallet.kept_apart import changed_rows
+from services.wallet.projection import adds_price, price_row
 from shared.contract.envelope import Event
+from shared.contract.events.deadletter import DeadLetterReason
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import (
     PurchaseChargedBack,
     PurchaseCompleted,
     PurchaseRefunded,
 )
-from shared.contract.events.policy import SpendingPolicySet
+from shared.contract.events.policy import CoinPackagePriced, SpendingPolicySet
 from shared.contract.events.promotions import PromoCoinsGranted
 from shared.contract.events.users import AgeVerified, SpendingLimitSet
 from shared.contract.events.wallet import LotKind
@@ -35,7 +47,8 @@ from shared.runtime.unit import Inbound, Unit
 WALLET_INPUTS = (PurchaseCompleted, PurchaseRefunded, PurchaseChargedBack, PromoCoinsGranted,
                  GiftPriced, AgeVerified, SpendingLimitSet)
 """Inputs decided per wallet. Everything else on the consumed topics is not the wallet's
-business (policy is handled apart; GiftSent, CreatorVerified, ... are ignored)."""
+business (policy is handled apart: the spending caps and the coin package price list; GiftSent,
+CreatorVerified, ... are ignored)."""
 
 
 def wallets_of(event: Event) -> list[str]:
@@ -103,23 +116,51 @@ def _keeps_gifts_apart(wallet: Wallet, purchase_id: str) -> bool:
     return lot is not None and lot.funded_apart > 0 and lot.clawed_back is None
 
 
+def rate_versions_needed(event: Event) -> list[str]:
+    """The price list versions deciding this event reads: a purchase's, a new price's."""
+    if isinstance(event, PurchaseCompleted | CoinPackagePriced):
+        return [event.rate_version]
+    return []
+
+
+def apply_price(unit: Unit, inbound: Inbound, prices: PriceList,
+                added: list[tuple]) -> PriceList:
+    """A policy.coin_package_priced: a new price joins the list (and `added`, the rows to
+    store); a conflicting one is dead-lettered and the first price stands."""
+    event = inbound.event
+    assert isinstance(event, CoinPackagePriced)
+    conflict = price_conflict(prices, event)
+    if conflict is not None:
+        unit.refuse(inbound, DeadLetterReason.policy_conflict, conflict)
+        return prices
+    if adds_price(prices, event):
+        added.append(price_row(price_key(event), price_of(event)))
+    return prices.with_price(event)
+
+
 async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
     conn = unit.conn
     policy = await store.load_policy(conn)
+    prices = await store.load_prices(
+        conn, [v for inbound in inbounds for v in rate_versions_needed(inbound.event)])
     wallets = await load_wallets(conn, [inbound.event for inbound in inbounds])
     before = dict(wallets)
     changed: dict[str, Wallet] = {}
     changed_at: dict[str, datetime] = {}
     policy_changed = False
+    new_prices: list[tuple] = []
     for inbound in inbounds:
         event = inbound.event
         if isinstance(event, SpendingPolicySet):
             policy, policy_changed = SpendingPolicy.from_event(event), True
             continue
+        if isinstance(event, CoinPackagePriced):
+            prices = apply_price(unit, inbound, prices, new_prices)
+            continue
         if not isinstance(event, WALLET_INPUTS):
             continue
         wallet = wallets.get(event.key) or Wallet(user_id=event.key)
-        decided = decide(wallet, event, policy)
+        decided = decide(wallet, event, policy, prices)
         if not decided:
             continue
         wallet = fold(wallet, decided)
@@ -129,6 +170,7 @@ async def handle(unit: Unit, inbounds: Sequence[Inbound]) -> None:
             unit.emit(output, cause=inbound)
     if policy_changed and policy is not None:
         await store.save_policy(conn, policy)
+    await store.save_prices(conn, new_prices)
     await store.save_apart(conn, changed_rows(
         (user_id, changed[user_id], before.get(user_id)) for user_id in sorted(changed)))
     await store.wallets.save(conn, changed)

@@ -18,6 +18,9 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.wallet.domain import (
+    DEFAULT_PRICES,
+    PackagePrice,
+    PriceList,
     SpendingPolicy,
     Wallet,
     WalletDraft,
@@ -25,8 +28,11 @@ from services.wallet.domain import (
     coins_by_source,
     effective_limit,
     evolve,
+    price_key,
+    price_of,
     without_lookups,
 )
+from services.wallet.domain.prices import PriceKey
 from services.wallet.kept_apart import (
     TABLES,
     ApartRows,
@@ -36,7 +42,7 @@ from services.wallet.kept_apart import (
     purchase_lot_row,
 )
 from shared.consistency import InconsistentHistory
-from shared.contract.events.policy import SpendingPolicySet
+from shared.contract.events.policy import CoinPackagePriced, SpendingPolicySet
 from shared.contract.events.users import LimitPeriod
 from shared.contract.events.wallet import (
     CoinsClawedBack,
@@ -84,6 +90,32 @@ SPENDING_POLICY = ReadTable(
     keys=("singleton",))
 
 
+COIN_PACKAGE_PRICES = ReadTable(
+    "coin_package_prices",
+    (("rate_version", "text"), ("package_id", "text"), ("platform", "text"),
+     ("region", "text"), ("coins", "bigint"), ("amount_minor", "bigint"),
+     ("currency", "text")),
+    keys=("rate_version", "package_id", "platform", "region"))
+"""The prices of policy.coin_package_priced the wallet accepted (domain/prices.py); the
+built-in defaults have no rows."""
+
+
+def price_row(key: PriceKey, price: PackagePrice) -> tuple:
+    return (*key, price.coins, price.amount_minor, price.currency)
+
+
+def price_of_row(row: Any) -> tuple[PriceKey, PackagePrice]:
+    return ((row["rate_version"], row["package_id"], row["platform"], row["region"]),
+            PackagePrice(row["coins"], row["amount_minor"], row["currency"]))
+
+
+def adds_price(prices: PriceList, event: CoinPackagePriced) -> bool:
+    """Whether `event` is a price of a key not priced yet, so a row of its own. A repeat of a
+    known price (a default's or a stored one's) adds none; neither does a conflicting price,
+    which the live handler dead-letters (domain/prices.price_conflict)."""
+    return prices.price(price_key(event)) is None
+
+
 def balance_row(user_id: str, wallet: Wallet, updated_at: datetime,
                 policy: SpendingPolicy | None) -> tuple:
     """The wallet as `wallet_balances` shows it, with the limits of this spending policy."""
@@ -119,7 +151,9 @@ SPEND_DECISIONS = (CoinsSpent, SpendRejected)
 
 
 class WalletProjection(Projection):
-    """wallet.ledger folded with evolve, plus policy.changes for `spending_policy`.
+    """wallet.ledger folded with evolve, plus policy.changes for `spending_policy` and the
+    price list (`coin_package_prices`, by the live handler's rule: the first price of a key
+    stands, a conflicting one is refused).
 
     `wallet_balances.daily/monthly_limit_coins` use the spending policy the live handler had
     when it saved the wallet: if the wallet's last event is a spend decision, the policy whose
@@ -130,9 +164,10 @@ class WalletProjection(Projection):
 
     service = "wallet"
     topics = (WALLET_LEDGER, POLICY_CHANGES)
-    tables = (wallets.read_table, *TABLES, WALLET_BALANCES, SPENDING_POLICY, EVENT_HISTORY)
+    tables = (wallets.read_table, *TABLES, WALLET_BALANCES, SPENDING_POLICY,
+              COIN_PACKAGE_PRICES, EVENT_HISTORY)
     ledgers = (WALLET_LEDGER,)
-    shared_tables = ("spending_policy",)
+    shared_tables = ("spending_policy", "coin_package_prices")
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,6 +175,8 @@ class WalletProjection(Projection):
         self.last: dict[str, tuple[datetime, int, str | None, bool]] = {}
         self.counts: dict[str, int] = defaultdict(int)
         self.policies: list[tuple[int, SpendingPolicy]] = []
+        self.prices = DEFAULT_PRICES
+        self.price_rows: list[tuple] = []
         self._changed: WalletChanges | None = None
         self._policy_changed = False
 
@@ -152,6 +189,10 @@ class WalletProjection(Projection):
         if record.topic == POLICY_CHANGES.name:
             if isinstance(event, SpendingPolicySet):
                 self.policies.append((record.timestamp_ms, SpendingPolicy.from_event(event)))
+                self._policy_changed = True
+            elif isinstance(event, CoinPackagePriced) and adds_price(self.prices, event):
+                self.prices = self.prices.with_price(event)
+                self.price_rows.append(price_row(price_key(event), price_of(event)))
                 self._policy_changed = True
             return
         user = event.user_id
@@ -193,6 +234,7 @@ class WalletProjection(Projection):
         return {**self._wallet_rows(frozen),
                 **{table.name: table.of(apart.by_table()[table.name]) for table in TABLES},
                 "spending_policy": self._policy_rows(),
+                "coin_package_prices": COIN_PACKAGE_PRICES.of(list(self.price_rows)),
                 "event_history": self._history_rows()}
 
     def changes(self) -> dict[str, TableChange] | None:

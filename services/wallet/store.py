@@ -12,7 +12,14 @@ from datetime import datetime
 
 import asyncpg
 
-from services.wallet.domain import PromoLot, PurchaseLot, SpendingPolicy, Wallet
+from services.wallet.domain import (
+    DEFAULT_PRICES,
+    PriceList,
+    PromoLot,
+    PurchaseLot,
+    SpendingPolicy,
+    Wallet,
+)
 from services.wallet.kept_apart import (
     LOT_FUNDED_GIFTS,
     PROMO_LOTS,
@@ -24,17 +31,19 @@ from services.wallet.kept_apart import (
     purchase_lot_of,
 )
 from services.wallet.projection import (
+    COIN_PACKAGE_PRICES,
     SPENDING_POLICY,
     WALLET_BALANCES,
     balance_row,
     policy_row,
+    price_of_row,
     wallets,
 )
 from shared.contract.events.wallet import FundedGift
 
 __all__ = ["FUNDED_GIFTS_SQL", "LOT_SQL", "REQUESTS_SQL", "load_funded_gifts", "load_lots",
-           "load_policy", "load_requests", "policy_known", "save_apart", "save_balances",
-           "save_policy", "wallets"]
+           "load_policy", "load_prices", "load_requests", "policy_known", "save_apart",
+           "save_balances", "save_policy", "save_prices", "wallets"]
 
 REQUESTS_SQL = """SELECT r.user_id, r.request_id
     FROM unnest($1::text[], $2::text[]) AS k(user_id, request_id)
@@ -66,6 +75,24 @@ async def policy_known(conn: asyncpg.Connection) -> bool:
 
 async def save_policy(conn: asyncpg.Connection, policy: SpendingPolicy) -> None:
     await SPENDING_POLICY.upsert(conn, [policy_row(policy)])
+
+
+async def load_prices(conn: asyncpg.Connection | asyncpg.Pool,
+                      rate_versions: Iterable[str]) -> PriceList:
+    """The default price list with every stored price of these rate_versions: whole versions,
+    so a purchase's rate_version is known exactly when some price of it is."""
+    versions = sorted(set(rate_versions))
+    if not versions:
+        return DEFAULT_PRICES
+    rows = await conn.fetch(
+        f"SELECT {', '.join(COIN_PACKAGE_PRICES.column_names)} FROM coin_package_prices"
+        " WHERE rate_version = ANY($1::text[])", versions)
+    return DEFAULT_PRICES.merged(PriceList.of(price_of_row(row) for row in rows))
+
+
+async def save_prices(conn: asyncpg.Connection, rows: list[tuple]) -> None:
+    """New prices (projection.price_row); one already stored is the same price, left as is."""
+    await COIN_PACKAGE_PRICES.insert(conn, rows, unless_exists=COIN_PACKAGE_PRICES.keys)
 
 
 async def save_balances(conn: asyncpg.Connection, changed: Mapping[str, Wallet],

@@ -125,7 +125,8 @@ WALLET_LEDGER = Topic(
     "wallet.ledger", "wallet", "user_id", 6,
     (wallet.CoinsPurchased, wallet.PromoCoinsCredited, wallet.PromoCoinsExpired,
      wallet.CoinsSpent, wallet.SpendRejected, wallet.CoinsClawedBack, wallet.WalletFrozen,
-     wallet.WalletUnfrozen, wallet.AgeVerificationRecorded, wallet.SpendingLimitRecorded),
+     wallet.WalletUnfrozen, wallet.AgeVerificationRecorded, wallet.SpendingLimitRecorded,
+     wallet.PurchaseRefused),
     "Every change of a coin balance, decided by the wallet.",
 )
 PAYOUT_LEDGER = Topic(

@@ -187,6 +187,9 @@ class BatchProcessor:
                 elif accepted:
                     with _handling(accepted):
                         await self.handler(unit, accepted)
+                rejected.extend(_Rejected(inbound.record, reason, detail,
+                                          str(inbound.event.event_id))
+                                for inbound, reason, detail in unit.refused)
                 unit.outgoing.extend(self._dead_letter(rejected))
                 await finish_batch(conn, consumer=self.consumer, applied=fresh,
                                    outgoing=unit.outgoing, decided=unit.events,
@@ -316,6 +319,7 @@ class BatchProcessor:
             else:
                 unit.outgoing.extend(alone.outgoing)
                 unit.events.extend(alone.events)
+                unit.refused.extend(alone.refused)
 
     def _dead_letter(self, rejected: list[_Rejected]) -> list[Outgoing]:
         letters = []

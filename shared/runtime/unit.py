@@ -10,6 +10,7 @@ import asyncpg
 
 from shared.contract.codec import encode
 from shared.contract.envelope import Event
+from shared.contract.events.deadletter import DeadLetterReason
 from shared.contract.topics import Topic, topic_of
 from shared.runtime.origin import origin_header
 
@@ -56,6 +57,10 @@ class Unit:
     outgoing: list[Outgoing] = field(default_factory=list)
     events: list[tuple[Event, bytes]] = field(default_factory=list)
     """The service's decisions with their encoding, also kept in its event history."""
+    refused: list[tuple[Inbound, DeadLetterReason, str]] = field(default_factory=list)
+    """Inputs the handler would not apply, with the reason and what was wrong: dead-lettered
+    when the batch commits, like the records that fail to decode. Their inbox rows stay, so a
+    redelivery is a duplicate, not a second try."""
 
     def emit(self, event: Event, *, topic: Topic | None = None,
              cause: Inbound | None = None) -> None:
@@ -65,6 +70,10 @@ class Unit:
         self.outgoing.append(Outgoing(event.event_id, target.name, event.key.encode(), value,
                                       headers, event.type))
         self.events.append((event, value))
+
+    def refuse(self, inbound: Inbound, reason: DeadLetterReason, detail: str) -> None:
+        """Dead-letter an input the handler will not apply (it changed nothing for it)."""
+        self.refused.append((inbound, reason, detail))
 
 
 BatchHandler = Callable[[Unit, Sequence[Inbound]], Awaitable[None]]

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -20,7 +21,7 @@ from shared.contract.codec import encode
 from shared.contract.topics import topic_of
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
-from tests.e2e.world import World
+from tests.e2e.world import E2E_RATE_VERSION, World, e2e_price_list
 from tests.infrastructure import Endpoints
 from tests.tokens import KEY, ops_headers
 from tests.waiting import wait_until
@@ -105,13 +106,31 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
     await producer.start()
     try:
         async with services_running(infra, run_id) as economy:
-            for event in seed_events():
+            for event in [*seed_events(), *e2e_price_list()]:
                 topic = topic_prefix(run_id) + topic_of(event).name
                 await (await producer.send(topic, encode(event), key=event.key.encode()))
             await economy.json_when("gifting", "/catalog", lambda body: len(body["gifts"]) >= 20)
+            # Policy and purchases are read concurrently: a purchase at the test packs must not
+            # reach the wallet before their prices.
+            await _prices_stored(infra.database_url, schema_of(run_id, "wallet"),
+                                 len(e2e_price_list()))
             yield economy
     finally:
         await producer.stop()
+
+
+async def _prices_stored(database_url: str, schema: str, count: int) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        async def stored() -> int:
+            return await conn.fetchval(
+                f'SELECT count(*) FROM "{schema}".coin_package_prices WHERE rate_version = $1',
+                E2E_RATE_VERSION)
+
+        await wait_until(stored, ready=lambda n: n == count, timeout_s=60,
+                         describe="the wallet to store the test price list")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

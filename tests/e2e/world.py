@@ -9,12 +9,29 @@ from datetime import UTC, datetime, timedelta
 from aiokafka import AIOKafkaProducer
 
 from shared.contract.codec import encode
+from shared.contract.defaults import COIN_PACKAGES
 from shared.contract.envelope import Event
-from shared.contract.events import creators, payments, promotions, streams, users
+from shared.contract.events import creators, payments, policy, promotions, streams, users
 from shared.contract.topics import topic_of
 
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-PACKAGE_PRICES = {65: 99, 330: 499, 660: 999, 16500: 24999}
+PACKAGES = {coins: (package_id, platform, amount)
+            for package_id, platform, coins, amount in COIN_PACKAGES}
+"""The default price list by coins (each pack has a coin count of its own)."""
+E2E_RATE_VERSION = "packs-e2e"
+E2E_COINS = (300, 500, 1000, 10 * 30, 100 * 30)
+"""Coin counts the tests buy that no default pack holds (30 is a doughnut's price): priced
+under E2E_RATE_VERSION by e2e_price_list(), which the session publishes before any test."""
+
+
+def e2e_price_list() -> list[policy.CoinPackagePriced]:
+    """The test packs, with ids derived from their figures: publishing them again changes
+    nothing."""
+    return [policy.CoinPackagePriced(
+        event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"coinlog-e2e/{E2E_RATE_VERSION}/{coins}"),
+        occurred_at=START, rate_version=E2E_RATE_VERSION, package_id=f"coins-{coins}",
+        platform="app_ios", region="US", coins=coins, amount_minor=coins * 3 // 2,
+        currency="USD") for coins in sorted(set(E2E_COINS))]
 
 
 class World:
@@ -59,11 +76,20 @@ class World:
 
     def purchase(self, user_id: str, coins: int, purchase_id: str | None = None
                  ) -> payments.PurchaseCompleted:
-        amount = PACKAGE_PRICES.get(coins, coins * 3 // 2)
+        """A pack of `coins` at its listed price: a default pack's, or a test pack's."""
+        if coins in PACKAGES:
+            package_id, platform, amount = PACKAGES[coins]
+            rate_version = "packs-2026-01"
+        elif coins in E2E_COINS:
+            package_id, platform, amount = f"coins-{coins}", "app_ios", coins * 3 // 2
+            rate_version = E2E_RATE_VERSION
+        else:
+            raise ValueError(f"no pack holds {coins} coins: add it to E2E_COINS")
         return payments.PurchaseCompleted(
             **self._envelope(), user_id=user_id, purchase_id=purchase_id or self.id("pur"),
-            coins=coins, amount_minor=amount, currency="USD", platform=payments.Platform.app_ios,
-            region="US", package_id=f"coins-{coins}", rate_version="packs-2026-01")
+            coins=coins, amount_minor=amount, currency="USD",
+            platform=payments.Platform(platform), region="US", package_id=package_id,
+            rate_version=rate_version)
 
     def refund(self, purchase: payments.PurchaseCompleted) -> payments.PurchaseRefunded:
         return payments.PurchaseRefunded(

@@ -66,3 +66,7 @@ async def test_a_short_demo_ends_with_every_invariant_holding(
                 if (match := VERDICT_LINE.match(line))}
     assert verdicts == dict.fromkeys(CHECKS, "PASS"), report
     assert "gifts measured" in report, report
+    # The purchases the demo sends off the price list are refused, one per reason.
+    refused = report.split("Purchases refused off the price list", 1)[1].split("\n\n", 1)[0]
+    for reason in ("unknown_rate_version", "price_mismatch", "coins_mismatch"):
+        assert re.search(rf"{reason}\s+1\s", refused), report

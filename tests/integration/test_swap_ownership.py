@@ -18,9 +18,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from ops.replay.rebuild import connect
 from ops.replay.swap import swap
 from services.registry import service
-from services.wallet.domain import Wallet, balance, decide, fold
+from services.wallet.domain import PackagePrice, PriceList, Wallet, balance, decide, fold
 from services.wallet.store import save_balances, wallets
 from shared.contract.codec import encode
+from shared.contract.events.payments import PurchaseCompleted
 from shared.contract.events.wallet import WalletEvent
 from shared.contract.topics import POLICY_CHANGES, WALLET_LEDGER
 from shared.runtime import history
@@ -35,8 +36,8 @@ pytestmark = pytest.mark.integration
 RUNTIME_TABLES = {"tracking", "inbox", "outbox", "entity_locks"}
 """Moved from the live schema into the swapped-in one."""
 WALLET_TABLES = {"wallets", "wallet_requests", "purchase_lots", "promo_lots",
-                 "lot_funded_gifts", "wallet_balances", "spending_policy", "event_history",
-                 "schema_migrations", *RUNTIME_TABLES}
+                 "lot_funded_gifts", "wallet_balances", "spending_policy",
+                 "coin_package_prices", "event_history", "schema_migrations", *RUNTIME_TABLES}
 SEQUENCES = {"event_history_seq_seq", "outbox_id_seq"}
 
 
@@ -107,12 +108,22 @@ async def prefix(infra: Endpoints, suffix: str) -> AsyncIterator[str]:
         await admin.close()
 
 
+PRICES = PriceList.of(
+    (("packs-2026-01", f"pack-{coins}", "app_ios", "US"), PackagePrice(coins, 99, "USD"))
+    for coins in (40, 60, 100, 250))
+"""The packs these tests buy, as a published price list would price them."""
+
+
+def bought(user: str, coins: int) -> PurchaseCompleted:
+    return purchase(user, coins, package_id=f"pack-{coins}")
+
+
 def decided_purchases(user: str, coins: list[int]) -> tuple[Wallet, list[WalletEvent]]:
     """The wallet's own decisions on a few purchases: a ledger that replays (balance_after
     is re-checked by the fold)."""
     wallet, decided = Wallet(user), []
     for amount in coins:
-        events = decide(wallet, purchase(user, amount))
+        events = decide(wallet, bought(user, amount), prices=PRICES)
         wallet = fold(wallet, events)
         decided.extend(events)
     return wallet, decided
@@ -200,7 +211,7 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
         assert balances == {buyer: 350, other: 40}
         last_seq = await as_service.fetchval("SELECT max(seq) FROM event_history")
 
-        more = purchase(buyer, 60)
+        more = bought(buyer, 60)
         async with as_service.transaction():
             await as_service.execute(
                 "INSERT INTO tracking (consumer, topic, partition, next_offset)"
@@ -214,7 +225,7 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
             await lock_entities(as_service, [buyer])
             loaded = (await wallets.load_many(as_service, [buyer]))[buyer]
             assert balance(loaded) == 350
-            decided = decide(loaded, more)
+            decided = decide(loaded, more, prices=PRICES)
             after = fold(loaded, decided)
             await wallets.save(as_service, {buyer: after})
             await save_balances(as_service, {buyer: after}, {buyer: more.occurred_at}, None)

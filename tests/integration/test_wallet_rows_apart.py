@@ -12,12 +12,13 @@ from services.wallet import handlers, store
 from services.wallet.app import definition
 from services.wallet.domain import Wallet, decide, fold, without_lookups
 from services.wallet.kept_apart import TABLES, changed_rows
+from services.wallet.projection import price_row
 from shared.contract.codec import encode
 from shared.contract.events.wallet import WalletEvent
 from shared.runtime.migrate import apply_migrations
 from shared.runtime.unit import Unit
 from tests.unit.fake_unit import inbound
-from tests.unit.test_wallet_lookups import USER, History
+from tests.unit.test_wallet_lookups import PRICES, STORED_PRICES, USER, History
 
 WHOLE = TypeAdapter(Wallet)
 
@@ -40,11 +41,13 @@ async def test_an_old_snapshot_is_copied_into_rows_and_decides_as_before(
     for batch in batches[:len(batches) // 2]:
         for event in batch:
             if event.key == USER:
-                whole = fold(whole, decide(whole, event))
+                whole = fold(whole, decide(whole, event, prices=PRICES))
     assert whole.requests and any(lot.gifts for lot in whole.purchases)
     await db.execute("INSERT INTO wallets (key, state, version) VALUES ($1, $2::json, 1)",
                      USER, as_saved_before(whole))
     await apply_migrations(db, schema, definition.migrations)
+    # The price list History buys at, as the handler would have stored it.
+    await store.save_prices(db, [price_row(key, price) for key, price in STORED_PRICES.items()])
     rows = changed_rows([(USER, whole, None)]).by_table()
     assert any(not lot.remaining for lot in whole.purchases)
     for table in TABLES:
@@ -56,7 +59,7 @@ async def test_an_old_snapshot_is_copied_into_rows_and_decides_as_before(
         mine = [event for event in batch if event.key == USER]
         expected: list[WalletEvent] = []
         for event in mine:
-            decided = decide(whole, event)
+            decided = decide(whole, event, prices=PRICES)
             whole = fold(whole, decided)
             expected.extend(decided)
         unit = Unit(db)

@@ -20,6 +20,9 @@ from services.gifting.domain.leaderboard import units
 from services.gifting.projection import settlement
 from services.payout.domain import Creator, Earning, PolicyInEffect
 from services.wallet.domain import (
+    DEFAULT_PRICES,
+    PackagePrice,
+    PriceList,
     PromoLot,
     PurchaseLot,
     SpendingPolicy,
@@ -65,6 +68,21 @@ class FakeWalletStore(FakeStore):
         self.promo_lots: dict[tuple[str, str], PromoLot] = {}
         self.lots_loaded = 0
         """Lots load_lots found."""
+        self.prices: dict[tuple[str, str, str, str], PackagePrice] = {}
+        """`coin_package_prices`: (rate_version, package_id, platform, region) -> price."""
+
+    async def load_prices(self, conn: object, rate_versions: Iterable[str]) -> PriceList:
+        versions = sorted(set(rate_versions))
+        self.called("load_prices", versions)
+        if not versions:
+            return DEFAULT_PRICES
+        return DEFAULT_PRICES.merged(PriceList.of(
+            (key, price) for key, price in self.prices.items() if key[0] in versions))
+
+    async def save_prices(self, conn: object, rows: list[tuple]) -> None:
+        self.called("save_prices", list(rows))
+        for *key, coins, amount_minor, currency in rows:
+            self.prices.setdefault(tuple(key), PackagePrice(coins, amount_minor, currency))
 
     async def load_requests(self, conn: object,
                             keys: Iterable[tuple[str, str]]) -> dict[str, set[str]]:

@@ -15,14 +15,14 @@ from ops.audit.report import write_html, write_json
 from services.gifting.domain import CatalogGift, Stream, decide_gift, decide_outcome
 from services.payout.domain import Creator, creators_funded, decide as payout_decide, evolve
 from services.payout.domain.policy import PolicyInEffect
-from services.wallet.domain import Wallet, decide as wallet_decide, fold
+from services.wallet.domain import DEFAULT_PRICES, Wallet, decide as wallet_decide, fold
 from shared.contract.codec import decode, encode
 from shared.contract.defaults import default_policy
 from shared.contract.envelope import Event
 from shared.contract.events import creators, payments, streams, users
 from shared.contract.events.catalog import GiftListed
 from shared.contract.events.deadletter import DeadLetterReason, EventDeadLettered
-from shared.contract.events.policy import PayoutLimitsSet
+from shared.contract.events.policy import CoinPackagePriced, PayoutLimitsSet
 from shared.contract.topics import TOPICS_BY_NAME, topic_of
 from shared.logread import LogRecord
 
@@ -79,6 +79,7 @@ class Economy:
         self.gifts = {"rose": CatalogGift("rose", "Rose", 1, 1),
                       "lion": CatalogGift("lion", "Lion", 299, 1)}
         self.priced = {}
+        self.prices = DEFAULT_PRICES
         self.now = T0
         low_minimum = PayoutLimitsSet(event_id=uuid.uuid4(), occurred_at=T0,
                                       rate_version="limits-test", currency="USD", min_minor=1,
@@ -96,7 +97,7 @@ class Economy:
 
     def _wallet(self, event: Event) -> list[Event]:
         wallet = self.wallets.get(event.key) or Wallet(event.key)
-        out = wallet_decide(wallet, event, None)
+        out = wallet_decide(wallet, event, None, self.prices)
         self.wallets[event.key] = fold(wallet, out)
         for output in out:
             self.log.append(output)
@@ -133,6 +134,9 @@ class Economy:
                 if answer.type == "wallet.coins_spent":
                     return [decision, answer, *self._payout(answer)]
                 return [decision, answer]
+            case CoinPackagePriced():
+                self.prices = self.prices.with_price(event)
+                return []
             case users.CreatorVerified():
                 return self._payout(event)
             case creators.PayoutRequested() | creators.PayoutSucceeded():
@@ -491,3 +495,67 @@ def test_read_tables_are_compared_row_by_row_with_the_replay():
         "wallet_balances row of u3 (missing): balance 0 (log: -2), debt 0 (log: 2)")
     verdict = Verdict.of(invariant)
     assert not verdict.passed and verdict.detail.startswith("1 of 3 checks failed, first at")
+
+
+# ------------------------------------------------------------ purchases off the price list
+
+def mispriced(e: Economy, purchase_id: str, **figures: object) -> payments.PurchaseCompleted:
+    """17,500 coins for a cent under a version nobody published, unless changed."""
+    fields: dict = dict(coins=17500, amount_minor=1, currency="USD",
+                        platform=payments.Platform.web, region="US", package_id="coins-17500",
+                        rate_version="packs-made-up")
+    return payments.PurchaseCompleted(**e.env(), user_id="v1", purchase_id=purchase_id,
+                                      **{**fields, **figures})
+
+
+def test_refused_purchases_mint_nothing_and_their_cash_is_held_until_returned():
+    economy, _ = build()
+    [refused] = economy.publish(mispriced(economy, "p-bad"))
+    assert refused.type == "wallet.purchase_refused"
+    # Refunded: nothing to claw back, the cash goes back.
+    assert economy.publish(payments.PurchaseRefunded(
+        **economy.env(), user_id="v1", purchase_id="p-bad", amount_minor=1,
+        currency="USD")) == []
+    # Bought before its price list reached the wallet, then published again: credited.
+    early = mispriced(economy, "p-late", rate_version="packs-2026-02", amount_minor=17000)
+    [late] = economy.publish(early)
+    assert late.type == "wallet.purchase_refused" and late.reason == "unknown_rate_version"
+    economy.publish(CoinPackagePriced(
+        **economy.env(), rate_version="packs-2026-02", package_id="coins-17500",
+        platform="web", region="US", coins=17500, amount_minor=17000, currency="USD"))
+    [credited] = economy.publish(early.model_copy(update=economy.env()))
+    assert credited.type == "wallet.coins_purchased"
+    [held] = economy.publish(mispriced(economy, "p-held", package_id="coins-70",
+                                       rate_version="packs-2026-01", coins=70,
+                                       amount_minor=74, region="FR"))
+    assert held.type == "wallet.purchase_refused" and held.reason == "unknown_package"
+    [kept] = economy.publish(mispriced(economy, "p-kept", rate_version="packs-2026-01",
+                                       amount_minor=18000))
+    assert kept.type == "wallet.purchase_refused" and kept.reason == "price_mismatch"
+    report = audit(economy.log.log_records())
+    assert report.passed, [(i.name, [v.message for v in i.examples])
+                           for i in report.invariants if not i.passed]
+    usd = report.money["USD"]
+    assert usd["refused_unreturned"] == 74 + 18000  # p-bad refunded, p-late credited
+    assert sum(v for k, v in usd.items() if k != "received") == usd["received"]
+    assert report.figures["coins"]["purchases_refused"] == {
+        "price_mismatch": 1, "unknown_package": 1, "unknown_rate_version": 2}
+    assert report.figures["rates"]["purchases_checked"] == 2 + 1 + 4
+
+
+def test_a_credit_off_the_price_list_or_a_refusal_against_other_figures_fails_rates():
+    economy, _ = build()
+    [refused] = economy.publish(mispriced(economy, "p-bad", rate_version="packs-2026-01"))
+    credit = first_of(economy, "wallet.coins_purchased")
+    records = economy.log.log_records({
+        credit.event_id: credit.model_copy(update={"amount_minor": 1}),
+        refused.event_id: refused.model_copy(update={"listed_amount_minor": 1})})
+    report = audit(records)
+    assert "rates" in report.failed_names()
+    assert set(located(report, "rates")) >= {offset_of(records, credit.event_id),
+                                              offset_of(records, refused.event_id)}
+    # A refusal forged over a credit of the same purchase breaks conservation too.
+    forged = refused.model_copy(update={"purchase_id": credit.purchase_id,
+                                        "user_id": credit.user_id})
+    assert "coin_conservation" in audit(economy.log.log_records(
+        {refused.event_id: forged})).failed_names()

@@ -59,6 +59,9 @@ or republished under a new id) decides nothing and changes no state. Not redeliv
     is indistinguishable from a new fact;
   * a PayoutRequested republished under a new id: that is a documented duplicate_payout
     rejection, an output, not a no-op;
+  * a purchase the wallet refused: a refusal keeps nothing, so deciding it again refuses it
+    again (an output with the same derived id, which the runtime's inbox and downstream dedupe
+    drop; a republish under a new id is decided afresh, by design);
   * policy events (last writer wins by design).
 
 Not asserted: the brief's "minimum age 18 to ... receive" (users.AgeVerified: "can neither buy,
@@ -144,6 +147,8 @@ from shared.contract.events.wallet import (
     LotKind,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefusal,
+    PurchaseRefused,
     SpendRejected,
     SpendRejection,
     WalletEvent,
@@ -306,6 +311,26 @@ class EconomyMachine(RuleBasedStateMachine):
             PurchaseCompleted, user_id=user, purchase_id=self._name("p"), coins=coins,
             amount_minor=amount, currency="USD", platform=Platform(platform), region="US",
             package_id=package_id, rate_version="packs-2026-01"))
+
+    @rule(user=st.sampled_from(USERS), package=st.sampled_from(PACKAGES),
+          how=st.sampled_from(["17500-for-a-cent", "coins", "amount", "currency", "region",
+                               "platform", "package"]))
+    def buy_off_the_list(self, user, package, how):
+        """A purchase that does not match the price list (the wallet refuses it and credits
+        nothing), kept among the purchases a refund or chargeback may name."""
+        package_id, platform, coins, amount = package
+        figures = dict(coins=coins, amount_minor=amount, currency="USD", platform=platform,
+                       region="US", package_id=package_id, rate_version="packs-2026-01")
+        figures.update({
+            "17500-for-a-cent": dict(coins=17500, amount_minor=1, rate_version="packs-made-up"),
+            "coins": dict(coins=coins + 1), "amount": dict(amount_minor=amount - 1),
+            "currency": dict(currency="EUR"), "region": dict(region="FR"),
+            "platform": dict(platform="app_android"), "package": dict(package_id="coins-1"),
+        }[how])
+        label(f"purchase off the list: {how}")
+        self.purchases.append(self.publish(
+            PurchaseCompleted, user_id=user, purchase_id=self._name("p"),
+            **{**figures, "platform": Platform(figures["platform"])}))
 
     @rule(user=st.sampled_from(USERS), coins=st.integers(1, 5000),
           ttl_s=st.one_of(st.integers(-3600, 0), st.integers(1, 3600),
@@ -559,6 +584,8 @@ class EconomyMachine(RuleBasedStateMachine):
         event = delivery.event
         if isinstance(event, PolicyEvent):
             return False
+        if any(isinstance(output, PurchaseRefused) for output in delivery.outputs):
+            return False
         if republish and isinstance(event, PayoutRequested):
             return False
         if isinstance(event, AgeVerified | CreatorVerified | SpendingLimitSet):
@@ -580,6 +607,8 @@ class EconomyMachine(RuleBasedStateMachine):
         for delivery in deliveries[self.checked:]:
             if delivery.consumer == WALLET and isinstance(delivery.event, GiftPriced):
                 self._check_spend_decision(delivery)
+            elif delivery.consumer == WALLET and isinstance(delivery.event, PurchaseCompleted):
+                self._check_purchase_decision(delivery)
             elif delivery.consumer == GIFTING and isinstance(delivery.event, GiftRequested):
                 self._check_gift_decision(delivery)
             elif delivery.consumer == PAYOUT and isinstance(delivery.event, PayoutRequested):
@@ -930,6 +959,36 @@ class EconomyMachine(RuleBasedStateMachine):
             label(f"spend rejected: {answer.reason.value}")
             assert answer.reason is expected, (answer.reason, expected, seen)
             assert answer.balance_after == balance(seen)
+
+    def _check_purchase_decision(self, delivery: Delivery) -> None:
+        """Credited exactly when the figures are a listed package's (the default list, the
+        only one this economy publishes), else refused with the first reason that applies."""
+        purchase = delivery.event
+        answers = [e for e in delivery.outputs if isinstance(e, CoinsPurchased | PurchaseRefused)]
+        if delivery.before.purchase(purchase.purchase_id) is not None:
+            assert answers == []  # credited before: decided once
+            return
+        listed = {(package_id, platform): (coins, amount)
+                  for package_id, platform, coins, amount in PACKAGES}
+        price = listed.get((purchase.package_id, purchase.platform.value))
+        if purchase.rate_version != "packs-2026-01":
+            expected = PurchaseRefusal.unknown_rate_version
+        elif price is None or purchase.region != "US":
+            expected = PurchaseRefusal.unknown_package
+        elif purchase.coins != price[0]:
+            expected = PurchaseRefusal.coins_mismatch
+        elif (purchase.amount_minor, purchase.currency) != (price[1], "USD"):
+            expected = PurchaseRefusal.price_mismatch
+        else:
+            expected = None
+        [answer] = answers
+        if expected is None:
+            assert isinstance(answer, CoinsPurchased), answer
+            return
+        assert isinstance(answer, PurchaseRefused) and answer.reason is expected, answer
+        assert answer.balance_after == balance(fold(delivery.before, [
+            e for e in delivery.outputs if isinstance(e, PromoCoinsExpired)]))
+        assert [e for e in delivery.outputs if not isinstance(e, PromoCoinsExpired)] == [answer]
 
     def _limit_exceeded(self, user: str, day_total: int, month_total: int) -> bool:
         for period, total in ((LimitPeriod.daily, day_total),

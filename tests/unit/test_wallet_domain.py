@@ -22,6 +22,9 @@ from hypothesis.stateful import (
 from pydantic import TypeAdapter
 
 from services.wallet.domain import (
+    DEFAULT_PRICES,
+    PackagePrice,
+    PriceList,
     SpendingPolicy,
     Wallet,
     WalletDraft,
@@ -29,14 +32,17 @@ from services.wallet.domain import (
     cash_value_of_first,
     day_key,
     decide,
+    decide_expiry,
     decide_spend,
     evolve,
     fold,
     month_key,
+    price_key,
     replay,
     spendable,
 )
 from shared.consistency import InconsistentHistory
+from shared.contract.defaults import COIN_PACKAGES
 from shared.contract.envelope import Event, derive_event_id
 from shared.contract.events.gifting import GiftPriced
 from shared.contract.events.payments import (
@@ -56,6 +62,8 @@ from shared.contract.events.wallet import (
     LotKind,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefusal,
+    PurchaseRefused,
     SpendingLimitRecorded,
     SpendRejected,
     SpendRejection,
@@ -84,6 +92,16 @@ def bought(purchase_id: str, coins: int, amount_minor: int | None = None, at: da
         event_id=_id(), occurred_at=at, user_id=USER, purchase_id=purchase_id, coins=coins,
         amount_minor=coins if amount_minor is None else amount_minor, currency=currency,
         platform=Platform.web, region="US", package_id=f"pack-{coins}", rate_version="packs-1")
+
+
+def listed(event: Event) -> PriceList:
+    """The price list the tests decide with: every purchase at "packs-1" is priced as it is
+    bought (these tests are about lots; the price list has tests of its own below), and the
+    defaults price the rest."""
+    if isinstance(event, PurchaseCompleted) and event.rate_version == "packs-1":
+        return PriceList.of([(price_key(event), PackagePrice(event.coins, event.amount_minor,
+                                                             event.currency))])
+    return DEFAULT_PRICES
 
 
 def granted(grant_id: str, coins: int, expires_at: datetime = T0 + 7 * DAY,
@@ -137,7 +155,7 @@ def run(inputs: list[Event], policy: SpendingPolicy | None = None,
     wallet = wallet or Wallet(USER)
     emitted: list[WalletEvent] = []
     for event in inputs:
-        decided = decide(wallet, event, policy)
+        decided = decide(wallet, event, policy, listed(event))
         for output in decided:
             assert type(output).model_validate_json(output.model_dump_json()) == output
         wallet = fold(wallet, decided)
@@ -637,7 +655,7 @@ class WalletMachine(RuleBasedStateMachine):
 
     def feed(self, event: Event) -> None:
         wallet = self.wallet
-        for output in decide(wallet, event, self.policy):
+        for output in decide(wallet, event, self.policy, listed(event)):
             if isinstance(output, CoinsSpent):  # never beyond the balance at that moment
                 assert 0 < output.coins <= balance(wallet) and not wallet.frozen
                 assert wallet.adult is True
@@ -664,6 +682,42 @@ class WalletMachine(RuleBasedStateMachine):
         purchase_id = self._next("p")
         self.purchase_ids.append(purchase_id)
         self.feed(bought(purchase_id, coins, amount_minor, self.now, currency))
+
+    @rule(package=st.sampled_from(COIN_PACKAGES), coins=st.integers(1, 20_000),
+          amount_minor=st.integers(0, 30_000), rate_version=st.sampled_from(
+              ["packs-2026-01", "packs-2026-01", "packs-unknown"]),
+          platform=st.sampled_from(list(Platform)), region=st.sampled_from(["US", "US", "FR"]))
+    def buy_off_the_list(self, package, coins, amount_minor, rate_version, platform, region):
+        """A purchase at the default price list's version with made-up figures: credited only
+        if they happen to be the listed ones, else refused with nothing credited."""
+        package_id, listed_platform, listed_coins, listed_amount = package
+        purchase = PurchaseCompleted(
+            event_id=_id(), occurred_at=self.now, user_id=USER,
+            purchase_id=self._next("p"), coins=coins, amount_minor=amount_minor,
+            currency="USD", platform=platform, region=region, package_id=package_id,
+            rate_version=rate_version)
+        swept = fold(self.wallet, decide_expiry(self.wallet, purchase))
+        start = len(self.log)
+        self.feed(purchase)
+        outputs = [e for e in self.log[start:] if isinstance(e, CoinsPurchased | PurchaseRefused)]
+        if rate_version != "packs-2026-01":
+            expected = PurchaseRefusal.unknown_rate_version
+        elif (platform.value, region) != (listed_platform, "US"):
+            expected = PurchaseRefusal.unknown_package
+        elif coins != listed_coins:
+            expected = PurchaseRefusal.coins_mismatch
+        elif amount_minor != listed_amount:
+            expected = PurchaseRefusal.price_mismatch
+        else:
+            expected = None
+        if expected is None:
+            self.purchase_ids.append(purchase.purchase_id)
+            assert isinstance(outputs[0], CoinsPurchased)
+            return
+        [refused] = outputs
+        assert isinstance(refused, PurchaseRefused) and refused.reason is expected
+        assert refused.balance_after == balance(swept)
+        assert self.wallet == swept
 
     @rule(coins=st.integers(1, 200), ttl_s=st.integers(0, 3 * 86_400))
     def grant(self, coins, ttl_s):
@@ -701,7 +755,13 @@ class WalletMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.last_input is not None)
     @rule()
     def redeliver_the_last_fact(self):
-        assert decide(self.wallet, again(self.last_input), self.policy) == []
+        last = again(self.last_input)
+        outputs = decide(self.wallet, last, self.policy, listed(last))
+        if isinstance(last, PurchaseCompleted) and self.wallet.purchase(last.purchase_id) is None:
+            # A refusal keeps nothing: the same purchase republished is refused again.
+            assert [type(output) for output in outputs] == [PurchaseRefused]
+        else:
+            assert outputs == []
 
     @invariant()
     def coins_are_conserved(self):

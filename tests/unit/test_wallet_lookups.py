@@ -21,6 +21,9 @@ import pytest
 
 from services.wallet import handlers
 from services.wallet.domain import (
+    DEFAULT_PRICES,
+    PackagePrice,
+    PriceList,
     PurchaseLot,
     Wallet,
     decide,
@@ -58,6 +61,11 @@ from tests.unit.test_audit import record
 
 USER = "viewer-1"
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+PACKS = (50, 100, 300, 1000)
+"""Coins of the packs History sells, at 3 cents a coin: the stored price list's "packs-1"."""
+STORED_PRICES = {("packs-1", f"pack-{coins}", "web", "US"): PackagePrice(coins, coins * 3, "USD")
+                 for coins in PACKS}
+PRICES = DEFAULT_PRICES.merged(PriceList.of(STORED_PRICES.items()))
 
 
 class History:
@@ -88,11 +96,14 @@ class History:
                 # Paid again, as payments may say twice: credited once.
                 user, purchase_id = rng.choice(self.purchases)
             self.purchases.append((user, purchase_id))
-            coins = rng.choice([50, 100, 300, 1000])
+            coins = rng.choice(PACKS)
+            # Now and then off the price list: refused, and the id stays unused (a refund of
+            # it later finds nothing to claw back).
+            amount = 1 if self.step % 29 == 28 else coins * 3
             return PurchaseCompleted(
                 **self._common(), user_id=user, purchase_id=purchase_id, coins=coins,
-                amount_minor=coins * 3, currency="USD", platform=Platform.web, region="US",
-                package_id="pack", rate_version="packs-1")
+                amount_minor=amount, currency="USD", platform=Platform.web, region="US",
+                package_id=f"pack-{coins}", rate_version="packs-1")
         if roll < 0.25:
             common = self._common()
             grant_id = f"grant-{self.step}"
@@ -161,6 +172,7 @@ def canonical(wallet: Wallet) -> Wallet:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch) -> FakeWalletStore:
     fake = FakeWalletStore()
+    fake.prices.update(STORED_PRICES)
     monkeypatch.setattr(handlers, "store", fake)
     return fake
 
@@ -174,7 +186,7 @@ async def test_the_handler_on_rows_apart_decides_as_the_whole_wallet(store, seed
         expected: list[WalletEvent] = []
         for event in batch:
             wallet = wallets.get(event.key) or Wallet(event.key)
-            decided = decide(wallet, event)
+            decided = decide(wallet, event, prices=PRICES)
             wallets[event.key] = fold(wallet, decided)
             expected.extend(decided)
         unit = await handle_batch(handlers.handle, batch)
@@ -218,7 +230,7 @@ def test_a_wallet_without_its_lookups_takes_them_back_exactly():
     for _ in range(300):
         event = history.next()
         if event.key == USER:
-            wallet = fold(wallet, decide(wallet, event))
+            wallet = fold(wallet, decide(wallet, event, prices=PRICES))
     spent = [lot for lot in wallet.purchases if lot.gifts]
     closed = [lot for lot in (*wallet.purchases, *wallet.promos) if not lot.remaining]
     assert wallet.requests and len(spent) > 3 and closed

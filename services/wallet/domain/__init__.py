@@ -8,7 +8,9 @@ shared.consistency.InconsistentHistory).
     state      Wallet, PurchaseLot, PromoLot, SpendingPolicy, Window; balance, spendable,
                coins_by_source
     lots       spend order, cover order, cash value of coins (cumulative allocation)
-    credits    decide_purchase, decide_grant, decide_expiry (debt is repaid first)
+    prices     PriceList, purchase_refusal, price_conflict: the coin package price list
+    credits    decide_purchase (refused off the price list), decide_grant, decide_expiry
+               (debt is repaid first)
     facts      decide_age, decide_limit (user-service facts recorded as wallet events)
     spending   decide_spend: check order, limits per UTC day and month
     clawback   decide_clawback: refunds, chargebacks, debt, freeze
@@ -24,6 +26,15 @@ from services.wallet.domain.evolve import WalletDraft, evolve, fold, replay
 from services.wallet.domain.facts import decide_age, decide_limit
 from services.wallet.domain.lookups import with_lookups, without_lookups
 from services.wallet.domain.lots import cash_value_of_first, cover_order, spend_order, take
+from services.wallet.domain.prices import (
+    DEFAULT_PRICES,
+    PackagePrice,
+    PriceList,
+    price_conflict,
+    price_key,
+    price_of,
+    purchase_refusal,
+)
 from services.wallet.domain.spending import decide_spend, effective_limit, refusal_of
 from services.wallet.domain.state import (
     Lot,
@@ -41,11 +52,12 @@ from services.wallet.domain.state import (
 )
 
 __all__ = [
-    "Lot", "PromoLot", "PurchaseLot", "SpendingLimit", "SpendingPolicy", "Wallet",
-    "WalletDraft", "Window",
+    "DEFAULT_PRICES", "Lot", "PackagePrice", "PriceList", "PromoLot", "PurchaseLot",
+    "SpendingLimit", "SpendingPolicy", "Wallet", "WalletDraft", "Window",
     "balance", "cash_value_of_first", "coins_by_source", "cover_order", "day_key", "decide",
     "decide_age", "decide_clawback", "decide_expiry", "decide_grant", "decide_limit",
     "decide_purchase", "decide_spend", "effective_limit", "evolve", "fold", "freeze_reason",
-    "funded_gifts", "month_key", "refusal_of", "replay", "spend_order", "spendable", "take",
+    "funded_gifts", "month_key", "price_conflict", "price_key", "price_of",
+    "purchase_refusal", "refusal_of", "replay", "spend_order", "spendable", "take",
     "with_lookups", "without_lookups",
 ]

@@ -14,7 +14,8 @@ are not modelled): the balance always drops by the purchase's coins.
 
 Freeze: a chargeback always freezes (a fraud signal), and outranks a freeze for debt, which it
 replaces so that repaying the debt no longer lifts it. A refund freezes only when it leaves
-debt. An unknown purchase, or one already clawed back, decides nothing.
+debt. An unknown purchase, or one already clawed back, decides nothing; so does a purchase the
+wallet refused (credits.py): it credited no coins, so there is nothing to take back.
 """
 
 from __future__ import annotations

@@ -6,12 +6,29 @@ the new lot). Once the debt reaches 0, a freeze for debt lifts (WalletUnfrozen);
 freeze stays.
 
 Credits are idempotent by business id: a purchase_id or grant_id already credited decides
-nothing. Coins are credited even to a wallet on hold (not adult) or frozen: the money or grant
-is real, and those wallets simply cannot spend.
+nothing.
+
+A purchase must match the coin package price list (prices.py) for its rate_version, package,
+platform and region: coins, amount and currency. One that does not is refused
+(PurchaseRefused, with the reason and both sets of figures) and credits nothing. A refusal
+leaves the wallet as it was and keeps nothing, so the purchase_id is not used up: the same
+purchase republished (a new event id) is decided again, and credited if it now matches (its
+price list may have reached the wallet after it). A refund or chargeback of a refused purchase
+finds no lot and decides nothing: nothing was credited, so nothing is clawed back, and a
+chargeback of coins never credited is no reason to freeze the wallet.
+
+Coins are credited even to a wallet on hold (not adult) or frozen: the money or grant is real,
+and those wallets simply cannot spend.
 """
 
 from __future__ import annotations
 
+from services.wallet.domain.prices import (
+    DEFAULT_PRICES,
+    PriceList,
+    price_key,
+    purchase_refusal,
+)
 from services.wallet.domain.state import Wallet, assert_swept, balance
 from shared.contract.envelope import Event
 from shared.contract.events.payments import PurchaseCompleted
@@ -21,18 +38,25 @@ from shared.contract.events.wallet import (
     FreezeReason,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefusal,
+    PurchaseRefused,
     UnfreezeReason,
     WalletEvent,
     WalletUnfrozen,
 )
 
 
-def decide_purchase(wallet: Wallet, purchase: PurchaseCompleted) -> list[WalletEvent]:
-    """A new purchase lot: CoinsPurchased [+ WalletUnfrozen]."""
+def decide_purchase(wallet: Wallet, purchase: PurchaseCompleted,
+                    prices: PriceList = DEFAULT_PRICES) -> list[WalletEvent]:
+    """A new purchase lot: CoinsPurchased [+ WalletUnfrozen]; or PurchaseRefused when the
+    purchase does not match the price list, which credits nothing."""
     assert purchase.user_id == wallet.user_id, (wallet.user_id, purchase.user_id)
     if wallet.purchase(purchase.purchase_id) is not None:
         return []
     assert_swept(wallet, purchase.occurred_at)
+    refusal = purchase_refusal(purchase, prices)
+    if refusal is not None:
+        return [_refused(wallet, purchase, refusal, prices)]
     repaid = min(wallet.debt, purchase.coins)
     credited = purchase.caused(
         CoinsPurchased, "credit", user_id=wallet.user_id, purchase_id=purchase.purchase_id,
@@ -40,6 +64,21 @@ def decide_purchase(wallet: Wallet, purchase: PurchaseCompleted) -> list[WalletE
         rate_version=purchase.rate_version, balance_after=balance(wallet) + purchase.coins,
         debt_repaid=repaid)
     return [credited, *_unfreeze_when_repaid(wallet, purchase, repaid)]
+
+
+def _refused(wallet: Wallet, purchase: PurchaseCompleted, reason: PurchaseRefusal,
+             prices: PriceList) -> PurchaseRefused:
+    # The step is the credit's: a re-decision that came out the other way would reuse the id
+    # and be caught downstream as a conflict rather than pass as a second decision.
+    listed = prices.price(price_key(purchase))
+    return purchase.caused(
+        PurchaseRefused, "credit", user_id=wallet.user_id, purchase_id=purchase.purchase_id,
+        reason=reason, coins=purchase.coins, amount_minor=purchase.amount_minor,
+        currency=purchase.currency, platform=purchase.platform.value, region=purchase.region,
+        package_id=purchase.package_id, rate_version=purchase.rate_version,
+        listed_coins=listed.coins if listed else None,
+        listed_amount_minor=listed.amount_minor if listed else None,
+        listed_currency=listed.currency if listed else None, balance_after=balance(wallet))
 
 
 def decide_grant(wallet: Wallet, grant: PromoCoinsGranted) -> list[WalletEvent]:

@@ -42,6 +42,7 @@ from shared.contract.events.wallet import (
     LotUse,
     PromoCoinsCredited,
     PromoCoinsExpired,
+    PurchaseRefused,
     SpendingLimitRecorded,
     SpendRejected,
     WalletEvent,
@@ -220,6 +221,11 @@ class WalletDraft:
             case SpendRejected():
                 _check(event.request_id not in self.requests, "request decided twice", event)
                 self.requests.add(event.request_id)
+            case PurchaseRefused():
+                # A refusal credits nothing and keeps nothing; a purchase credited before is
+                # never decided again, so it cannot be refused after.
+                _check(event.purchase_id not in self.purchase_index,
+                       "refusal of a purchase credited before", event)
             case CoinsClawedBack():
                 self._claw_back(event)
             case WalletFrozen():

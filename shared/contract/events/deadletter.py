@@ -33,6 +33,9 @@ class DeadLetterReason(StrEnum):
     """The record is larger than MAX_RECORD_BYTES."""
     unknown_fields = "unknown_fields"
     """Fields the event's schema does not name: a newer writer, or a typo nobody would see."""
+    policy_conflict = "policy_conflict"
+    """A policy event that contradicts one in effect: a coin package priced again under the
+    same rate_version with other figures. The first price stands."""
 
 
 class EventDeadLettered(Event):

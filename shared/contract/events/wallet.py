@@ -163,6 +163,56 @@ class SpendRejected(WalletEvent):
     """Added without a version bump (optional): the (unchanged) balance, to explain a refusal."""
 
 
+class PurchaseRefusal(StrEnum):
+    """Why the wallet refused to credit a purchase: it does not match the coin package price
+    list (policy.coin_package_priced) for its platform and region. Values are part of the
+    contract; never reuse one. Checked in this order, the first that applies is the reason."""
+
+    unknown_rate_version = "unknown_rate_version"
+    """No package is priced under the purchase's rate_version."""
+    unknown_package = "unknown_package"
+    """The rate_version prices no such package on the purchase's platform and region."""
+    coins_mismatch = "coins_mismatch"
+    """The package holds another number of coins under that rate_version."""
+    price_mismatch = "price_mismatch"
+    """The package costs another amount, or is priced in another currency."""
+
+
+class PurchaseRefused(WalletEvent):
+    """A purchase that does not match the price list: nothing is credited. The purchase's
+    figures are recorded as they came, with the price list's figures when the package is
+    priced, so the refusal explains itself on the ledger alone."""
+
+    type: Literal["wallet.purchase_refused"] = "wallet.purchase_refused"
+    schema_version: Literal[1] = 1
+    purchase_id: Identifier
+    """The purchase refused."""
+    reason: PurchaseRefusal
+    """Why it does not match the price list."""
+    coins: PositiveCoins
+    """Coins the purchase claimed."""
+    amount_minor: AmountMinor
+    """The price the purchase says was paid, in minor units of `currency`."""
+    currency: Currency
+    """ISO 4217 currency of the payment."""
+    platform: Identifier
+    """Where the purchase was made."""
+    region: Identifier
+    """The buyer's pricing region."""
+    package_id: Identifier
+    """The coin package the purchase names."""
+    rate_version: RateVersion
+    """The price list version the purchase names."""
+    listed_coins: Coins | None = None
+    """Coins of the package under that rate_version, or null when it is not priced."""
+    listed_amount_minor: AmountMinor | None = None
+    """The package's listed price, in minor units of `listed_currency`, or null."""
+    listed_currency: Currency | None = None
+    """ISO 4217 currency of the listed price, or null."""
+    balance_after: StrictInt
+    """The wallet's coin balance, unchanged by the refusal."""
+
+
 class ClawbackKind(StrEnum):
     refund = "refund"
     chargeback = "chargeback"
