@@ -50,17 +50,20 @@ IN_FLIGHT_BATCHES = 2
 # relay_lease is named first both in the first CTE and in the main FROM, so the statement locks
 # it before the outbox whether it is parsed or a prepared plan is checked again (the main query's
 # tables first, then the CTEs'): a swap locks it first too (ops/replay/swap.py), and the two
-# cannot deadlock.
+# cannot deadlock. Aggregates over it: the planner knows they are one row each (an estimate
+# from the table's size made the join look like millions of rows, and JIT-compiled it).
 _DELETE_AND_READ = """
-    WITH lease AS MATERIALIZED (SELECT epoch = $4 AS ours FROM relay_lease),
+    WITH lease AS MATERIALIZED (
+             SELECT coalesce(bool_or(epoch = $4), false) AS ours FROM relay_lease),
          published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[])
                                           AND (SELECT ours FROM lease))
     SELECT lease.ours, w.id, w.topic, w.key, w.value, w.headers
-    FROM relay_lease AS held CROSS JOIN lease LEFT JOIN LATERAL (
-        SELECT id, topic, key, value, headers FROM outbox AS waiting
-        WHERE lease.ours
-          AND NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
-        ORDER BY id LIMIT $3) AS w ON true
+    FROM (SELECT count(*) FROM relay_lease) AS held,
+         lease LEFT JOIN LATERAL (
+             SELECT id, topic, key, value, headers FROM outbox AS waiting
+             WHERE lease.ours AND NOT EXISTS (
+                 SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
+             ORDER BY id LIMIT $3) AS w ON true
     ORDER BY w.id
 """
 
