@@ -44,6 +44,26 @@ coinlog_create_service_role() {
 GRANT CONNECT, TEMPORARY, CREATE ON DATABASE :"db" TO :"role";
 CREATE SCHEMA IF NOT EXISTS :"role" AUTHORIZATION :"role";
 SQL
+    coinlog_hand_over_schema "$1"
+}
+
+# A schema made before its role existed (a local stack that ran the services as its admin)
+# passes to the role, with its tables (and their indexes and sequences) and other sequences.
+coinlog_hand_over_schema() {
+    coinlog_psql -v role="$1" <<'SQL'
+SELECT format('ALTER SCHEMA %I OWNER TO %I', :'role', :'role')
+  FROM pg_namespace WHERE nspname = :'role' AND nspowner <> :'role'::regrole \gexec
+SELECT format('ALTER %s %I.%I OWNER TO %I',
+              CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+              n.nspname, c.relname, :'role')
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = :'role' AND c.relowner <> :'role'::regrole
+   AND (c.relkind IN ('r', 'p')
+        -- a sequence of a serial column moves with its table
+        OR c.relkind = 'S' AND NOT EXISTS (
+               SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = c.oid AND d.deptype IN ('a', 'i'))) \gexec
+SQL
 }
 
 coinlog_create_service_role wallet "$WALLET_DB_PASSWORD"
