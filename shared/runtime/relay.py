@@ -168,7 +168,8 @@ class OutboxRelay:
                     await self._sleep(wait_s)
         finally:
             self.is_leader = False
-            # A graceful stop hands the lease on at once; a crash leaves it to expire.
+            # A graceful stop, or giving up, hands the lease on at once; a killed process's is
+            # taken once its session has ended, a frozen one's once it has expired.
             await self.lease.release(conn)
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
