@@ -389,3 +389,30 @@ async def test_another_role_can_neither_take_the_lease_nor_stop_the_relay(
             records = await read_topic(infra.kafka_bootstrap_servers, topic.name, expect=2)
             assert numbers_by_key(records) == {b"k": [1, 2]}
             assert relay.is_leader
+
+
+_LOCKS = """SELECT c.relname, l.granted FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE l.pid = $1 AND c.relname IN ('outbox', 'relay_lease')"""
+
+
+async def test_the_relays_statement_locks_its_lease_before_the_outbox_as_a_swap_does(
+        infra, schema, db):
+    """A swap locks relay_lease first (ops/replay/swap.py); were the relay's statement to lock
+    the outbox first, each could wait for the other. Checked on the first execution (parsed)
+    and on the next ones (a prepared plan checked again)."""
+    await _migrated(infra, schema)
+    relay = OutboxRelay(database_url=infra.database_url, schema=schema,
+                        bootstrap_servers=infra.kafka_bootstrap_servers)
+    relay.lease.epoch = 0
+    async with connected(infra, schema) as conn, connected(infra, schema) as swapping:
+        pid = await conn.fetchval("SELECT pg_backend_pid()")
+        for _ in range(3):
+            async with swapping.transaction():
+                await swapping.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+                statement = asyncio.create_task(relay._delete_and_read(conn, [], [], 10))  # noqa: SLF001
+                held = await wait_until(
+                    lambda: db.fetch(_LOCKS, pid),
+                    ready=lambda locks: ("outbox", False) in {tuple(r) for r in locks},
+                    describe="the relay's statement waiting for the outbox")
+                assert ("relay_lease", True) in {tuple(row) for row in held}
+            assert await statement == []
