@@ -36,7 +36,7 @@ from pathlib import Path
 import asyncpg
 from rich.console import Console
 
-from ops import demo_report, stack
+from ops import database_roles, demo_report, stack
 from ops.audit.command import run_audit
 from ops.audit.read_models import check_read_models
 from ops.backlog import Backlog
@@ -109,7 +109,7 @@ async def run_demo(viewers: int = DEFAULT_VIEWERS, seconds: float = DEFAULT_SECO
                       "`deploy/local/prometheus down` or `./coinlog stack down`)")
     demo = Demo(console, endpoints["KAFKA_BOOTSTRAP_SERVERS"], endpoints["DATABASE_URL"],
                 Namespace.isolated(namespace) if namespace else Namespace.deployment(),
-                sealer_process=prometheus)
+                sealer_process=prometheus, role_urls=database_roles.role_urls(endpoints))
     try:
         with demo.interruption.handling_ctrl_c():
             return await demo.run(viewers=viewers, creators=creators, seconds=seconds,
@@ -130,9 +130,11 @@ class Demo:
     def __init__(self, console: Console, kafka: str, database_url: str, namespace: Namespace,
                  *, instances: Mapping[str, int] | None = None, sealer_process: bool = False,
                  log_dir: Path = LOG_DIR,
-                 overrides: Mapping[str, Mapping[str, str]] | None = None):
+                 overrides: Mapping[str, Mapping[str, str]] | None = None,
+                 role_urls: Mapping[str, str] | None = None):
         """`instances`: how many processes of each service share its partitions (one by
-        default); `sealer_process`: seal from a process of its own, as compose runs it."""
+        default); `sealer_process`: seal from a process of its own, as compose runs it;
+        `role_urls`: the database login of each service's role (ops.database_roles)."""
         self.instances = dict(instances or {})
         self.setup_timeout_s = SETUP_TIMEOUT_S
         self.overrides = overrides
@@ -146,7 +148,7 @@ class Demo:
         self.rng = random.Random(self.run_id)
         self.clock = SimulatedClock(datetime.now(UTC) - DEMO_SPAN)
         self.outside = Outside(self.run_id, self.clock)
-        self.fleet = ServiceFleet(service_environment(kafka, database_url), namespace,
+        self.fleet = ServiceFleet(service_environment(kafka, database_url, role_urls), namespace,
                                   instance_id=f"demo-{self.run_id}", log_dir=log_dir)
         self.publisher = Publisher(kafka, self.topic_prefix)
         self.pool: asyncpg.Pool

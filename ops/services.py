@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ops import database_roles
 from ops.namespace import SERVICE_NAMES, Namespace
 from ops.stack import ROOT, local_dir
 from ops.tokens import local_signing_key, ops_token, public_key_path
@@ -176,7 +177,8 @@ class ServiceFleet:
             for number in range(1, count + 1):
                 instance = name if count == 1 else f"{name}-{number}"
                 port = free_port()
-                env = {**self.environment, "COINLOG_HTTP_PORT": str(port),
+                env = {**database_roles.for_service(self.environment, name),
+                       "COINLOG_HTTP_PORT": str(port),
                        "COINLOG_INSTANCE_ID": f"{self.instance_id}-{instance}",
                        "COINLOG_DB_SCHEMA": self.namespace.schema(name),
                        "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
@@ -185,7 +187,8 @@ class ServiceFleet:
                     name, instance, port, self.log_dir / f"{instance}.log",
                     (sys.executable, "-m", f"services.{name}"), env, token=self.token))
         if sealer:
-            env = {**self.environment, "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
+            env = {**database_roles.for_service(self.environment, None),
+                   "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
                    "PYTHONUNBUFFERED": "1"}
             await self._launch(RunningService(
                 SEALER, SEALER, None, self.log_dir / "sealer.log",
@@ -251,12 +254,14 @@ class ServiceFleet:
         return codes
 
 
-def service_environment(kafka_bootstrap_servers: str, database_url: str) -> dict[str, str]:
-    """The services' configuration: ours over the caller's environment (the schema and topic
-    prefix are set per service by ServiceFleet)."""
+def service_environment(kafka_bootstrap_servers: str, database_url: str,
+                        role_urls: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The services' configuration: ours over the caller's environment (the schema, topic
+    prefix and each service's own database login are set per service by ServiceFleet, from
+    `role_urls` or the logins the environment names: see ops.database_roles)."""
     env = dict(os.environ)
     env.update(KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers, DATABASE_URL=database_url,
-               COINLOG_LOG_LEVEL="WARNING")
+               COINLOG_LOG_LEVEL="WARNING", **database_roles.as_variables(role_urls or {}))
     # Each process announces its /metrics there, for the local Prometheus to find.
     env["COINLOG_LOCAL_DIR"] = str(local_dir())
     if not env.get("COINLOG_JWT_PUBLIC_KEY") and not env.get("COINLOG_JWT_PUBLIC_KEY_FILE"):

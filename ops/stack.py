@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from ops import database_roles
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL = ROOT / "deploy" / "local"
 
@@ -59,9 +61,10 @@ def prometheus_down() -> None:
 
 
 def endpoints_from_environment_or_local() -> dict[str, str]:
-    """Use the endpoints the environment names; otherwise start the local stack."""
+    """Use the endpoints the environment names (with the logins of the database's roles it
+    names, see ops.database_roles); otherwise start the local stack."""
     given = {name: os.environ[name] for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
              if os.environ.get(name)}
     if len(given) == 2:
-        return given
+        return {**given, **database_roles.as_variables(database_roles.role_urls(os.environ))}
     return up()

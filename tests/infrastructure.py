@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ops import stack
+from ops import database_roles, stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,14 +22,22 @@ ROOT = Path(__file__).resolve().parent.parent
 class Endpoints:
     kafka_bootstrap_servers: str
     database_url: str
+    """The admin login (schemas, rebuilds, swaps, clean-up)."""
     source: str
+    role_urls: Mapping[str, str] = field(default_factory=dict)
+    """The login of each service's role and of the auditor, where the stack has them (the
+    local stack does; see ops.database_roles)."""
+
+    def database_url_of(self, role: str) -> str:
+        """The login a process of `role` (a service, or the auditor) runs with."""
+        return self.role_urls.get(role, self.database_url)
 
 
 def _from_environment() -> Endpoints | None:
     kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     database = os.environ.get("DATABASE_URL")
     if kafka and database:
-        return Endpoints(kafka, database, "environment")
+        return Endpoints(kafka, database, "environment", database_roles.role_urls(os.environ))
     return None
 
 
@@ -101,7 +109,8 @@ def _containers() -> Iterator[Endpoints]:
 
 def _local_stack() -> Endpoints:
     exported = stack.up()
-    return Endpoints(exported["KAFKA_BOOTSTRAP_SERVERS"], exported["DATABASE_URL"], "local")
+    return Endpoints(exported["KAFKA_BOOTSTRAP_SERVERS"], exported["DATABASE_URL"], "local",
+                     database_roles.role_urls(exported))
 
 
 @contextlib.contextmanager

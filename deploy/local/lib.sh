@@ -29,9 +29,17 @@ KAFKA_BROKERS="${COINLOG_KAFKA_BROKERS:-1}"
 KAFKA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/coinlog/kafka-$KAFKA_VERSION"
 KAFKA_JARS_MARKER="$KAFKA_CACHE_DIR/.complete"
 
+# The admin login: owns the database, sets it up (roles, schemas, rebuilds and swaps), and is
+# what DATABASE_URL names.
 PG_USER_NAME=coinlog
 PG_PASSWORD=coinlog
 PG_DB_NAME=coinlog
+# The roles deploy/compose/postgres-init.sh creates: one per service, owning its schema, and the
+# read-only auditor. Each gets a COINLOG_DATABASE_URL_<ROLE> export; the local passwords are
+# development values like the admin's.
+PG_SERVICE_ROLES=(wallet gifting payout)
+PG_ROLES=("${PG_SERVICE_ROLES[@]}" auditor)
+pg_role_password() { printf '%s-local\n' "$1"; }
 # Bootstrap superuser named explicitly so it is the same whichever OS user ran initdb.
 PG_SUPERUSER=postgres
 PG_OS_USER=postgres

@@ -68,7 +68,8 @@ class CutNetwork:
         ctx.proxies[self.to].heal()
 
 
-PROXIED_INSTANCE = "wallet-1"
+PROXIED_SERVICE = "wallet"
+PROXIED_INSTANCE = f"{PROXIED_SERVICE}-1"
 """The instance whose connections a network cut scenario routes through its proxies."""
 
 

@@ -18,7 +18,8 @@ import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
-from ops.chaos.faults import PROXIED_INSTANCE
+from ops import database_roles
+from ops.chaos.faults import PROXIED_INSTANCE, PROXIED_SERVICE
 from ops.chaos.oracle import judge
 from ops.chaos.plan import FaultPlan, Injected, PlanResult
 from ops.chaos.proxy import TcpProxy
@@ -97,12 +98,14 @@ async def _run_on(stack: FaultStack, scenario: Scenario, *, seconds: float, rate
     log_dir.mkdir(parents=True, exist_ok=True)
     result = ScenarioResult(scenario, name)
     started = time.monotonic()
-    proxies, overrides = await _proxies(scenario, stack, database_url)
+    role_urls = database_roles.role_urls(endpoints)
+    proxies, overrides = await _proxies(scenario, stack,
+                                        role_urls.get(PROXIED_SERVICE, database_url))
     with (log_dir / "demo.txt").open("w") as transcript:
         console = Console(file=transcript, width=160)
         demo = Demo(console, kafka, database_url, namespace,
                     instances=scenario.instance_counts, sealer_process=True, log_dir=log_dir,
-                    overrides=overrides)
+                    overrides=overrides, role_urls=role_urls)
         plan = FaultPlan(list(scenario.faults()), stack, database_url, namespace, seconds,
                          result.plan, proxies)
         try:
@@ -117,7 +120,8 @@ async def _run_on(stack: FaultStack, scenario: Scenario, *, seconds: float, rate
             for proxy in proxies.values():
                 await proxy.stop()
     if result.failure is None:
-        result.verdicts = await judge(service_environment(kafka, database_url), namespace)
+        result.verdicts = await judge(service_environment(kafka, database_url, role_urls),
+                                      namespace)
     result.elapsed_s = time.monotonic() - started
     result.log_lines = _warnings_by_process(log_dir)
     if not keep:
@@ -128,7 +132,7 @@ async def _run_on(stack: FaultStack, scenario: Scenario, *, seconds: float, rate
 async def _proxies(scenario: Scenario, stack: FaultStack, database_url: str
                    ) -> tuple[dict[str, TcpProxy], dict[str, dict[str, str]]]:
     """The proxies of the scenario's proxied paths, started, and the environment that sends
-    PROXIED_INSTANCE through them."""
+    PROXIED_INSTANCE through them (`database_url`: its service's own login)."""
     proxies: dict[str, TcpProxy] = {}
     environment: dict[str, str] = {}
     if "kafka" in scenario.proxied:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import asyncpg
 
+from ops import database_roles
 from ops.explain.creator import CreatorExplanation, explain_creator
 from ops.explain.statements import CreatorStatement, creator_statement
 from ops.explain.viewer import ViewerExplanation, ViewerStatement, explain_viewer, viewer_statement
@@ -27,7 +28,8 @@ class NoHistory(LookupError):
 
 
 def _url(database_url: str | None) -> str:
-    return database_url or Settings().database_url
+    """Explanations and statements only read: as the auditor, where a login for it is named."""
+    return database_url or database_roles.reader_url(Settings().database_url)
 
 
 async def _has_history(conn: asyncpg.Connection, schema: str) -> bool:

@@ -6,9 +6,10 @@
    projection topics (input topics up to those offsets, its own output topics up to their ends)
    and write a fresh schema `<live>_rebuild_<n>` in one transaction.
 2. One transaction on the live schema:
-   - `LOCK TABLE tracking, inbox, outbox, entity_locks`: every consumer batch starts by
-     locking its tracking rows and the relay works on the outbox, so the live service stands
-     still from here on (its query API keeps answering from the live tables);
+   - `LOCK TABLE relay_lease, tracking, inbox, outbox, entity_locks`: every consumer batch
+     starts by locking its tracking rows and the relay works on its lease and the outbox, so the
+     live service stands still from here on (its query API keeps answering from the live
+     tables);
    - read the outbox (decided, maybe not yet published), then the output topics' ends, and fold
      what the live service applied since step 1: input topics up to the tracking offsets now,
      output topics up to their ends, then the outbox rows (an event both published and still in
@@ -20,7 +21,9 @@
    - optionally compare the two schemas table by table and give up if they differ;
    - move the live runtime tables (`MOVED_TABLES`) into the rebuilt schema (metadata
      only, whatever their size), so the service resumes exactly where it stopped and the relay
-     still publishes what was pending;
+     still publishes what was pending; the lease moves too, so the leading relay keeps its
+     epoch and leads on (a renewal it sent meanwhile waited for the lock, and its deadline
+     counts from before it);
    - rename the live schema to `<live>_replaced_<n>` and the rebuilt one to `<live>`.
    Committing releases the lock: the waiting batch goes on in the rebuilt tables, since the
    service addresses its tables through the schema's name (search_path).
@@ -55,7 +58,10 @@ from shared.readmodel import Rows, TableChange
 from shared.runtime.migrate import quote_schema
 from shared.settings import Settings
 
-MOVED_TABLES = ("tracking", "inbox", "outbox", "entity_locks")
+MOVED_TABLES = ("relay_lease", "tracking", "inbox", "outbox", "entity_locks")
+"""In the order they are locked: the relay's lease first, as the relay's own statement locks it
+before the outbox (shared/runtime/relay.py), so the two wait for each other without a
+deadlock."""
 
 
 class SwapRefused(Exception):

@@ -42,7 +42,7 @@ async def create_pool(database_url: str, schema: str, *, size: int = 4,
 
 async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
     """Pooled connections keep no session state: settings are SET LOCAL, advisory locks are
-    taken per transaction, and the relay's LISTEN and leader lock live on its own connection.
+    taken per transaction, and the relay's LISTEN lives on its own connection.
     So a connection goes back to the pool without asyncpg's reset query (unlock all, close
     all, unlisten, reset all), a round trip after every consumer batch. asyncpg still rolls
     back a transaction left open before it calls this."""

@@ -1,10 +1,10 @@
 """Publishes a schema's outbox to Kafka with an idempotent producer.
 
-One relay per schema publishes at a time (a PostgreSQL advisory lock elects it), so outbox rows
-leave in id order and one entity's events keep their order on its partition. A crash between
-Kafka's acknowledgement and the delete republishes the same events with the same ids, which
-every consumer drops as duplicates. Each send has a `send <topic>` span (shared/runtime/tracing.py)
-whose context the record carries on.
+One relay per schema publishes at a time (the holder of the schema's lease, see lease.py), so
+outbox rows leave in id order and one entity's events keep their order on its partition. A crash
+between Kafka's acknowledgement and the delete republishes the same events with the same ids,
+which every consumer drops as duplicates; so do the sends a replaced leader still had in flight.
+Each send has a `send <topic>` span (shared/runtime/tracing.py) whose context the record carries on.
 
 The relay does not wait for Kafka to acknowledge a batch before it reads the next one: a row
 committed meanwhile is sent at once, while the producer (one request in flight per partition)
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
+import uuid
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -30,6 +30,7 @@ from aiokafka.errors import KafkaError
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.deliveries import Deliveries
+from shared.runtime.lease import LEASE_TTL_S, RENEW_LEASE_EVERY_S, Lease, LeaseLost
 from shared.runtime.migrate import quote_schema
 from shared.runtime.processor import CONNECTION_ERRORS
 from shared.runtime.tracing import end_on_delivery, send_span
@@ -46,12 +47,26 @@ IN_FLIGHT_BATCHES = 2
 """Batches a leader sends before it waits for Kafka's acknowledgements."""
 
 # In one statement (one snapshot): the acknowledged rows are deleted, and the read leaves them
-# out as it leaves out the rows still on their way to Kafka.
+# out as it leaves out the rows still on their way to Kafka; both only while the lease is at the
+# relay's epoch ($4). The first row says whether it is; the rows to send, if any, come with it.
+# relay_lease is named first both in the first CTE and in the main FROM, so the statement locks
+# it before the outbox whether it is parsed or a prepared plan is checked again (the main query's
+# tables first, then the CTEs'): a swap locks it first too (ops/replay/swap.py), and the two
+# cannot deadlock. Aggregates over it: the planner knows they are one row each (an estimate
+# from the table's size made the join look like millions of rows, and JIT-compiled it).
 _DELETE_AND_READ = """
-    WITH published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[]))
-    SELECT id, event_id, topic, key, value, headers FROM outbox AS waiting
-    WHERE NOT EXISTS (SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
-    ORDER BY id LIMIT $3
+    WITH lease AS MATERIALIZED (
+             SELECT coalesce(bool_or(epoch = $4), false) AS ours FROM relay_lease),
+         published AS (DELETE FROM outbox WHERE id = ANY($1::bigint[])
+                                          AND (SELECT ours FROM lease))
+    SELECT lease.ours, w.id, w.event_id, w.topic, w.key, w.value, w.headers
+    FROM (SELECT count(*) FROM relay_lease) AS held,
+         lease LEFT JOIN LATERAL (
+             SELECT id, event_id, topic, key, value, headers FROM outbox AS waiting
+             WHERE lease.ours AND NOT EXISTS (
+                 SELECT FROM unnest($2::bigint[]) AS sent(id) WHERE sent.id = waiting.id)
+             ORDER BY id LIMIT $3) AS w ON true
+    ORDER BY w.id
 """
 
 
@@ -59,16 +74,16 @@ def notify_channel(schema: str) -> str:
     return f"coinlog_outbox_{schema}"
 
 
-def _leader_lock_key(schema: str) -> int:
-    digest = hashlib.sha256(f"relay:{schema}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 class OutboxRelay:
     def __init__(self, *, database_url: str, schema: str, bootstrap_servers: str,
                  batch_size: int = 1000, idle_poll_s: float = 1.0, client_id: str = "coinlog",
-                 topic_prefix: str = ""):
+                 topic_prefix: str = "", lease_ttl_s: float = LEASE_TTL_S,
+                 lease_renew_every_s: float = RENEW_LEASE_EVERY_S):
         quote_schema(schema)
+        # Unique per relay: another instance, or this process started again, is another holder,
+        # and taking over from it moves the epoch on.
+        self.lease = Lease(f"{client_id}/{uuid.uuid4().hex[:12]}", ttl_s=lease_ttl_s,
+                           renew_every_s=lease_renew_every_s)
         self.database_url = database_url
         self.schema = schema
         self.bootstrap_servers = bootstrap_servers
@@ -101,6 +116,12 @@ class OutboxRelay:
                 await self._run_connected(backoff)
             except asyncio.CancelledError:
                 raise
+            except LeaseLost as lost:
+                # Another relay leads now (or may, this one's lease having run out): this one
+                # starts over as a follower, its sends in flight finishing with its producer.
+                self.is_leader = False
+                log.warning("outbox relay %s: no longer leading: %s", self.schema, lost)
+                await backoff.wait()
             except Exception as error:
                 # Outages are expected (the database or the broker going away, a session
                 # terminated mid-statement, which asyncpg may report as a client error); anything
@@ -143,21 +164,26 @@ class OutboxRelay:
                 self._outage_since = 0.0
             deliveries = Deliveries(on_settled=self._wake.set)
             while True:
-                # Cleared first, by leaders and followers alike: a follower that only ever
-                # saw the event set would retry the lock in a busy loop.
+                # Cleared first: a wake-up meant for the previous round is spent.
                 self._wake.clear()
-                if not self.is_leader:
-                    self.is_leader = await conn.fetchval("SELECT pg_try_advisory_lock($1)",
-                                                         _leader_lock_key(self.schema))
+                if self.is_leader:
+                    await self.lease.keep(conn)
+                else:
+                    self.is_leader = await self.lease.try_take(conn)
                     if not self.is_leader:
-                        await self._sleep(self.idle_poll_s * 2)
+                        # Not woken by NOTIFY: a follower asks once a poll, not once a batch.
+                        await asyncio.sleep(self.idle_poll_s)
                         continue
-                    log.info("outbox relay %s: leading", self.schema)
+                    log.info("outbox relay %s: leading (epoch %d)", self.schema,
+                             self.lease.epoch)
                 wait_s = await self._publish_some(conn, producer, deliveries)
                 if wait_s > 0:
                     await self._sleep(wait_s)
         finally:
             self.is_leader = False
+            # A graceful stop, or giving up, hands the lease on at once; a killed process's is
+            # taken once its session has ended, a frozen one's once it has expired.
+            await self.lease.release(conn)
             with contextlib.suppress(Exception):
                 await conn.close(timeout=2)
             with contextlib.suppress(Exception):
@@ -182,6 +208,8 @@ class OutboxRelay:
             # The producer retries a send that timed out for as long as it runs; a leader whose
             # broker is out of reach would hold the leadership, and every instance's output
             # with it. So it gives up, which releases the leadership (see _run_connected).
+            # Nor does it send once its lease may have passed to another relay.
+            self.lease.check()
             await asyncio.wait_for(self._send(producer, rows, deliveries), PUBLISH_TIMEOUT_S)
             if len(rows) == room:
                 return 0.0
@@ -190,13 +218,23 @@ class OutboxRelay:
         return self._wait_s(deliveries)
 
     def _wait_s(self, deliveries: Deliveries) -> float:
-        """Until the next poll, or until the oldest send is overdue."""
+        """Until the next poll, the lease's renewal, or until the oldest send is overdue."""
+        wait_s = min(self.idle_poll_s, self.lease.seconds_to_renewal())
         overdue_in_s = deliveries.seconds_to_deadline(time.monotonic())
-        return self.idle_poll_s if overdue_in_s is None else min(self.idle_poll_s, overdue_in_s)
+        return wait_s if overdue_in_s is None else min(wait_s, overdue_in_s)
 
     async def _delete_and_read(self, conn: asyncpg.Connection, acknowledged: list[int],
                                in_flight: list[int], limit: int) -> list[asyncpg.Record]:
-        return await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit)
+        """Delete the acknowledged rows and read the next ones, as long as the lease is still
+        at this relay's epoch; raises LeaseLost (having done neither) once it is not."""
+        found = await conn.fetch(_DELETE_AND_READ, acknowledged, acknowledged + in_flight, limit,
+                                 self.lease.epoch)
+        if not found or not found[0]["ours"]:
+            # Taken over, or a swap (ops/replay/swap.py) put a schema in place whose lease is
+            # at another epoch.
+            self.lease.epoch = None
+            raise LeaseLost(f"{self.schema}'s lease is at another epoch")
+        return [row for row in found if row["id"] is not None]
 
     async def _send(self, producer: AIOKafkaProducer, rows: list[asyncpg.Record],
                     deliveries: Deliveries) -> None:

@@ -76,7 +76,7 @@ async def services_running(infra: Endpoints, run_id: str) -> AsyncIterator[Econo
         for definition in (wallet, gifting, payout):
             process = ServiceProcess(definition, Settings(
                 KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
-                DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=0,
+                DATABASE_URL=infra.database_url_of(definition.name), COINLOG_HTTP_PORT=0,
                 COINLOG_DB_SCHEMA=schema_of(run_id, definition.name),
                 COINLOG_INSTANCE_ID=f"e2e-{definition.name}", COINLOG_BATCH_TIMEOUT_MS=10,
                 COINLOG_TOPIC_PREFIX=topic_prefix(run_id),

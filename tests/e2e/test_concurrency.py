@@ -23,7 +23,8 @@ async def test_concurrent_gifts_across_two_wallet_instances_never_overspend(
     viewer, _ = await an_adult_with_coins(world, economy, 1000)
     first = economy.processes["wallet"]
     second = ServiceProcess(wallet, Settings(
-        KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
+        KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
+        DATABASE_URL=infra.database_url_of("wallet"),
         COINLOG_HTTP_PORT=-1, COINLOG_DB_SCHEMA=first.schema,
         COINLOG_INSTANCE_ID="e2e-wallet-2", COINLOG_BATCH_MAX_RECORDS=7,
         COINLOG_TOPIC_PREFIX=economy.topic_prefix))

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from ops.database_roles import AUDITOR
 from ops.explain import (
     CREATOR_COLUMNS,
     VIEWER_COLUMNS,
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.integration
 async def test_explanations_and_statements_agree_with_the_services(world, economy, infra):
     wallet_schema = economy.processes["wallet"].schema
     payout_schema = economy.processes["payout"].schema
-    db = infra.database_url
+    db = infra.database_url_of(AUDITOR)  # the commands read as the auditor, where there is one
     creator = world.id("creator")
     stream = await a_live_stream(world, economy, creator)
 

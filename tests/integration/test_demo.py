@@ -11,16 +11,18 @@ from __future__ import annotations
 import io
 import re
 import uuid
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
+from ops import database_roles
 from ops.audit.model import INVARIANTS as AUDIT_INVARIANTS
 from ops.audit.read_models import READ_MODELS
 from ops.demo import run_demo
-from ops.namespace import Namespace
+from ops.namespace import SERVICE_NAMES, Namespace
 from shared.contract.topics import ALL_TOPICS
 from tests.infrastructure import Endpoints
 
@@ -28,6 +30,16 @@ CHECKS = ("everything settled", *AUDIT_INVARIANTS, READ_MODELS, "log untampered"
 """The demo's verdicts: its own, the audit's over the whole log, the read tables, the seals."""
 VERDICT_LINE = re.compile(r"^\s*(?P<name>" + "|".join(re.escape(name) for name in CHECKS)
                           + r")\s+(?P<verdict>PASS|FAIL)\b")
+
+
+async def schema_owners(infra: Endpoints, namespace: Namespace) -> dict[str, str]:
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        return {service: await conn.fetchval(
+                    "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = $1",
+                    namespace.schema(service)) for service in SERVICE_NAMES}
+    finally:
+        await conn.close()
 
 
 @pytest.fixture
@@ -55,6 +67,8 @@ async def test_a_short_demo_ends_with_every_invariant_holding(
         infra: Endpoints, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap_servers)
     monkeypatch.setenv("DATABASE_URL", infra.database_url)
+    for name, value in database_roles.as_variables(infra.role_urls).items():
+        monkeypatch.setenv(name, value)
     output = io.StringIO()
     console = Console(file=output, width=200)
 
@@ -62,6 +76,9 @@ async def test_a_short_demo_ends_with_every_invariant_holding(
 
     report = output.getvalue()
     assert code == 0, report
+    # Each service ran as its own role: the schema its migrations made belongs to that role.
+    assert await schema_owners(infra, Namespace.isolated(namespace)) == {
+        service: urlsplit(infra.database_url_of(service)).username for service in SERVICE_NAMES}
     verdicts = {match["name"]: match["verdict"] for line in report.splitlines()
                 if (match := VERDICT_LINE.match(line))}
     assert verdicts == dict.fromkeys(CHECKS, "PASS"), report

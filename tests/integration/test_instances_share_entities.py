@@ -93,7 +93,7 @@ async def two_instances(base: ServiceDefinition, rendezvous: Rendezvous, infra: 
         process = ServiceProcess(
             definition_with(base, rendezvous.wrap(instance, spec.handler)),
             Settings(KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
-                     DATABASE_URL=infra.database_url, COINLOG_HTTP_PORT=-1,
+                     DATABASE_URL=infra.database_url_of(base.name), COINLOG_HTTP_PORT=-1,
                      COINLOG_DB_SCHEMA=rendezvous.schema, COINLOG_INSTANCE_ID=instance,
                      COINLOG_BATCH_TIMEOUT_MS=10, COINLOG_TOPIC_PREFIX=prefix))
         await process.start()

@@ -20,7 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared.contract.events.seals import SEALS_TOPIC_NAME, PartitionSealed
 from shared.contract.topics import Topic
 from shared.runtime.origin import ORIGIN_HEADER
-from shared.runtime.relay import _leader_lock_key
+from shared.runtime.lease import Lease
+from shared.runtime.migrate import apply_migrations, runtime_migrations
 from shared.runtime.service import ServiceProcess
 from shared.sealing.metrics import SealerMetrics
 from shared.sealing.sealer import Sealer
@@ -116,9 +117,13 @@ async def test_lag_rises_while_the_consumer_stands_still(infra, sample_topics, s
 
 async def test_outbox_backlog_counts_what_no_relay_publishes(infra, sample_topics, schema,
                                                              suffix, producer, db, tmp_path):
-    # The test holds the schema's relay leadership: the service's relay can only follow.
+    # The test holds the schema's relay lease (for longer than the test): the service's relay
+    # can only follow.
     holder = await asyncpg.connect(infra.database_url)
-    await holder.execute("SELECT pg_advisory_lock($1)", _leader_lock_key(schema))
+    await apply_migrations(holder, schema, runtime_migrations())
+    await holder.execute(f'SET search_path TO "{schema}"')
+    lease = Lease("metrics-test", ttl_s=600, renew_every_s=300)
+    assert await lease.try_take(holder)
     try:
         async with serving(infra, sample_topics, schema, suffix, tmp_path) as process:
             await publish(producer, sample_topics.inbound.name,
@@ -134,7 +139,7 @@ async def test_outbox_backlog_counts_what_no_relay_publishes(infra, sample_topic
                                              schema=schema),
                              ready=lambda age: age > 0.2, describe="the oldest row ageing")
 
-            await holder.execute("SELECT pg_advisory_unlock($1)", _leader_lock_key(schema))
+            await lease.release(holder)
             await wait_until(lambda: scraped(process, "coinlog_outbox_backlog_records",
                                              schema=schema),
                              ready=lambda rows: rows == 0, timeout_s=30,

@@ -26,6 +26,7 @@ from shared.contract.events.wallet import WalletEvent
 from shared.contract.topics import POLICY_CHANGES, WALLET_LEDGER
 from shared.runtime import history
 from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.lease import Lease
 from shared.runtime.locks import lock_entities
 from shared.runtime.migrate import apply_migrations
 from tests.infrastructure import Endpoints
@@ -33,7 +34,7 @@ from tests.integration.events import publish, purchase
 
 pytestmark = pytest.mark.integration
 
-RUNTIME_TABLES = {"tracking", "inbox", "outbox", "entity_locks"}
+RUNTIME_TABLES = {"tracking", "inbox", "outbox", "entity_locks", "relay_lease"}
 """Moved from the live schema into the swapped-in one."""
 WALLET_TABLES = {"wallets", "wallet_requests", "purchase_lots", "promo_lots",
                  "lot_funded_gifts", "wallet_balances", "spending_policy",
@@ -150,10 +151,14 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
     buyer_wallet, buyer_events = decided_purchases(buyer, [100, 250])
     other_wallet, other_events = decided_purchases(other, [40])
 
-    # The service's side: its role migrates its own schema, as the service does on start.
+    # The service's side: its role migrates its own schema, as the service does on start, and
+    # its relay takes the lease.
+    lease = Lease("wallet-relay")
     as_service = await connect(service_role.database_url, live_schema)
     try:
         await apply_migrations(as_service, live_schema, service("wallet").all_migrations)
+        assert await lease.try_take(as_service)
+        epoch = lease.epoch
     finally:
         await as_service.close()
     # Nothing on the input topics and no tracking rows: the rebuild is the ledger's fold.
@@ -205,6 +210,8 @@ async def test_swap_by_an_operator_leaves_the_schema_to_the_service_role(
     try:
         migrations = service("wallet").all_migrations
         assert await apply_migrations(as_service, live_schema, migrations) == []
+        # The lease moved with the runtime tables: the relay leads on at its epoch.
+        assert await lease.try_take(as_service) and lease.epoch == epoch
         balances = {row["user_id"]: row["balance"] for row in await as_service.fetch(
             "SELECT user_id, balance FROM wallet_balances")}
         assert balances == {buyer: balance(buyer_wallet), other: balance(other_wallet)}

@@ -402,11 +402,13 @@ def test_init_script_gives_each_service_a_role_owning_its_schema(init_script, po
     assert re.search(rf'^coinlog_create_service_role {name} "\${variable}"$', init_script,
                      re.MULTILINE), f"no role for {name}"
     assert variable in postgres_env, f"the postgres container does not get {variable}"
-    assert 'CREATE SCHEMA :"role" AUTHORIZATION :"role";' in init_script
+    assert 'CREATE SCHEMA IF NOT EXISTS :"role" AUTHORIZATION :"role";' in init_script
 
 
 def test_init_script_creates_a_read_only_auditor(init_script, postgres_env):
-    assert "CREATE ROLE auditor LOGIN PASSWORD" in init_script
+    assert re.search(r'^coinlog_login_role auditor "\$AUDITOR_DB_PASSWORD"$', init_script,
+                     re.MULTILINE)
+    assert "WITH LOGIN NOSUPERUSER" in init_script
     assert "GRANT pg_read_all_data TO auditor;" in init_script
     assert "ALTER ROLE auditor SET default_transaction_read_only = on;" in init_script
     assert "AUDITOR_DB_PASSWORD" in postgres_env
