@@ -19,9 +19,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shared.contract.events.seals import SEALS_TOPIC_NAME, PartitionSealed
 from shared.contract.topics import Topic
-from shared.runtime.origin import ORIGIN_HEADER
 from shared.runtime.lease import Lease
 from shared.runtime.migrate import apply_migrations, runtime_migrations
+from shared.runtime.origin import ORIGIN_HEADER
 from shared.runtime.service import ServiceProcess
 from shared.sealing.metrics import SealerMetrics
 from shared.sealing.sealer import Sealer
