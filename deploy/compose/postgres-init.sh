@@ -5,14 +5,34 @@
 # (/docker-entrypoint-initdb.d). deploy/local/up runs the same script on every start (with PGHOST
 # and PGPORT naming its server), so every statement below can run again: a role that exists gets
 # its password set again, a schema that exists is kept.
-# Passwords come from the environment; psql quotes them (:'var'), so no value is spliced into SQL.
+# Each password comes from the file its <NAME>_FILE variable names (a secret, as compose mounts
+# them), else from <NAME> itself (the local stack); psql quotes them (:'var'), so no value is
+# spliced into SQL.
 set -Eeo pipefail
 
 : "${POSTGRES_USER:?}" "${POSTGRES_DB:?}"
-: "${WALLET_DB_PASSWORD:?WALLET_DB_PASSWORD must be set}"
-: "${GIFTING_DB_PASSWORD:?GIFTING_DB_PASSWORD must be set}"
-: "${PAYOUT_DB_PASSWORD:?PAYOUT_DB_PASSWORD must be set}"
-: "${AUDITOR_DB_PASSWORD:?AUDITOR_DB_PASSWORD must be set}"
+
+coinlog_secret() {
+    local file_variable="$1_FILE"
+    if [[ -n "${!file_variable:-}" ]]; then
+        [[ -r "${!file_variable}" ]] \
+            || { echo "$file_variable: cannot read ${!file_variable}" >&2; return 1; }
+        local value
+        value="$(<"${!file_variable}")"
+        [[ -n "$value" ]] || { echo "$file_variable: ${!file_variable} is empty" >&2; return 1; }
+        printf '%s' "$value"
+    elif [[ -n "${!1:-}" ]]; then
+        printf '%s' "${!1}"
+    else
+        echo "$1 or $file_variable must be set" >&2
+        return 1
+    fi
+}
+
+WALLET_DB_PASSWORD="$(coinlog_secret WALLET_DB_PASSWORD)"
+GIFTING_DB_PASSWORD="$(coinlog_secret GIFTING_DB_PASSWORD)"
+PAYOUT_DB_PASSWORD="$(coinlog_secret PAYOUT_DB_PASSWORD)"
+AUDITOR_DB_PASSWORD="$(coinlog_secret AUDITOR_DB_PASSWORD)"
 
 coinlog_psql() {
     psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet --username "$POSTGRES_USER" \

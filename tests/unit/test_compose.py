@@ -366,22 +366,44 @@ def postgres_env(services) -> dict[str, str]:
     return environment(services["postgres"])
 
 
+def secret_source(compose: dict, secret: str) -> Path:
+    """The file compose mounts as `secret` when .env names none (its default)."""
+    declared = compose.get("secrets", {}).get(secret)
+    assert declared and "file" in declared, f"secret {secret} is not declared with a file"
+    path = ROOT / str(resolve(declared["file"]))
+    assert path.is_file(), f"{path} (secret {secret}) does not exist"
+    return path
+
+
+def mounted_secret(service: dict, secret: str) -> bool:
+    return any((entry if isinstance(entry, str) else entry.get("source")) == secret
+               for entry in service.get("secrets", []))
+
+
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_connects_with_its_own_role(compose, services, postgres_env, name):
-    password_variable = f"{name.upper()}_DB_PASSWORD"
-    raw_url = compose["services"][name]["environment"]["DATABASE_URL"]
-    raw_password = urlsplit(raw_url).password or ""
-    assert VARIABLE.fullmatch(raw_password) and VARIABLE.fullmatch(raw_password)["name"] == (
-        password_variable
-    ), "the password must come from the environment"
-
-    url = urlsplit(environment(services[name])["DATABASE_URL"])
+    env = environment(services[name])
+    url = urlsplit(env["DATABASE_URL"])
     assert url.scheme in ("postgresql", "postgres")
     assert url.username == name
+    assert url.password is None, "a password in DATABASE_URL: it is a secret file's"
     assert (url.hostname, url.port) == ("postgres", 5432)
     assert url.path == f"/{postgres_env['POSTGRES_DB']}"
-    # The init script creates the role with the password the postgres container is given.
-    assert url.password == postgres_env[password_variable]
+    # The service reads the same secret the init script creates its role with.
+    secret = f"{name}_db_password"
+    assert env["COINLOG_DB_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+    assert mounted_secret(services[name], secret)
+    assert postgres_env[f"{name.upper()}_DB_PASSWORD_FILE"] == f"/run/secrets/{secret}"
+    assert mounted_secret(services["postgres"], secret)
+    assert secret_source(compose, secret).read_text().strip()
+
+
+def test_no_password_stands_in_the_environment(services):
+    for name, service in services.items():
+        for variable, value in environment(service).items():
+            if re.search(r"PASSWORD|SECRET", variable):
+                assert variable.endswith(("_FILE", "__FILE")) and value.startswith(
+                    "/run/secrets/"), f"{name}: {variable} holds a password"
 
 
 @pytest.fixture(scope="module")
@@ -401,7 +423,9 @@ def test_init_script_gives_each_service_a_role_owning_its_schema(init_script, po
     variable = f"{name.upper()}_DB_PASSWORD"
     assert re.search(rf'^coinlog_create_service_role {name} "\${variable}"$', init_script,
                      re.MULTILINE), f"no role for {name}"
-    assert variable in postgres_env, f"the postgres container does not get {variable}"
+    assert re.search(rf'^{variable}="\$\(coinlog_secret {variable}\)"$', init_script,
+                     re.MULTILINE), f"{variable} is not read as a secret"
+    assert f"{variable}_FILE" in postgres_env, f"the postgres container does not get {variable}"
     assert 'CREATE SCHEMA IF NOT EXISTS :"role" AUTHORIZATION :"role";' in init_script
 
 
@@ -411,7 +435,7 @@ def test_init_script_creates_a_read_only_auditor(init_script, postgres_env):
     assert "WITH LOGIN NOSUPERUSER" in init_script
     assert "GRANT pg_read_all_data TO auditor;" in init_script
     assert "ALTER ROLE auditor SET default_transaction_read_only = on;" in init_script
-    assert "AUDITOR_DB_PASSWORD" in postgres_env
+    assert "AUDITOR_DB_PASSWORD_FILE" in postgres_env
 
 
 def test_postgres_is_ready_only_after_initialisation(compose, services, postgres_env):
