@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=4, ge=1, validation_alias="COINLOG_DB_POOL_SIZE")
     topic_replication_factor: int = Field(default=1, ge=1,
                                           validation_alias="COINLOG_TOPIC_REPLICATION_FACTOR")
-    """Replicas of every topic created (`coinlog topics ensure`, or a service finding one
-    missing); 3 on a cluster, with min.insync.replicas 2 and producers acknowledging all."""
+    """Replicas of every topic `coinlog topics ensure` creates (and checks); 3 on a cluster,
+    with min.insync.replicas 2 and producers acknowledging all."""
     topic_min_insync_replicas: int | None = Field(
         default=None, ge=1, validation_alias="COINLOG_TOPIC_MIN_INSYNC_REPLICAS")
     kafka_session_timeout_ms: int = Field(default=1500, ge=500,

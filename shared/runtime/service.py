@@ -26,7 +26,7 @@ from shared.runtime import db, logs
 from shared.runtime.auth import verifier_from
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.http import service_app
-from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
+from shared.runtime.kafka_admin import group_min_session_timeout_ms, require_topics
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.unit import BatchHandler, EntitiesOf, no_entities
@@ -72,6 +72,12 @@ class ServiceDefinition:
     def dead_letter_topic(self) -> Topic:
         return self.dead_letters or dead_letter_topic(self.name)
 
+    @property
+    def all_topics(self) -> list[Topic]:
+        """Every topic the service reads or writes: `coinlog topics ensure` creates them, the
+        service only checks that they exist."""
+        return list(dict.fromkeys([*self.topics, self.dead_letter_topic]))
+
 
 class ServiceProcess:
     def __init__(self, definition: ServiceDefinition, settings: Settings):
@@ -106,9 +112,10 @@ class ServiceProcess:
 
     async def start(self) -> None:
         settings = self.settings
-        await ensure_topics(settings.kafka_bootstrap_servers,
-                            {*self.definition.topics, self.definition.dead_letter_topic},
-                            prefix=settings.topic_prefix)
+        # A service has no right to create topics: they are the deployment's
+        # (`coinlog topics ensure`); a missing one stops the start with its name.
+        await require_topics(settings.kafka_bootstrap_servers, self.definition.all_topics,
+                             prefix=settings.topic_prefix)
         self.pool = await db.create_pool(settings.database_url, self.schema,
                                          size=settings.db_pool_size,
                                          instance=settings.instance_id)

@@ -28,7 +28,7 @@ from shared.contract.events.seals import PartitionSealed
 from shared.contract.topics import Topic
 from shared.logread import LogReader
 from shared.runtime.backoff import Backoff
-from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.kafka_admin import require_topics
 from shared.sealing.registry import OUTPUT_TOPICS, seals_topic
 from shared.sealing.seal import MAX_SEGMENT_RECORDS, PartitionChain
 
@@ -136,8 +136,8 @@ class Sealer:
                       for partition in topic["partitions"])
 
     async def _run_once(self, backoff: Backoff) -> None:
-        await ensure_topics(self.bootstrap_servers, [*self.topics, self.seals_topic],
-                            prefix=self.prefix)
+        await require_topics(self.bootstrap_servers, [*self.topics, self.seals_topic],
+                             prefix=self.prefix)
         self.last_seal = last_seals(await read_seals(self.bootstrap_servers, self.seals_topic,
                                                      prefix=self.prefix))
         partitions = await self._partitions()

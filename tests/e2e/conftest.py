@@ -16,7 +16,8 @@ from services.gifting.app import definition as gifting
 from services.payout.app import definition as payout
 from services.wallet.app import definition as wallet
 from shared.contract.codec import encode
-from shared.contract.topics import topic_of
+from shared.contract.topics import ALL_TOPICS, topic_of
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.world import World
@@ -73,6 +74,8 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
     clients: dict[str, httpx.AsyncClient] = {}
     await producer.start()
     try:
+        await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS,
+                            prefix=topic_prefix(run_id))
         for definition in (wallet, gifting, payout):
             process = ServiceProcess(definition, Settings(
                 KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,

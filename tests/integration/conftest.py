@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shared.runtime.kafka_admin import ensure_topics
 from tests.infrastructure import ROOT, Endpoints
-from tests.integration.sample_app import SampleTopics
+from tests.integration.sample_app import SampleTopics, sample_dead_letters
 from tests.waiting import wait_until
 
 
@@ -42,7 +42,10 @@ async def db(infra: Endpoints, schema: str) -> AsyncIterator[asyncpg.Connection]
 @pytest.fixture
 async def sample_topics(infra: Endpoints, suffix: str) -> SampleTopics:
     topics = SampleTopics.named(suffix)
-    await ensure_topics(infra.kafka_bootstrap_servers, [topics.inbound, topics.outbound])
+    # The sample service's dead letters too (named as tests.integration.runtime_worker names
+    # them): services only check that their topics exist.
+    await ensure_topics(infra.kafka_bootstrap_servers, [topics.inbound, topics.outbound,
+                                                        sample_dead_letters(suffix)])
     return topics
 
 
