@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
+from shared import kafka_client
 from shared.contract.topics import Topic
+from shared.kafka_client import KafkaAuthenticationFailed, KafkaSecurity, started
 from shared.runtime.topic_layout import Observed, TopicLayout, TopicsReport, drift_of, layouts
 from shared.settings import Settings
 
@@ -30,18 +32,19 @@ class TopicsMissing(RuntimeError):
 
 async def ensure_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
                         replication_factor: int | None = None, timeout_s: float = 60.0,
-                        prefix: str = "") -> list[str]:
+                        prefix: str = "", security: KafkaSecurity | None = None) -> list[str]:
     """Create the missing topics and give existing ones the registry's configs; return the
     names created. An existing topic keeps its partitions and replicas (reported as drift by
     `reconcile_topics`)."""
-    report = await reconcile_topics(bootstrap_servers, topics, prefix=prefix,
+    report = await reconcile_topics(bootstrap_servers, topics, prefix=prefix, security=security,
                                     replication_factor=replication_factor, timeout_s=timeout_s)
     return report.created
 
 
 async def reconcile_topics(bootstrap_servers: str, topics: Iterable[Topic], *, prefix: str = "",
                            check: bool = False, replication_factor: int | None = None,
-                           timeout_s: float = 60.0) -> TopicsReport:
+                           timeout_s: float = 60.0,
+                           security: KafkaSecurity | None = None) -> TopicsReport:
     """Compare the broker's topics with the registry's layout (replicas and
     min.insync.replicas from the settings unless given). Unless `check`, create the missing
     ones and set the configs of the drifted ones; partitions and replicas are only reported."""
@@ -50,7 +53,7 @@ async def reconcile_topics(bootstrap_servers: str, topics: Iterable[Topic], *, p
                      replication_factor=replication_factor or settings.topic_replication_factor,
                      min_insync_replicas=settings.topic_min_insync_replicas)
     deadline = asyncio.get_running_loop().time() + timeout_s
-    admin = await _started_admin(bootstrap_servers, deadline)
+    admin = await _started_admin(bootstrap_servers, deadline, security)
     report = TopicsReport(check=check)
     try:
         existing = set(await admin.list_topics())
@@ -68,7 +71,7 @@ async def reconcile_topics(bootstrap_servers: str, topics: Iterable[Topic], *, p
             await _create(admin, [wanted[name] for name in missing])
             await _wait_for_metadata(admin, missing, deadline)
             await _wait_for_offsets(bootstrap_servers, {n: wanted[n] for n in missing},
-                                    deadline)
+                                    deadline, security)
         report.created = missing
         return report
     finally:
@@ -76,10 +79,11 @@ async def reconcile_topics(bootstrap_servers: str, topics: Iterable[Topic], *, p
 
 
 async def require_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
-                         prefix: str = "", timeout_s: float = 60.0) -> None:
+                         prefix: str = "", timeout_s: float = 60.0,
+                         security: KafkaSecurity | None = None) -> None:
     """Raise TopicsMissing unless every topic exists (under the prefix)."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    admin = await _started_admin(bootstrap_servers, deadline)
+    admin = await _started_admin(bootstrap_servers, deadline, security)
     try:
         existing = set(await admin.list_topics())
     finally:
@@ -88,13 +92,18 @@ async def require_topics(bootstrap_servers: str, topics: Iterable[Topic], *,
         raise TopicsMissing(missing)
 
 
-async def _started_admin(bootstrap_servers: str, deadline: float) -> AIOKafkaAdminClient:
-    """An admin client once the broker answers (it may still be starting)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def _started_admin(bootstrap_servers: str, deadline: float,
+                         security: KafkaSecurity | None) -> AIOKafkaAdminClient:
+    """An admin client once the broker answers (it may still be starting); refused
+    credentials fail at once (KafkaAuthenticationFailed)."""
+    admin = kafka_client.admin(bootstrap_servers=bootstrap_servers, security=security)
     while True:
         try:
-            await admin.start()
+            await started(admin.start, bootstrap_servers, security)
             return admin
+        except KafkaAuthenticationFailed:
+            await admin.close()
+            raise
         except KafkaConnectionError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -177,11 +186,12 @@ async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str],
 
 
 async def _wait_for_offsets(bootstrap_servers: str, topics: dict[str, TopicLayout],
-                            deadline: float) -> None:
+                            deadline: float, security: KafkaSecurity | None) -> None:
     """Until the leader of every partition answers for it: a partition's leader is in the
     metadata a moment before it serves offsets, and a consumer asking meanwhile logs an error
     for every retry."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap_servers, security=security,
+                                     enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(name, number)
@@ -199,11 +209,12 @@ def _led(topic: dict) -> bool:
             and all(p["error_code"] == 0 and p["leader"] >= 0 for p in partitions))
 
 
-async def group_min_session_timeout_ms(bootstrap_servers: str) -> int | None:
+async def group_min_session_timeout_ms(bootstrap_servers: str,
+                                       security: KafkaSecurity | None = None) -> int | None:
     """The shortest consumer session a broker accepts (group.min.session.timeout.ms); None when
     it cannot be read (an older broker, or no right to describe its configuration)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
+    admin = kafka_client.admin(bootstrap_servers=bootstrap_servers, security=security)
+    await started(admin.start, bootstrap_servers, security)
     try:
         node = min(broker["node_id"] for broker in (await admin.describe_cluster())["brokers"])
         name = "group.min.session.timeout.ms"

@@ -26,6 +26,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared import kafka_client
+from shared.kafka_client import KafkaSecurity
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.deliveries import Deliveries
@@ -65,7 +67,7 @@ def _leader_lock_key(schema: str) -> int:
 class OutboxRelay:
     def __init__(self, *, database_url: str, schema: str, bootstrap_servers: str,
                  batch_size: int = 1000, idle_poll_s: float = 1.0, client_id: str = "coinlog",
-                 topic_prefix: str = ""):
+                 topic_prefix: str = "", security: KafkaSecurity | None = None):
         quote_schema(schema)
         self.database_url = database_url
         self.schema = schema
@@ -74,6 +76,7 @@ class OutboxRelay:
         self.idle_poll_s = idle_poll_s
         self.client_id = client_id
         self.topic_prefix = topic_prefix
+        self.security = security
         self.is_leader = False
         self._wake = asyncio.Event()
         self._outage_since = 0.0
@@ -101,8 +104,8 @@ class OutboxRelay:
                 await backoff.wait()
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+        return kafka_client.producer(
+            bootstrap_servers=self.bootstrap_servers, security=self.security,
             enable_idempotence=True,
             acks="all",
             # The relay hands over all rows it read before the producer's task runs: they are

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
+from shared.kafka_client import KafkaSecurity
 from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs
 from shared.runtime.auth import verifier_from
@@ -84,9 +85,9 @@ class ServiceProcess:
         self.definition = definition
         self.settings = settings
         self.schema = settings.schema_for(definition.name)
-        self.broker = KafkaBroker(
-            # A list: FastStream reads one string as one host, commas and all.
-            settings.kafka_bootstrap_servers.split(","),
+        self.security = KafkaSecurity.from_settings(settings)
+        self.broker = kafka_client.broker(
+            bootstrap_servers=settings.kafka_bootstrap_servers, security=self.security,
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             allow_auto_create_topics=False,
             graceful_timeout=30.0,
@@ -101,7 +102,7 @@ class ServiceProcess:
         self.consumers: list[ConsumerRuntime] = []
         self.relay = OutboxRelay(
             database_url=settings.database_url, schema=self.schema,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=settings.kafka_bootstrap_servers, security=self.security,
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             topic_prefix=settings.topic_prefix,
         )
@@ -115,7 +116,7 @@ class ServiceProcess:
         # A service has no right to create topics: they are the deployment's
         # (`coinlog topics ensure`); a missing one stops the start with its name.
         await require_topics(settings.kafka_bootstrap_servers, self.definition.all_topics,
-                             prefix=settings.topic_prefix)
+                             prefix=settings.topic_prefix, security=self.security)
         self.pool = await db.create_pool(settings.database_url, self.schema,
                                          size=settings.db_pool_size,
                                          instance=settings.instance_id)
@@ -148,7 +149,8 @@ class ServiceProcess:
 
     async def _session_timeout_ms(self) -> int:
         wanted = self.settings.kafka_session_timeout_ms
-        broker_min = await group_min_session_timeout_ms(self.settings.kafka_bootstrap_servers)
+        broker_min = await group_min_session_timeout_ms(self.settings.kafka_bootstrap_servers,
+                                                        self.security)
         if broker_min is not None and broker_min > wanted:
             log.warning("%s: the broker accepts consumer sessions of %d ms or more, not %d ms: "
                         "failover after a crash takes that long (lower the broker's "

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from ops.seed import seed_events
 from services.gifting.app import definition as gifting
 from services.payout.app import definition as payout
 from services.wallet.app import definition as wallet
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.topics import ALL_TOPICS, topic_of
 from shared.runtime.kafka_admin import ensure_topics
@@ -68,8 +68,8 @@ def topic_prefix(run_id: str) -> str:
 @pytest.fixture(scope="session")
 async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
     run_id = uuid.uuid4().hex[:8]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     processes: dict[str, ServiceProcess] = {}
     clients: dict[str, httpx.AsyncClient] = {}
     await producer.start()
@@ -105,8 +105,8 @@ async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
 
 @pytest.fixture
 async def world(infra: Endpoints, economy: Economy) -> AsyncIterator[World]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     yield World(producer, uuid.uuid4().hex[:8], economy.topic_prefix)
     await producer.stop()

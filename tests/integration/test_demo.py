@@ -14,13 +14,13 @@ import uuid
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops.audit.model import INVARIANTS as AUDIT_INVARIANTS
 from ops.audit.read_models import READ_MODELS
 from ops.demo import run_demo
 from ops.namespace import Namespace
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS
 from tests.infrastructure import Endpoints
 
@@ -41,7 +41,7 @@ async def namespace(infra: Endpoints):
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

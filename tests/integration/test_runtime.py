@@ -9,8 +9,8 @@ import signal
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
+from shared import kafka_client
 from shared.contract.envelope import derive_event_id
 from shared.contract.topics import Topic
 from shared.runtime import db as runtime_db
@@ -294,9 +294,9 @@ async def test_consumer_seeks_to_tracked_offsets_not_to_kafka_commits(
 
 
 async def _commit_group_offsets_at_end(infra, sample_topics) -> None:
-    consumer = AIOKafkaConsumer(sample_topics.inbound.name, group_id="sample",
-                                bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_auto_commit=False, auto_offset_reset="latest")
+    consumer = kafka_client.consumer(sample_topics.inbound.name, group_id="sample",
+                                     bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_auto_commit=False, auto_offset_reset="latest")
     await consumer.start()
     try:
         await wait_until(lambda: consumer.assignment(), describe="assignment")

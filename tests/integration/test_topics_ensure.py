@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+from aiokafka.admin import NewPartitions
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from services.wallet.app import definition as wallet
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS, CATALOG_CHANGES, GIFTS, PURCHASES
 from shared.runtime.kafka_admin import TopicsMissing, reconcile_topics
 from shared.runtime.service import ServiceProcess
@@ -43,7 +44,7 @@ async def test_drifted_partitions_and_configs_are_reported_and_configs_set_back(
     prefix = f"it-{suffix}."
     topics = [CATALOG_CHANGES, PURCHASES, GIFTS]
     await reconcile_topics(infra.kafka_bootstrap_servers, topics, prefix=prefix)
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         await admin.create_partitions({prefix + CATALOG_CHANGES.name: NewPartitions(2)})
