@@ -69,16 +69,27 @@ def topics_ensure(
 ) -> None:
     """Create every topic of the registry (under COINLOG_TOPIC_PREFIX) with its partitions,
     replicas, min.insync.replicas and configs; set the configs of existing topics that drifted
-    and report the drift that cannot be set in place (partitions, replicas). Exit 1 when
+    and report the drift that cannot be set in place (partitions, replicas); on a broker with
+    an authorizer, create the ACLs of every principal (shared/kafka_acls.py). Exit 1 when
     topics are missing (with --check) or drift remains."""
     from ops.topics_report import print_report
     from shared.contract.topics import ALL_TOPICS
+    from shared.runtime.acl_admin import ensure_acls
     from shared.runtime.kafka_admin import reconcile_topics
+    from shared.runtime.topic_layout import TopicsReport
     from shared.settings import Settings
 
     settings = Settings()
-    report = asyncio.run(reconcile_topics(settings.kafka_bootstrap_servers, ALL_TOPICS,
-                                          prefix=settings.topic_prefix, check=check))
+
+    async def ensure() -> TopicsReport:
+        report = await reconcile_topics(settings.kafka_bootstrap_servers, ALL_TOPICS,
+                                        prefix=settings.topic_prefix, check=check)
+        if not check:
+            report.acls = await ensure_acls(settings.kafka_bootstrap_servers,
+                                            settings.topic_prefix)
+        return report
+
+    report = asyncio.run(ensure())
     if as_json:
         print(json.dumps(report.as_json(), indent=2))
     else:

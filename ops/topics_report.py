@@ -26,6 +26,8 @@ def print_report(console: Console, report: TopicsReport) -> None:
             console.print("[red]partitions and replicas are not changed in place[/]: a new "
                           "partition count moves keys (recreate the topic in a new deployment);"
                           " replicas move with kafka-reassign-partitions")
+    if report.acls is not None:
+        console.print(f"ACLs: {report.acls} bindings for the principals of the registry")
     if report.in_order:
         console.print("topics in order" + ("" if report.created or report.altered
                                            else " (all existed as the registry says)"))

@@ -84,6 +84,9 @@ class TopicsReport:
     drift: list[Drift] = field(default_factory=list)
     altered: list[str] = field(default_factory=list)
     """Topics whose configs were set to the layout's."""
+    acls: int | None = None
+    """ACL bindings ensured (shared/kafka_acls.py); None: none made, or the broker enforces
+    none."""
 
     @property
     def remaining(self) -> list[Drift]:
@@ -96,5 +99,5 @@ class TopicsReport:
 
     def as_json(self) -> dict:
         return {"check": self.check, "created": self.created, "missing": self.missing,
-                "altered": self.altered, "in_order": self.in_order,
+                "altered": self.altered, "acls": self.acls, "in_order": self.in_order,
                 "drift": [{**asdict(d), "fixed": d not in self.remaining} for d in self.drift]}

@@ -15,7 +15,11 @@ from shared.kafka_client import KafkaSecurity
 from shared.settings import Settings
 
 
-def test_plaintext_by_default_adds_nothing_but_the_protocol() -> None:
+def test_plaintext_by_default_adds_nothing_but_the_protocol(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("COINLOG_KAFKA_SECURITY_PROTOCOL", "COINLOG_KAFKA_USERNAME",
+                 "COINLOG_KAFKA_PASSWORD_FILE"):
+        monkeypatch.delenv(name, raising=False)
     security = KafkaSecurity.from_settings(Settings())
     assert security.client_options() == {"security_protocol": "PLAINTEXT"}
     assert security.faststream() is None
