@@ -1,10 +1,10 @@
 """Who may do what on the broker, derived from the topic registry: pure, no I/O.
 
 Only a topic's owner writes it; each consumer reads only its inputs (and its consumer group);
-the sealer reads the outputs and writes the seals; the auditor reads every topic and writes
-none. Every coinlog principal may describe the deployment's topics (a service checks at
-start that all of them exist). The bindings are for one topic prefix, so test namespaces on
-one broker get their own. `coinlog topics ensure` creates them as the admin.
+the sealer reads the outputs and its seals and writes the seals; the auditor reads every
+topic and writes none. The services and the sealer may describe the deployment's topics (a
+service checks at start that all of them exist). The bindings are for one topic prefix, so
+test namespaces on one broker get their own. `coinlog topics ensure` creates them as the admin.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ def acls(prefix: str = "") -> list[Acl]:
         # group.min.session.timeout.ms, which the service fits its sessions to.
         found.append(Acl(service, Resource.CLUSTER, CLUSTER_NAME, Pattern.LITERAL,
                          Operation.DESCRIBE_CONFIGS))
-    found += [_topic(SEALER, prefix, topic, Operation.READ) for topic in OUTPUT_TOPICS]
+    # The sealer resumes from the seals it published: it reads them back on start.
+    found += [_topic(SEALER, prefix, topic, Operation.READ)
+              for topic in (*OUTPUT_TOPICS, AUDIT_SEALS)]
     found.append(_every_topic(AUDITOR, prefix, Operation.READ))
     found += [_every_topic(principal, prefix, Operation.DESCRIBE)
               for principal in (*SERVICES, SEALER)]

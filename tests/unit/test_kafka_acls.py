@@ -15,6 +15,7 @@ from shared.contract.topics import (
     WALLET_LEDGER,
 )
 from shared.kafka_acls import Acl, Operation, Pattern, Resource, acls, principals
+from shared.sealing.registry import OUTPUT_TOPICS
 from tests.infrastructure import ROOT
 
 
@@ -44,6 +45,13 @@ def test_the_auditor_reads_every_topic_of_its_prefix_and_writes_none() -> None:
     mine = [acl for acl in acls("ns.") if acl.principal == "auditor"]
     assert mine == [Acl("auditor", Resource.TOPIC, "ns.", Pattern.PREFIXED, Operation.READ)]
     assert [acl.name for acl in acls("") if acl.principal == "auditor"] == ["*"]
+
+
+def test_the_sealer_reads_the_outputs_and_its_seals_and_writes_only_seals() -> None:
+    mine = [acl for acl in acls() if acl.principal == "sealer"]
+    read = {acl.name for acl in mine if acl.operation is Operation.READ}
+    assert read == {topic.name for topic in (*OUTPUT_TOPICS, AUDIT_SEALS)}
+    assert {acl.name for acl in mine if acl.operation is Operation.WRITE} == {AUDIT_SEALS.name}
 
 
 def test_publishers_write_their_topics_only() -> None:
