@@ -5,6 +5,9 @@ the principal, and a service logged in as itself runs its flow."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 
 import orjson
@@ -17,18 +20,24 @@ from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.topics import (
     ALL_TOPICS,
+    AUDIT_SEALS,
     GIFTS,
     PAYOUT_LEDGER,
     PURCHASES,
     WALLET_LEDGER,
     topic_of,
 )
-from shared.kafka_client import KafkaAuthenticationFailed, KafkaSecurity, security_of
+from shared.kafka_client import (
+    KafkaAuthenticationFailed,
+    KafkaSecurity,
+    principal_environment,
+    security_of,
+)
 from shared.runtime.acl_admin import ensure_acls
 from shared.runtime.kafka_admin import ensure_topics, require_topics
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
-from tests.infrastructure import Endpoints
+from tests.infrastructure import ROOT, Endpoints
 from tests.integration.conftest import read_topic
 from tests.integration.events import purchase
 
@@ -123,3 +132,20 @@ async def _publish_as_owners(infra: Endpoints, prefix: str, events) -> None:
                                              key=event.key.encode())
         finally:
             await producer.stop()
+
+
+async def test_the_sealer_logged_in_as_itself_seals_an_output_partition(
+        infra: Endpoints, namespace: str) -> None:
+    await _send(infra, "wallet", namespace + WALLET_LEDGER.name)
+    env = {**os.environ, "COINLOG_TOPIC_PREFIX": namespace, "COINLOG_LOG_LEVEL": "WARNING",
+           **principal_environment("sealer", os.environ)}
+    sealer = subprocess.Popen(
+        [sys.executable, "-m", "shared.sealing", "--every-records", "1", "--every-seconds", "1"],
+        cwd=ROOT, env=env)
+    try:
+        seals = await read_topic(infra.kafka_bootstrap_servers, namespace + AUDIT_SEALS.name,
+                                 expect=1)
+    finally:
+        sealer.terminate()
+        sealer.wait(30)
+    assert orjson.loads(seals[0].value)["topic"] == WALLET_LEDGER.name
