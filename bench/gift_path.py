@@ -45,7 +45,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
@@ -63,6 +62,7 @@ from ops.simulation.traffic import GiftTraffic, drive
 from ops.stack import ROOT
 from ops.verdict import Verdict
 from services.registry import NAMES, SERVICES
+from shared import kafka_client
 from shared.contract.topics import GIFT_REQUESTS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
 from shared.settings import Settings
 
@@ -297,8 +297,8 @@ class Mark:
 
 async def topic_ends(bootstrap: str, prefix: str) -> dict[tuple[str, int], int]:
     partitions = await partitions_of(bootstrap, [prefix + t.name for t in GIFT_PATH_TOPICS])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False)
     await consumer.start()
     try:
         ends = await consumer.end_offsets(partitions)

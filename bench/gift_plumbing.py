@@ -30,8 +30,9 @@ from multiprocessing.synchronize import Barrier
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
+from shared import kafka_client
 from shared.runtime.migrate import quote_schema
 
 RELAY_ROUND = 1000
@@ -93,8 +94,8 @@ class Plumbing:
 
 async def _read_records(bootstrap: str, ranges: Ranges) -> list[tuple[str, bytes | None,
                                                                       bytes | None]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
     await consumer.start()
     records = []
     try:
@@ -117,8 +118,8 @@ async def _read_records(bootstrap: str, ranges: Ranges) -> list[tuple[str, bytes
 
 async def _produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes | None]]
                    ) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                acks="all", linger_ms=1)
+    producer = kafka_client.producer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                     acks="all", linger_ms=1)
     await producer.start()
     try:
         for first in range(0, len(records), RELAY_ROUND):
@@ -131,8 +132,8 @@ async def _produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, by
 
 
 async def _consume_one(bootstrap: str, ranges: Ranges) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False)
     await consumer.start()
     count = 0
     try:

@@ -23,6 +23,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from ops.kafka_partitions import partitions_of
+from shared import kafka_client
 from shared.contract.topics import GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
 
 OUTPUT_TOPICS = (GIFTS, WALLET_LEDGER, PAYOUT_LEDGER)
@@ -71,8 +72,8 @@ class GiftProbe:
 
     async def start(self) -> None:
         partitions = await partitions_of(self.bootstrap_servers, self.topics)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
-                                          group_id=None, enable_auto_commit=False)
+        self._consumer = kafka_client.consumer(bootstrap_servers=self.bootstrap_servers,
+                                               group_id=None, enable_auto_commit=False)
         await self._consumer.start()
         self._consumer.assign(partitions)
         for partition, offset in (await self._consumer.end_offsets(partitions)).items():

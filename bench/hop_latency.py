@@ -33,8 +33,6 @@ from typing import Any, Self
 
 import asyncpg
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
@@ -42,6 +40,7 @@ from rich.table import Table
 from bench.app import BenchTopics, bench_definition
 from bench.machine import MachineCpu
 from ops.services import free_port
+from shared import kafka_client
 from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
@@ -85,11 +84,11 @@ class Probe:
 
     def __init__(self, bootstrap: str, topics: BenchTopics):
         self.topics = topics
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True,
-                                         linger_ms=0)
-        self.consumer = AIOKafkaConsumer(topics.outbound.name, bootstrap_servers=bootstrap,
-                                         group_id=None, auto_offset_reset="latest",
-                                         fetch_max_wait_ms=100)
+        self.producer = kafka_client.producer(bootstrap_servers=bootstrap, enable_idempotence=True,
+                                              linger_ms=0)
+        self.consumer = kafka_client.consumer(topics.outbound.name, bootstrap_servers=bootstrap,
+                                              group_id=None, auto_offset_reset="latest",
+                                              fetch_max_wait_ms=100)
         self.sent_at: dict[str, tuple[float, int]] = {}
         """purchase id -> (monotonic before the send, the input's CreateTime)."""
         self.hops_ms: dict[str, int] = {}
@@ -197,7 +196,7 @@ async def cleanup(base: Settings, topics: BenchTopics, schema: str) -> None:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=base.kafka_bootstrap_servers)
     with contextlib.suppress(Exception):
         await admin.start()
         await admin.delete_topics([topic.name for topic in topics.all])

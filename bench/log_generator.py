@@ -42,8 +42,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops.seed import seed_events
@@ -70,6 +68,7 @@ from ops.simulation.traffic import (
     UNKNOWN_GIFT,
     WRONG_SHARE,
 )
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.envelope import Event
 from shared.contract.topics import ALL_TOPICS, topic_of
@@ -418,9 +417,9 @@ class KafkaSink:
 
     def __init__(self, bootstrap: str, prefix: str):
         self.prefix = prefix
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
-                                         max_batch_size=1024 * 1024,
-                                         max_request_size=8 * 1024 * 1024)
+        self.producer = kafka_client.producer(bootstrap_servers=bootstrap, acks=1, linger_ms=20,
+                                              max_batch_size=1024 * 1024,
+                                              max_request_size=8 * 1024 * 1024)
         self._topics: dict[type, str] = {}
         self.bytes = 0
 
@@ -453,7 +452,7 @@ async def create_topics(bootstrap: str, prefix: str) -> list[str]:
 
 
 async def delete_topics(bootstrap: str, prefix: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka_client.admin(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -44,7 +44,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
@@ -53,6 +53,7 @@ from bench.machine import MachineCpu, postgres_version
 from ops.audit.command import run_audit
 from ops.replay.rebuild import rebuild
 from services.registry import NAMES, projection
+from shared import kafka_client
 from shared.contract.codec import InvalidEvent, decode
 from shared.contract.topics import ALL_TOPICS, Topic
 from shared.logread import BATCH_RECORDS, LogReader
@@ -118,10 +119,10 @@ async def raw_read(bootstrap: str, prefix: str, topics: tuple[Topic, ...], *,
     beginning to their end offsets now. Decoding is the codec's without a content digest:
     the least a reader does to get events (replay skips the digest too)."""
     by_name = {prefix + topic.name: topic for topic in topics}
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                fetch_max_bytes=64 * 1024 * 1024,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="earliest",
+                                     fetch_max_bytes=64 * 1024 * 1024,
+                                     max_partition_fetch_bytes=8 * 1024 * 1024)
     await consumer.start()
     phase = Phase(name)
     try:
@@ -179,7 +180,7 @@ async def raw_decode_in_processes(bootstrap: str, prefix: str, topics: tuple[Top
     """Raw consume+decode with the partitions dealt out to `processes` spawned processes
     (largest first to the least loaded), from the first record in hand in any process to the
     last record decoded in all: the baseline for a replay that uses as many processes."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
         partitions = [TopicPartition(prefix + topic.name, p)

@@ -42,13 +42,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from rich.console import Console
 from rich.table import Table
 
 from bench.app import HANDLERS, BenchTopics, bench_definition
 from bench.machine import MachineCpu, postgres_version
+from shared import kafka_client
 from shared.contract.codec import decode
 from shared.contract.topics import Topic
 from shared.runtime import metrics
@@ -181,8 +181,8 @@ def _histogram(child) -> tuple[float, int]:
 
 
 async def _end_offsets(bootstrap: str, topic: Topic) -> int:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -218,8 +218,8 @@ async def _wait_until_quiet(below: float, timeout_s: float) -> float | None:
 
 async def raw_consume(bootstrap: str, topic: Topic, expect: int, *, max_records: int,
                       decode_records: bool, timeout_s: float) -> RawRate:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap, group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
         partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
@@ -363,7 +363,7 @@ async def cleanup(base: Settings, topics: BenchTopics, schema: str) -> None:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=base.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=base.kafka_bootstrap_servers)
     try:
         await admin.start()
         await admin.delete_topics([topic.name for topic in topics.all])
@@ -387,8 +387,8 @@ async def one_run(args, base: Settings, run_id: str, batch: int, handler_kind: s
         await ensure_topics(base.kafka_bootstrap_servers, topics.all)
         events = [purchase(f"user-{i % args.users}", 1 + i % 50) for i in range(n)]
         began = time.perf_counter()
-        producer = AIOKafkaProducer(bootstrap_servers=base.kafka_bootstrap_servers,
-                                    enable_idempotence=True, linger_ms=5)
+        producer = kafka_client.producer(bootstrap_servers=base.kafka_bootstrap_servers,
+                                         enable_idempotence=True, linger_ms=5)
         await producer.start()
         try:
             await publish(producer, topics.inbound.name, events)

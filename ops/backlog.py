@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from ops.kafka_partitions import partitions_of
 from ops.namespace import Namespace
 from services.registry import SERVICES
+from shared import kafka_client
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,8 @@ class Backlog:
         self.topic_prefix = namespace.topic_prefix
         self.schemas = {definition.name: namespace.schemas[definition.name]
                         for definition in SERVICES}
-        self._kafka = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                                       enable_auto_commit=False)
+        self._kafka = kafka_client.consumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                                            enable_auto_commit=False)
         self._partitions: dict[tuple[str, str], list[TopicPartition]] = {}
         """(service, consumer) -> the partitions it reads."""
 

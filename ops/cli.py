@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -61,17 +62,39 @@ def stack_down(purge: bool = typer.Option(False, help="Also delete their data.")
 
 
 @topics_app.command("ensure")
-def topics_ensure() -> None:
-    """Create every topic of the registry that does not exist yet."""
+def topics_ensure(
+    check: bool = typer.Option(False, "--check", help="Change nothing: report missing topics "
+                               "and drift, exit 1 if there is any."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Create every topic of the registry (under COINLOG_TOPIC_PREFIX) with its partitions,
+    replicas, min.insync.replicas and configs; set the configs of existing topics that drifted
+    and report the drift that cannot be set in place (partitions, replicas); on a broker with
+    an authorizer, create the ACLs of every principal (shared/kafka_acls.py). Exit 1 when
+    topics are missing (with --check) or drift remains."""
+    from ops.topics_report import print_report
     from shared.contract.topics import ALL_TOPICS
-    from shared.runtime.kafka_admin import ensure_topics
+    from shared.runtime.acl_admin import ensure_acls
+    from shared.runtime.kafka_admin import reconcile_topics
+    from shared.runtime.topic_layout import TopicsReport
     from shared.settings import Settings
 
     settings = Settings()
-    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, ALL_TOPICS,
-                                        prefix=settings.topic_prefix))
-    console.print(f"created {len(created)} topics" + (f": {', '.join(created)}" if created
-                                                      else " (all existed)"))
+
+    async def ensure() -> TopicsReport:
+        report = await reconcile_topics(settings.kafka_bootstrap_servers, ALL_TOPICS,
+                                        prefix=settings.topic_prefix, check=check)
+        if not check:
+            report.acls = await ensure_acls(settings.kafka_bootstrap_servers,
+                                            settings.topic_prefix)
+        return report
+
+    report = asyncio.run(ensure())
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print_report(console, report)
+    raise typer.Exit(0 if report.in_order else 1)
 
 
 @topics_app.command("list")

@@ -58,6 +58,7 @@ from ops.verdict import Verdict
 from services.gifting.seed_catalog import SEED_GIFTS
 from shared.contract.events.creators import PayoutRequested
 from shared.contract.topics import ALL_TOPICS
+from shared.runtime.acl_admin import ensure_acls
 from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.processor import CONNECTION_ERRORS
 
@@ -202,7 +203,10 @@ class Demo:
             + (f", topics {self.topic_prefix}*" if self.topic_prefix else "")
             + (f", schemas {', '.join(self.namespace.schemas.values())}"
                if self.namespace.schema_prefix else ""))
+        # The one step with the rights to create: topics, and on a secured broker the ACLs
+        # of the principals the fleet logs its services and sealer in as.
         await ensure_topics(self.kafka, ALL_TOPICS, prefix=self.topic_prefix)
+        await ensure_acls(self.kafka, self.topic_prefix)
         self.sealing = SealingCheck(self.kafka, self.topic_prefix,
                                     external=self.sealer_process)
         self.sealing.start()

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aiokafka import TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
+
+from shared import kafka_client
 
 
 async def partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
     names = sorted(set(topics))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
+    admin = kafka_client.admin(bootstrap_servers=bootstrap_servers)
+    await kafka_client.started(admin.start, bootstrap_servers)
     try:
         described = await admin.describe_topics(names)
     finally:

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
-from aiokafka import AIOKafkaConsumer
 
 from ops.kafka_partitions import partitions_of
+from shared import kafka_client
 from shared.contract.topics import PAYOUT_LEDGER
 
 EARNED_TYPE = b'"payout.diamonds_earned"'
@@ -41,8 +41,8 @@ class LatencyProbe:
         self.bootstrap_servers = bootstrap_servers
         self.requested_at = requested_at
         self.latency_s: dict[str, float] = {}
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                                          enable_auto_commit=False)
+        self._consumer = kafka_client.consumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                                               enable_auto_commit=False)
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:

@@ -23,6 +23,7 @@ from ops import database_roles
 from ops.namespace import SERVICE_NAMES, Namespace
 from ops.stack import ROOT, local_dir
 from ops.tokens import local_signing_key, ops_token, public_key_path
+from shared.kafka_client import principal_environment
 
 LOG_DIR = ROOT / ".local" / "demo"
 STOP_TIMEOUT_S = 45.0
@@ -182,14 +183,16 @@ class ServiceFleet:
                        "COINLOG_INSTANCE_ID": f"{self.instance_id}-{instance}",
                        "COINLOG_DB_SCHEMA": self.namespace.schema(name),
                        "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
-                       "PYTHONUNBUFFERED": "1", **(overrides or {}).get(instance, {})}
+                       "PYTHONUNBUFFERED": "1",
+                       **principal_environment(name, self.environment),
+                       **(overrides or {}).get(instance, {})}
                 await self._launch(RunningService(
                     name, instance, port, self.log_dir / f"{instance}.log",
                     (sys.executable, "-m", f"services.{name}"), env, token=self.token))
         if sealer:
             env = {**database_roles.for_service(self.environment, None),
                    "COINLOG_TOPIC_PREFIX": self.namespace.topic_prefix,
-                   "PYTHONUNBUFFERED": "1"}
+                   "PYTHONUNBUFFERED": "1", **principal_environment(SEALER, self.environment)}
             await self._launch(RunningService(
                 SEALER, SEALER, None, self.log_dir / "sealer.log",
                 (sys.executable, "-m", "shared.sealing", "--every-seconds", "1"), env))

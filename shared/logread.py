@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from shared import kafka_client
 from shared.contract.codec import Decoded, InvalidEvent, decode_record
 from shared.contract.topics import Topic
 
@@ -73,10 +73,10 @@ class LogReader:
         """The offsets the last `read` found without a record, per partition, in order."""
 
     def _consumer(self) -> AIOKafkaConsumer:
-        return AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                fetch_max_bytes=self.fetch_max_bytes,
-                                max_partition_fetch_bytes=8 * 1024 * 1024)
+        return kafka_client.consumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+                                     enable_auto_commit=False, auto_offset_reset="earliest",
+                                     fetch_max_bytes=self.fetch_max_bytes,
+                                     max_partition_fetch_bytes=8 * 1024 * 1024)
 
     async def cut(self, until: datetime | None = None) -> Cut:
         """End offsets now, or the first offsets at or after `until` (exclusive ends)."""
@@ -96,8 +96,8 @@ class LogReader:
             await consumer.stop()
 
     async def _partitions(self) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
+        admin = kafka_client.admin(bootstrap_servers=self.bootstrap_servers)
+        await kafka_client.started(admin.start, self.bootstrap_servers)
         try:
             described = await admin.describe_topics(list(self.topics))
         finally:

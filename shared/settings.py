@@ -20,6 +20,27 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092", validation_alias="KAFKA_BOOTSTRAP_SERVERS"
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = Field(
+        default="PLAINTEXT", validation_alias="COINLOG_KAFKA_SECURITY_PROTOCOL")
+    """How every Kafka client connects (shared/kafka_client.py): SASL_* with a username and
+    password, *SSL with the CA below (and a client certificate for SSL alone)."""
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512", validation_alias="COINLOG_KAFKA_SASL_MECHANISM")
+    kafka_username: str | None = Field(default=None, validation_alias="COINLOG_KAFKA_USERNAME")
+    """The principal (User:<name>) the ACLs grant to: one per service, the sealer, the auditor
+    and each upstream publisher (`coinlog topics ensure` creates the ACLs)."""
+    kafka_password: str | None = Field(default=None, validation_alias="COINLOG_KAFKA_PASSWORD",
+                                       repr=False)
+    kafka_password_file: str | None = Field(default=None,
+                                            validation_alias="COINLOG_KAFKA_PASSWORD_FILE")
+    """A file holding the password (a mounted secret), read when the password is not set."""
+    kafka_credentials_dir: str | None = Field(
+        default=None, validation_alias="COINLOG_KAFKA_CREDENTIALS_DIR")
+    """A folder of `<principal>.password` files (the local stack's): a process that starts
+    others (the demo's fleet, the tests) logs each in as its own principal."""
+    kafka_ca_file: str | None = Field(default=None, validation_alias="COINLOG_KAFKA_CA_FILE")
+    kafka_cert_file: str | None = Field(default=None, validation_alias="COINLOG_KAFKA_CERT_FILE")
+    kafka_key_file: str | None = Field(default=None, validation_alias="COINLOG_KAFKA_KEY_FILE")
     db_password_file: str | None = Field(default=None, validation_alias="COINLOG_DB_PASSWORD_FILE")
     """A file holding the database password (a container secret), so that no password need
     stand in DATABASE_URL or the environment; it replaces the URL's password, if any."""
@@ -58,8 +79,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=4, ge=1, validation_alias="COINLOG_DB_POOL_SIZE")
     topic_replication_factor: int = Field(default=1, ge=1,
                                           validation_alias="COINLOG_TOPIC_REPLICATION_FACTOR")
-    """Replicas of every topic created (`coinlog topics ensure`, or a service finding one
-    missing); 3 on a cluster, with min.insync.replicas 2 and producers acknowledging all."""
+    """Replicas of every topic `coinlog topics ensure` creates (and checks); 3 on a cluster,
+    with min.insync.replicas 2 and producers acknowledging all."""
     topic_min_insync_replicas: int | None = Field(
         default=None, ge=1, validation_alias="COINLOG_TOPIC_MIN_INSYNC_REPLICAS")
     kafka_session_timeout_ms: int = Field(default=1500, ge=500,

@@ -109,6 +109,10 @@ def _containers() -> Iterator[Endpoints]:
 
 def _local_stack() -> Endpoints:
     exported = stack.up()
+    # A stack with SCRAM logins (COINLOG_KAFKA_SECURITY=scram) exports the admin's: every
+    # Kafka client of the session takes them from the environment (shared/kafka_client.py).
+    os.environ.update({name: value for name, value in exported.items()
+                       if name.startswith("COINLOG_KAFKA_")})
     return Endpoints(exported["KAFKA_BOOTSTRAP_SERVERS"], exported["DATABASE_URL"], "local",
                      database_roles.role_urls(exported))
 

@@ -197,3 +197,33 @@ def test_shared_imports_nothing_from_services_or_ops() -> None:
 def test_no_import_cycle() -> None:
     found = _cycles(_import_graph())
     assert not found, "modules that import each other:\n" + _describe(found)
+
+
+# ------------------------------------------------------------------------------ Kafka clients
+
+KAFKA_CLIENTS = frozenset({"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient",
+                           "KafkaBroker"})
+CLIENT_FACTORY = "shared/kafka_client.py"
+
+
+def _kafka_clients_built_elsewhere() -> Iterator[str]:
+    for path, tree in _sources(*PROJECT):
+        where = str(path.relative_to(ROOT))
+        if where == CLIENT_FACTORY:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            called = node.func
+            name = called.attr if isinstance(called, ast.Attribute) else \
+                called.id if isinstance(called, ast.Name) else None
+            if name in KAFKA_CLIENTS:
+                yield f"{where}:{node.lineno}: {name}(...)"
+
+
+def test_every_kafka_client_comes_from_the_factory() -> None:
+    """A client built around shared/kafka_client.py would connect without the deployment's
+    security (SASL, TLS): against a secured broker it fails, or worse, works on a dev one."""
+    found = sorted(_kafka_clients_built_elsewhere())
+    assert not found, ("Kafka clients built outside shared/kafka_client.py (use "
+                       "kafka_client.producer/consumer/admin/broker):\n" + "\n".join(found))

@@ -9,18 +9,30 @@ no usable metadata. So this sends ApiVersions, picks a Metadata version the
 broker advertises (Kafka 4 removed Metadata v0-v3), and succeeds only if the
 response lists at least one broker.
 
+A listener that asks for SASL/SCRAM-SHA-512 (the local stack with
+COINLOG_KAFKA_SECURITY=scram) is logged into first, with --scram-user and
+--scram-password-file, as the clients will.
+
 Usage: kafka_ready.py [--host H] [--port P] [--timeout S] [--metadata-version V]
+                      [--scram-user U --scram-password-file F]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
+import os
 import socket
 import struct
 import sys
 
 API_METADATA = 3
 API_VERSIONS = 18
+API_SASL_HANDSHAKE = 17
+API_SASL_AUTHENTICATE = 36
+SCRAM = "SCRAM-SHA-512"
 ERR_UNSUPPORTED_VERSION = 35
 # Highest Metadata version whose response starts with the fields parsed below.
 MAX_KNOWN_METADATA = 13
@@ -148,10 +160,50 @@ def fetch_brokers(sock: socket.socket, version: int) -> list[tuple[int, str, int
     return brokers
 
 
-def check(host: str, port: int, timeout: float, forced_version: int | None) -> str:
+def kafka_string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack(">h", len(data)) + data
+
+
+def sasl_round(sock: socket.socket, correlation_id: int, message: bytes) -> bytes:
+    """One SaslAuthenticate v0 exchange: our SCRAM message out, the broker's back."""
+    reader = call(sock, API_SASL_AUTHENTICATE, 0, correlation_id,
+                  struct.pack(">i", len(message)) + message, flexible=False)
+    error, text = reader.int16(), reader.string()
+    if error:
+        raise NotReady(f"SCRAM login refused (error {error}): {text}")
+    return reader.take(reader.int32())
+
+
+def scram_login(sock: socket.socket, user: str, password: str) -> None:
+    """SCRAM-SHA-512 (RFC 5802) over SaslHandshake v1 + SaslAuthenticate v0."""
+    reader = call(sock, API_SASL_HANDSHAKE, 1, 10, kafka_string(SCRAM), flexible=False)
+    if (error := reader.int16()) != 0:
+        raise NotReady(f"SaslHandshake error code {error}: {SCRAM} not enabled")
+    name = user.replace("=", "=3D").replace(",", "=2C")
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    first_bare = f"n={name},r={nonce}"
+    server_first = sasl_round(sock, 11, f"n,,{first_bare}".encode()).decode()
+    fields = dict(item.split("=", 1) for item in server_first.split(","))
+    if not fields["r"].startswith(nonce):
+        raise NotReady("SCRAM: the broker's nonce does not extend ours")
+    salted = hashlib.pbkdf2_hmac("sha512", password.encode(), base64.b64decode(fields["s"]),
+                                 int(fields["i"]))
+    client_key = hmac.digest(salted, b"Client Key", "sha512")
+    without_proof = f"c=biws,r={fields['r']}"
+    message = f"{first_bare},{server_first},{without_proof}".encode()
+    signature = hmac.digest(hashlib.sha512(client_key).digest(), message, "sha512")
+    proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+    sasl_round(sock, 12, f"{without_proof},p={base64.b64encode(proof).decode()}".encode())
+
+
+def check(host: str, port: int, timeout: float, forced_version: int | None,
+          scram: tuple[str, str] | None = None) -> str:
     with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.settimeout(timeout)
         lo, hi = metadata_versions(sock)
+        if scram is not None:
+            scram_login(sock, *scram)
         version = forced_version if forced_version is not None else min(hi, MAX_KNOWN_METADATA)
         if not lo <= version <= hi or version < 4:
             raise NotReady(f"no usable Metadata version (broker supports v{lo}-v{hi})")
@@ -168,9 +220,15 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=19092)
     parser.add_argument("--timeout", type=float, default=3.0, help="socket timeout, seconds")
     parser.add_argument("--metadata-version", type=int, help="force a Metadata version")
+    parser.add_argument("--scram-user", help=f"log in with {SCRAM} as this user first")
+    parser.add_argument("--scram-password-file", help="the file holding its password")
     args = parser.parse_args()
     try:
-        print(check(args.host, args.port, args.timeout, args.metadata_version))
+        scram = None
+        if args.scram_user:
+            with open(args.scram_password_file, encoding="utf-8") as secret:
+                scram = (args.scram_user, secret.read().strip())
+        print(check(args.host, args.port, args.timeout, args.metadata_version, scram))
     except (OSError, NotReady) as exc:
         print(f"not ready: {exc}", file=sys.stderr)
         return 1

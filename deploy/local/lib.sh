@@ -27,6 +27,15 @@ KAFKA_HOME="$LOCAL_DIR/kafka"
 KAFKA_BROKERS="${COINLOG_KAFKA_BROKERS:-1}"
 [[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { printf '[local] ERROR: COINLOG_KAFKA_BROKERS must be 1..9\n' >&2; exit 1; }
 KAFKA_CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/coinlog/kafka-$KAFKA_VERSION"
+# COINLOG_KAFKA_SECURITY=scram: clients log in with SASL/SCRAM-SHA-512 and the broker enforces
+# the ACLs `coinlog topics ensure` creates; none (the default): anonymous PLAINTEXT.
+KAFKA_SECURITY="${COINLOG_KAFKA_SECURITY:-none}"
+[[ "$KAFKA_SECURITY" =~ ^(none|scram)$ ]] || { printf '[local] ERROR: COINLOG_KAFKA_SECURITY must be none or scram\n' >&2; exit 1; }
+# One SCRAM user per principal of shared/kafka_acls.py (tests/unit/test_kafka_acls.py checks the
+# list): the admin (the broker itself, ensure, tests' setup), the services, the sealer, the
+# auditor (read-only CLI) and every upstream publisher of the topic registry.
+KAFKA_PRINCIPALS=(admin wallet gifting payout sealer auditor payments promotions users live catalog policy creator-app payout-provider)
+KAFKA_CREDENTIALS_DIR="$KAFKA_HOME/credentials"
 KAFKA_JARS_MARKER="$KAFKA_CACHE_DIR/.complete"
 
 # The admin login: owns the database, sets it up (roles, schemas, rebuilds and swaps), and is
@@ -186,6 +195,20 @@ kafka_bootstrap_servers() {
 }
 
 kafka_pid() { cat "$KAFKA_PID_FILE" 2>/dev/null || true; }
+
+kafka_password_file() { printf '%s/%s.password\n' "$KAFKA_CREDENTIALS_DIR" "$1"; }
+
+# Generated once per state folder; the broker's storage is formatted with them.
+ensure_kafka_credentials() {
+  local name file
+  mkdir -p "$KAFKA_CREDENTIALS_DIR"
+  chmod 700 "$KAFKA_CREDENTIALS_DIR"
+  for name in "${KAFKA_PRINCIPALS[@]}"; do
+    file="$(kafka_password_file "$name")"
+    [[ -s "$file" ]] && continue
+    (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+  done
+}
 kafka_running() { pid_alive "$(kafka_pid)" kafka.Kafka; }
 
 # ---------------------------------------------------------------- PostgreSQL

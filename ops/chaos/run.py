@@ -15,7 +15,6 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops import database_roles
@@ -29,6 +28,7 @@ from ops.demo import Demo, DemoFailed
 from ops.namespace import Namespace
 from ops.services import ServiceFailed, service_environment
 from ops.verdict import Verdict
+from shared import kafka_client
 
 LOG_ROOT = CHAOS_DIR / "logs"
 
@@ -171,7 +171,7 @@ async def _remove(namespace: Namespace, kafka: str, database_url: str) -> None:
             await conn.execute(f'DROP SCHEMA "{row["nspname"]}" CASCADE')
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    admin = kafka_client.admin(bootstrap_servers=kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

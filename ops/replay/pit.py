@@ -37,6 +37,7 @@ from aiokafka.partitioner import murmur2
 
 from ops.progress import Ticker
 from services.registry import ENTITY_KINDS
+from shared import kafka_client
 from shared.contract.codec import InvalidEvent, decode_record
 from shared.projection import EntityKind
 from shared.settings import Settings
@@ -180,9 +181,9 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> list[int]:
 
 
 def _consumer(bootstrap_servers: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                            enable_auto_commit=False, auto_offset_reset="earliest",
-                            max_partition_fetch_bytes=8 * 1024 * 1024)
+    return kafka_client.consumer(bootstrap_servers=bootstrap_servers, group_id=None,
+                                 enable_auto_commit=False, auto_offset_reset="earliest",
+                                 max_partition_fetch_bytes=8 * 1024 * 1024)
 
 
 async def ensure_tables(conn: asyncpg.Connection) -> None:

@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from ops.replay.diff import TableDiff, diff_rows
 from ops.replay.folding import fold_writing_history, take_cut
@@ -33,6 +33,7 @@ from ops.replay.parallel import (
 )
 from ops.replay.pit import partitions_of
 from services import registry
+from shared import kafka_client
 from shared.gcpause import collector_paused
 from shared.logread import Cut
 from shared.projection import FoldStats
@@ -287,8 +288,8 @@ async def catch_up_state(service: str, schema: str, prefix: str = "", *,
                                              " FROM tracking")}
     finally:
         await conn.close()
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers
-                                or settings.kafka_bootstrap_servers)
+    consumer = kafka_client.consumer(bootstrap_servers=bootstrap_servers
+                                     or settings.kafka_bootstrap_servers)
     await consumer.start()
     try:
         behind: dict[tuple[str, int], int] = {}

@@ -7,8 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
-
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.envelope import Event
 from shared.contract.events.streams import GiftRequested
@@ -22,8 +21,8 @@ surfaces within a moment instead of at the end of the run."""
 class Publisher:
     def __init__(self, bootstrap_servers: str, topic_prefix: str = ""):
         self.topic_prefix = topic_prefix
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers,
-                                          enable_idempotence=True, linger_ms=5)
+        self._producer = kafka_client.producer(bootstrap_servers=bootstrap_servers,
+                                               enable_idempotence=True, linger_ms=5)
         self._unconfirmed: list[asyncio.Future] = []
         self.published: Counter[str] = Counter()
         """Events handed to Kafka, by event type."""

@@ -27,6 +27,8 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared import kafka_client
+from shared.kafka_client import KafkaSecurity
 from shared.runtime import db, metrics
 from shared.runtime.backoff import Backoff
 from shared.runtime.deliveries import Deliveries
@@ -78,7 +80,8 @@ class OutboxRelay:
     def __init__(self, *, database_url: str, schema: str, bootstrap_servers: str,
                  batch_size: int = 1000, idle_poll_s: float = 1.0, client_id: str = "coinlog",
                  topic_prefix: str = "", lease_ttl_s: float = LEASE_TTL_S,
-                 lease_renew_every_s: float = RENEW_LEASE_EVERY_S):
+                 lease_renew_every_s: float = RENEW_LEASE_EVERY_S,
+                 security: KafkaSecurity | None = None):
         quote_schema(schema)
         # Unique per relay: another instance, or this process started again, is another holder,
         # and taking over from it moves the epoch on.
@@ -92,6 +95,7 @@ class OutboxRelay:
         self.client_id = client_id
         self.topic_prefix = topic_prefix
         self._leader = metrics.RELAY_LEADER.labels(schema)
+        self.security = security
         self.is_leader = False
         self._wake = asyncio.Event()
         self._outage_since = 0.0
@@ -135,8 +139,8 @@ class OutboxRelay:
                 await backoff.wait()
 
     def _new_producer(self) -> AIOKafkaProducer:
-        return AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
+        return kafka_client.producer(
+            bootstrap_servers=self.bootstrap_servers, security=self.security,
             enable_idempotence=True,
             acks="all",
             # The relay hands over all rows it read before the producer's task runs: they are

@@ -23,10 +23,11 @@ import asyncpg
 import uvicorn
 from aiokafka.client import AIOKafkaClient
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS, Topic, dead_letter_topic
+from shared.kafka_client import KafkaSecurity
 from shared.projection import EntityKind, Projection
 from shared.runtime import db, logs, metrics
 from shared.runtime.auth import verifier_from
@@ -41,7 +42,7 @@ from shared.runtime.health import (
     warn_if_no_policy,
 )
 from shared.runtime.http import service_app
-from shared.runtime.kafka_admin import ensure_topics, group_min_session_timeout_ms
+from shared.runtime.kafka_admin import group_min_session_timeout_ms, require_topics
 from shared.runtime.migrate import Migration, apply_migrations, runtime_migrations
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.scrape_target import ScrapeTarget
@@ -94,15 +95,21 @@ class ServiceDefinition:
     def dead_letter_topic(self) -> Topic:
         return self.dead_letters or dead_letter_topic(self.name)
 
+    @property
+    def all_topics(self) -> list[Topic]:
+        """Every topic the service reads or writes: `coinlog topics ensure` creates them, the
+        service only checks that they exist."""
+        return list(dict.fromkeys([*self.topics, self.dead_letter_topic]))
+
 
 class ServiceProcess:
     def __init__(self, definition: ServiceDefinition, settings: Settings):
         self.definition = definition
         self.settings = settings
         self.schema = settings.schema_for(definition.name)
-        self.broker = KafkaBroker(
-            # A list: FastStream reads one string as one host, commas and all.
-            settings.kafka_bootstrap_servers.split(","),
+        self.security = KafkaSecurity.from_settings(settings)
+        self.broker = kafka_client.broker(
+            bootstrap_servers=settings.kafka_bootstrap_servers, security=self.security,
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             allow_auto_create_topics=False,
             graceful_timeout=settings.shutdown_grace_s,
@@ -117,7 +124,7 @@ class ServiceProcess:
         self.consumers: list[ConsumerRuntime] = []
         self.relay = OutboxRelay(
             database_url=settings.database_url, schema=self.schema,
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            bootstrap_servers=settings.kafka_bootstrap_servers, security=self.security,
             client_id=f"coinlog-{definition.name}-{settings.instance_id}",
             topic_prefix=settings.topic_prefix,
         )
@@ -132,9 +139,10 @@ class ServiceProcess:
     async def start(self) -> None:
         settings = self.settings
         metrics.announce_build(self.definition.name)
-        await ensure_topics(settings.kafka_bootstrap_servers,
-                            {*self.definition.topics, self.definition.dead_letter_topic},
-                            prefix=settings.topic_prefix)
+        # A service has no right to create topics: they are the deployment's
+        # (`coinlog topics ensure`); a missing one stops the start with its name.
+        await require_topics(settings.kafka_bootstrap_servers, self.definition.all_topics,
+                             prefix=settings.topic_prefix, security=self.security)
         self.pool = await db.create_pool(settings.database_url, self.schema,
                                          size=settings.db_pool_size,
                                          instance=settings.instance_id)
@@ -195,7 +203,8 @@ class ServiceProcess:
 
     async def _session_timeout_ms(self) -> int:
         wanted = self.settings.kafka_session_timeout_ms
-        broker_min = await group_min_session_timeout_ms(self.settings.kafka_bootstrap_servers)
+        broker_min = await group_min_session_timeout_ms(self.settings.kafka_bootstrap_servers,
+                                                        self.security)
         if broker_min is not None and broker_min > wanted:
             log.warning("%s: the broker accepts consumer sessions of %d ms or more, not %d ms: "
                         "failover after a crash takes that long (lower the broker's "

@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.events.seals import PartitionSealed
 from shared.contract.topics import Topic
 from shared.logread import LogReader
 from shared.runtime.backoff import Backoff
-from shared.runtime.kafka_admin import ensure_topics
+from shared.runtime.kafka_admin import require_topics
 from shared.sealing.registry import OUTPUT_TOPICS, seals_topic
 from shared.sealing.seal import MAX_SEGMENT_RECORDS, PartitionChain
 
@@ -128,8 +128,8 @@ class Sealer:
                 await backoff.wait()
 
     async def _partitions(self) -> list[TopicPartition]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
+        admin = kafka_client.admin(bootstrap_servers=self.bootstrap_servers)
+        await kafka_client.started(admin.start, self.bootstrap_servers)
         try:
             described = await admin.describe_topics([self.prefix + t.name for t in self.topics])
         finally:
@@ -139,8 +139,8 @@ class Sealer:
                       for partition in topic["partitions"])
 
     async def _run_once(self, backoff: Backoff) -> None:
-        await ensure_topics(self.bootstrap_servers, [*self.topics, self.seals_topic],
-                            prefix=self.prefix)
+        await require_topics(self.bootstrap_servers, [*self.topics, self.seals_topic],
+                             prefix=self.prefix)
         self.last_seal = last_seals(await read_seals(self.bootstrap_servers, self.seals_topic,
                                                      prefix=self.prefix))
         partitions = await self._partitions()
@@ -149,14 +149,14 @@ class Sealer:
             where = (tp.topic.removeprefix(self.prefix), tp.partition)
             seal = self.last_seal.get(where)
             chains[tp] = PartitionChain.resume(seal) if seal else PartitionChain.start(*where)
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers,
-                                    enable_idempotence=True, acks="all", linger_ms=5,
-                                    client_id=f"{self.client_id}-producer")
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="earliest",
-                                    fetch_max_bytes=64 * 1024 * 1024,
-                                    max_partition_fetch_bytes=8 * 1024 * 1024,
-                                    client_id=f"{self.client_id}-consumer")
+        producer = kafka_client.producer(bootstrap_servers=self.bootstrap_servers,
+                                         enable_idempotence=True, acks="all", linger_ms=5,
+                                         client_id=f"{self.client_id}-producer")
+        consumer = kafka_client.consumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+                                         enable_auto_commit=False, auto_offset_reset="earliest",
+                                         fetch_max_bytes=64 * 1024 * 1024,
+                                         max_partition_fetch_bytes=8 * 1024 * 1024,
+                                         client_id=f"{self.client_id}-consumer")
         try:
             await producer.start()
             await consumer.start()

@@ -11,14 +11,15 @@ from dataclasses import dataclass
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from ops.seed import seed_events
 from services.gifting.app import definition as gifting
 from services.payout.app import definition as payout
 from services.wallet.app import definition as wallet
+from shared import kafka_client
 from shared.contract.codec import encode
-from shared.contract.topics import topic_of
+from shared.contract.topics import ALL_TOPICS, topic_of
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.world import E2E_RATE_VERSION, World, e2e_price_list
@@ -73,6 +74,8 @@ async def services_running(infra: Endpoints, run_id: str) -> AsyncIterator[Econo
     processes: dict[str, ServiceProcess] = {}
     clients: dict[str, httpx.AsyncClient] = {}
     try:
+        await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS,
+                            prefix=topic_prefix(run_id))
         for definition in (wallet, gifting, payout):
             process = ServiceProcess(definition, Settings(
                 KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
@@ -101,8 +104,8 @@ def schema_of(run_id: str, service: str) -> str:
 @pytest.fixture(scope="session")
 async def economy(infra: Endpoints) -> AsyncIterator[Economy]:
     run_id = uuid.uuid4().hex[:8]
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     try:
         async with services_running(infra, run_id) as economy:
@@ -135,8 +138,8 @@ async def _prices_stored(database_url: str, schema: str, count: int) -> None:
 
 @pytest.fixture
 async def world(infra: Endpoints, economy: Economy) -> AsyncIterator[World]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     yield World(producer, uuid.uuid4().hex[:8], economy.topic_prefix)
     await producer.stop()

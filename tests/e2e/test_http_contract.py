@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import schemathesis
-from aiokafka import AIOKafkaProducer
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 from schemathesis.python import asgi
 
 from services.registry import service
+from shared import kafka_client
 from shared.runtime import db
 from shared.runtime.api import Moment
 from shared.runtime.health import Check, database_check
@@ -80,8 +80,8 @@ class ServedOnItsOwnPool:
 
 @pytest.fixture(scope="module")
 async def known(infra: Endpoints, economy) -> AsyncIterator[dict[str, list[str]]]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     try:
         KNOWN.update(await _a_small_economy(

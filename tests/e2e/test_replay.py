@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from ops.replay.pit import as_of, partition_for, snapshot
 from ops.replay.rebuild import CatchUp, catch_up_state, rebuild, take_cut, verify
+from shared import kafka_client
 from tests.e2e.test_economy import a_live_stream, an_adult_with_coins, balance, gift_status
 from tests.waiting import wait_until
 
@@ -111,7 +112,7 @@ async def test_rebuilds_equal_live_pit_equals_full_fold_and_corruption_is_report
         # Point in time: snapshots every 3 offsets, answers equal full folds at many offsets.
         await snapshot("wallet", prefix, every=3, database_url=infra.database_url)
         await snapshot("creator", prefix, every=3, database_url=infra.database_url)
-        consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers)
+        consumer = kafka_client.consumer(bootstrap_servers=infra.kafka_bootstrap_servers)
         await consumer.start()
         try:
             for kind, entity, topic in [

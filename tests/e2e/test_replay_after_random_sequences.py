@@ -34,13 +34,14 @@ from math import floor
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from hypothesis import HealthCheck, Phase, example, given, note, settings, strategies as st
 
 from ops.replay.pit import partitions_of
 from ops.replay.rebuild import rebuild, take_cut, verify
 from services import registry
 from services.gifting.seed_catalog import SEED_GIFTS
+from shared import kafka_client
 from shared.contract.defaults import default_policy
 from shared.contract.envelope import Event
 from shared.contract.events.creators import PayoutRequested
@@ -313,7 +314,7 @@ class Progress:
     async def open(cls, stack: Stack, resources: AsyncExitStack) -> Progress:
         conn = await asyncpg.connect(stack.database_url)
         resources.push_async_callback(conn.close)
-        consumer = AIOKafkaConsumer(bootstrap_servers=stack.kafka)
+        consumer = kafka_client.consumer(bootstrap_servers=stack.kafka)
         await consumer.start()
         resources.push_async_callback(consumer.stop)
         inputs: dict[str, list[tuple[str, TopicPartition]]] = {}
@@ -670,7 +671,7 @@ async def rebuilt_equals_live(stack: Stack, conn: asyncpg.Connection, service: s
 
 async def play_and_compare(stack: Stack, plan: Plan) -> Counter[str]:
     async with AsyncExitStack() as resources:
-        producer = AIOKafkaProducer(bootstrap_servers=stack.kafka, enable_idempotence=True)
+        producer = kafka_client.producer(bootstrap_servers=stack.kafka, enable_idempotence=True)
         await producer.start()
         resources.push_async_callback(producer.stop)
         world = World(producer, uuid.uuid4().hex[:8], stack.prefix)

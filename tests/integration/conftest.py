@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 
+from shared import kafka_client
 from shared.runtime.kafka_admin import ensure_topics
 from tests.infrastructure import ROOT, Endpoints
-from tests.integration.sample_app import SampleTopics
+from tests.integration.sample_app import SampleTopics, sample_dead_letters
 from tests.waiting import wait_until
 
 
@@ -42,14 +43,17 @@ async def db(infra: Endpoints, schema: str) -> AsyncIterator[asyncpg.Connection]
 @pytest.fixture
 async def sample_topics(infra: Endpoints, suffix: str) -> SampleTopics:
     topics = SampleTopics.named(suffix)
-    await ensure_topics(infra.kafka_bootstrap_servers, [topics.inbound, topics.outbound])
+    # The sample service's dead letters too (named as tests.integration.runtime_worker names
+    # them): services only check that their topics exist.
+    await ensure_topics(infra.kafka_bootstrap_servers, [topics.inbound, topics.outbound,
+                                                        sample_dead_letters(suffix)])
     return topics
 
 
 @pytest.fixture
 async def producer(infra: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     yield producer
     await producer.stop()
@@ -57,8 +61,9 @@ async def producer(infra: Endpoints) -> AsyncIterator[AIOKafkaProducer]:
 
 async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0):
     """All records of a topic from the start, once at least `expect` have arrived."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = kafka_client.consumer(topic, bootstrap_servers=bootstrap,
+                                     auto_offset_reset="earliest", enable_auto_commit=False,
+                                     group_id=None)
     await consumer.start()
     records = []
     try:

@@ -20,13 +20,11 @@ import os
 import signal
 import sys
 
-from shared.contract.events.deadletter import EventDeadLettered
-from shared.contract.topics import Topic
 from shared.runtime import consumer as consumer_module
 from shared.runtime.relay import OutboxRelay
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
-from tests.integration.sample_app import SampleTopics, sample_definition
+from tests.integration.sample_app import SampleTopics, sample_dead_letters, sample_definition
 
 
 def die() -> None:
@@ -75,8 +73,7 @@ async def main() -> None:
             await asyncio.sleep(slow_s)  # the work of applying an event, not a wait
 
     definition = sample_definition(topics, before_commit=halfway)
-    definition.dead_letters = Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1,
-                                    (EventDeadLettered,))
+    definition.dead_letters = sample_dead_letters(suffix)
     settings = Settings(COINLOG_DB_SCHEMA=schema, COINLOG_HTTP_PORT=-1,
                         COINLOG_INSTANCE_ID=f"worker-{os.getpid()}",
                         COINLOG_BATCH_MAX_RECORDS=int(os.environ.get("BATCH", "200")))

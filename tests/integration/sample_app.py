@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shared.contract.events.deadletter import EventDeadLettered
 from shared.contract.events.payments import PurchaseCompleted
 from shared.contract.events.wallet import CoinsPurchased
 from shared.contract.topics import LOG_APPEND_TIME, Topic
@@ -73,3 +74,7 @@ def sample_definition(topics: SampleTopics, before_commit=None) -> ServiceDefini
         migrations=[SAMPLE_TABLES],
         topics=[topics.inbound, topics.outbound],
     )
+
+
+def sample_dead_letters(suffix: str) -> Topic:
+    return Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1, (EventDeadLettered,))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 from ops.audit.command import AuditRun, run_audit
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS
 from shared.logread import LogReader
 from shared.runtime.kafka_admin import ensure_topics
@@ -46,7 +46,7 @@ async def _copy(bootstrap: str, source: str, target: str, alter) -> tuple[str, i
     changes; return where the altered record landed."""
     await ensure_topics(bootstrap, ALL_TOPICS, prefix=target)
     reader = LogReader(bootstrap, ALL_TOPICS, prefix=source)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     altered_at = None
     try:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
+from shared import kafka_client
 from shared.contract.codec import MAX_RECORD_BYTES, legacy_content_sha256
 from shared.contract.topics import LOG_APPEND_TIME, Topic
 from shared.logread import LogReader
@@ -97,7 +97,7 @@ async def test_input_topics_are_stamped_by_the_broker_existing_ones_included(inf
     older = Topic(f"it.{suffix}.older", "tests", "id", 1, ())
     await ensure_topics(infra.kafka_bootstrap_servers, [stamped, older])
     upgraded = Topic(older.name, "tests", "id", 1, (), config=LOG_APPEND_TIME)
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         assert await topic_timestamp_types(admin, [stamped.name, older.name]) == {

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 
 from ops import database_roles
@@ -23,6 +22,7 @@ from ops.audit.model import INVARIANTS as AUDIT_INVARIANTS
 from ops.audit.read_models import READ_MODELS
 from ops.demo import run_demo
 from ops.namespace import SERVICE_NAMES, Namespace
+from shared import kafka_client
 from shared.contract.topics import ALL_TOPICS
 from tests.infrastructure import Endpoints
 
@@ -53,7 +53,7 @@ async def namespace(infra: Endpoints):
             await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     finally:
         await conn.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

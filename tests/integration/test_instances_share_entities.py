@@ -26,12 +26,14 @@ from services.wallet.app import definition as wallet
 from shared.contract.envelope import Event
 from shared.contract.events.wallet import CoinsSpent, LotUse
 from shared.contract.topics import (
+    ALL_TOPICS,
     PROMO_GRANTS,
     PURCHASES,
     USER_ACCOUNTS,
     WALLET_LEDGER,
     Topic,
 )
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceDefinition, ServiceProcess
 from shared.runtime.unit import BatchHandler, Inbound, Unit
 from shared.settings import Settings
@@ -135,7 +137,9 @@ def key_split_across(owned: dict[tuple[str, int], str], topics: Sequence[Topic],
 
 @pytest.fixture
 async def prefix(infra: Endpoints, suffix: str) -> str:
-    return f"it-{suffix}."
+    name = f"it-{suffix}."
+    await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS, prefix=name)
+    return name
 
 
 async def stop_all(processes: dict[str, ServiceProcess]) -> None:

@@ -7,10 +7,11 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+from aiokafka import TopicPartition
+from aiokafka.admin import RecordsToDelete
 
 from ops.audit.command import run_audit
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.events.wallet import CoinsPurchased
 from shared.contract.topics import WALLET_LEDGER, Topic
@@ -28,7 +29,7 @@ async def test_emptied_and_truncated_partitions_end_at_the_cut(
     topic = Topic(f"reader-{suffix}", owner="test", key="id", partitions=2,
                   events=(type(event),))
     await ensure_topics(infra.kafka_bootstrap_servers, [topic])
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers)
     await producer.start()
     try:
         for _ in range(5):
@@ -36,7 +37,7 @@ async def test_emptied_and_truncated_partitions_end_at_the_cut(
                 await producer.send_and_wait(topic.name, encode(event), partition=partition)
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         await admin.delete_records({TopicPartition(topic.name, 0): RecordsToDelete(5),
@@ -61,7 +62,7 @@ async def test_the_audit_reports_records_deleted_from_the_log(
     ledger = WALLET_LEDGER
     await ensure_topics(infra.kafka_bootstrap_servers, [ledger], prefix=prefix)
     purchased = next(e for e in EXAMPLES if isinstance(e, CoinsPurchased))
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers)
     await producer.start()
     try:
         for n in range(4):
@@ -70,7 +71,7 @@ async def test_the_audit_reports_records_deleted_from_the_log(
                                          key=event.key.encode())
     finally:
         await producer.stop()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         await admin.delete_records({TopicPartition(prefix + ledger.name, 1): RecordsToDelete(2)})

@@ -9,12 +9,12 @@ import signal
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer
 
+from shared import kafka_client
 from shared.contract.envelope import derive_event_id
-from shared.contract.events.deadletter import EventDeadLettered
 from shared.contract.topics import Topic
 from shared.runtime import db as runtime_db
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.migrate import apply_migrations, runtime_migrations
 from shared.runtime.processor import BatchProcessor
 from shared.runtime.service import ServiceProcess
@@ -22,7 +22,12 @@ from shared.runtime.unit import Record
 from shared.settings import Settings
 from tests.integration.conftest import read_topic
 from tests.integration.events import publish, publish_raw, purchase
-from tests.integration.sample_app import SAMPLE_TABLES, make_handler, sample_definition
+from tests.integration.sample_app import (
+    SAMPLE_TABLES,
+    make_handler,
+    sample_dead_letters,
+    sample_definition,
+)
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.integration
@@ -66,6 +71,7 @@ def assert_outputs_published(records, events) -> None:
 async def in_process(infra, sample_topics, schema, suffix, instance="in-process"):
     definition = sample_definition(sample_topics)
     definition.dead_letters = dead_letters(suffix)
+    await ensure_topics(infra.kafka_bootstrap_servers, definition.all_topics)
     process = ServiceProcess(definition, Settings(
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
         COINLOG_DB_SCHEMA=schema, COINLOG_HTTP_PORT=-1, COINLOG_INSTANCE_ID=instance))
@@ -77,7 +83,7 @@ async def in_process(infra, sample_topics, schema, suffix, instance="in-process"
 
 
 def dead_letters(suffix: str) -> Topic:
-    return Topic(f"it.{suffix}.dead-letter", "tests", "consumer", 1, (EventDeadLettered,))
+    return sample_dead_letters(suffix)
 
 
 async def fetch_records(bootstrap: str, topic: str, expect: int) -> list[Record]:
@@ -288,9 +294,9 @@ async def test_consumer_seeks_to_tracked_offsets_not_to_kafka_commits(
 
 
 async def _commit_group_offsets_at_end(infra, sample_topics) -> None:
-    consumer = AIOKafkaConsumer(sample_topics.inbound.name, group_id="sample",
-                                bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_auto_commit=False, auto_offset_reset="latest")
+    consumer = kafka_client.consumer(sample_topics.inbound.name, group_id="sample",
+                                     bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_auto_commit=False, auto_offset_reset="latest")
     await consumer.start()
     try:
         await wait_until(lambda: consumer.assignment(), describe="assignment")

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
 from ops.replay.rebuild import connect
 from ops.replay.swap import swap
 from services.registry import service
 from services.wallet.domain import PackagePrice, PriceList, Wallet, balance, decide, fold
 from services.wallet.store import save_balances, wallets
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.events.payments import PurchaseCompleted
 from shared.contract.events.wallet import WalletEvent
@@ -98,7 +98,7 @@ async def prefix(infra: Endpoints, suffix: str) -> AsyncIterator[str]:
     await ensure_topics(infra.kafka_bootstrap_servers, [WALLET_LEDGER, POLICY_CHANGES],
                         prefix=used)
     yield used
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         names = [name for name in await admin.list_topics() if name.startswith(used)]

@@ -10,10 +10,9 @@ from collections.abc import AsyncIterator, Callable
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from typer.testing import CliRunner
 
+from shared import kafka_client
 from shared.contract.events.seals import SEALS_TOPIC_NAME, PartitionSealed
 from shared.contract.topics import WALLET_LEDGER, Topic, dead_letter_topic
 from shared.logread import LogReader
@@ -37,7 +36,7 @@ async def prefixes(infra: Endpoints) -> AsyncIterator[list[str]]:
     """Prefixes the test creates topics under; their topics are deleted afterwards."""
     used: list[str] = []
     yield used
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=infra.kafka_bootstrap_servers)
     await admin.start()
     try:
         names = [name for name in await admin.list_topics()
@@ -50,7 +49,7 @@ async def prefixes(infra: Endpoints) -> AsyncIterator[list[str]]:
 
 
 async def publish(bootstrap: str, prefix: str, count: int, start: int = 0) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         deliveries = []
@@ -86,7 +85,7 @@ async def copy_log(bootstrap: str, source: str, target: str,
     records on the way."""
     await ensure_topics(bootstrap, [*TOPICS, SEALS], prefix=target)
     partitions = await read_partitions(bootstrap, source, (*TOPICS, SEALS))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         for (topic, partition), records in sorted(partitions.items()):

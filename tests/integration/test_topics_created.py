@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
+from shared import kafka_client
 from shared.contract.topics import Topic
 from shared.runtime.kafka_admin import ensure_topics
 from tests.infrastructure import Endpoints
@@ -23,9 +24,9 @@ async def test_new_topics_serve_offsets_and_sends_at_once(
     assert sorted(created) == sorted(topic.name for topic in topics)
 
     caplog.set_level(logging.WARNING, logger="aiokafka")
-    consumer = AIOKafkaConsumer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_auto_commit=False)
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
+    consumer = kafka_client.consumer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_auto_commit=False)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers)
     await consumer.start()
     await producer.start()
     try:

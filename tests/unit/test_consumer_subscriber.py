@@ -11,6 +11,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from faststream.kafka.subscriber import usecase
 from faststream.specification import AsyncAPI
 
+from shared import kafka_client
 from shared.contract.topics import PURCHASES, dead_letter_topic
 from shared.runtime.consumer import ConsumerRuntime
 from shared.runtime.processor import BatchResult
@@ -36,7 +37,8 @@ async def _handle(*_: Any) -> None:
 
 def runtime(broker: KafkaBroker | None = None) -> ConsumerRuntime:
     return ConsumerRuntime(
-        broker=broker or KafkaBroker("127.0.0.1:1"), consumer="wallet", topics=[PURCHASES],
+        broker=broker or kafka_client.broker(bootstrap_servers="127.0.0.1:1"), consumer="wallet",
+        topics=[PURCHASES],
         handler=_handle, pool=None, schema="wallet",  # type: ignore[arg-type]  # never used
         dead_letter_topic=dead_letter_topic("wallet"), max_records=7, batch_timeout_ms=50)
 
@@ -70,7 +72,7 @@ async def test_a_stopped_subscriber_fetches_nothing_more():
 
 
 def test_the_broker_still_knows_the_subscriber_and_documents_it():
-    broker = KafkaBroker("127.0.0.1:1")
+    broker = kafka_client.broker(bootstrap_servers="127.0.0.1:1")
     consumer = runtime(broker)
     assert isinstance(consumer.subscriber, PromptBatchSubscriber)
     assert consumer.subscriber in broker.subscribers
@@ -85,7 +87,7 @@ async def test_a_batch_reaches_the_processor_as_its_records_without_a_worker_thr
         raise AssertionError("a batch went through a worker thread")
 
     monkeypatch.setattr(anyio.to_thread, "run_sync", in_a_thread)
-    broker = KafkaBroker("127.0.0.1:1")
+    broker = kafka_client.broker(bootstrap_servers="127.0.0.1:1")
     consumer = runtime(broker)
     batches: list[list[Record]] = []
 
