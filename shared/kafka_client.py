@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.client import AIOKafkaClient
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.helpers import create_ssl_context
@@ -163,6 +164,12 @@ def admin(*, bootstrap_servers: str, security: KafkaSecurity | None = None,
           **options: Any) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
                                **_options(security, options))
+
+
+def client(*, bootstrap_servers: str, security: KafkaSecurity | None = None,
+           **options: Any) -> AIOKafkaClient:
+    """The low-level client (metadata only: readiness asks the broker with it)."""
+    return AIOKafkaClient(bootstrap_servers=bootstrap_servers, **_options(security, options))
 
 
 def broker(*, bootstrap_servers: str, security: KafkaSecurity | None = None,

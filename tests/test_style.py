@@ -202,7 +202,7 @@ def test_no_import_cycle() -> None:
 # ------------------------------------------------------------------------------ Kafka clients
 
 KAFKA_CLIENTS = frozenset({"AIOKafkaProducer", "AIOKafkaConsumer", "AIOKafkaAdminClient",
-                           "KafkaBroker"})
+                           "AIOKafkaClient", "KafkaBroker"})
 CLIENT_FACTORY = "shared/kafka_client.py"
 
 

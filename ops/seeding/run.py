@@ -8,11 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
-
 from ops.seeding.compare import Judged, Status, judge
 from ops.seeding.file import SeedEvent, SeedFileInvalid, ahead_of, read_seed
+from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.envelope import Event
 from shared.contract.topics import CATALOG_CHANGES, POLICY_CHANGES, topic_of
@@ -84,7 +82,7 @@ async def events_on_topics(bootstrap_servers: str, prefix: str) -> list[Event]:
 
 
 async def _existing_topics(bootstrap_servers: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = kafka_client.admin(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         return set(await admin.list_topics())
@@ -113,8 +111,8 @@ async def seed(path: Path, bootstrap_servers: str, *, prefix: str = "", dry_run:
 
 async def publish(bootstrap_servers: str, prefix: str, events: list[Event]) -> None:
     """Publish in order and wait for every acknowledgement (acks=all, idempotent producer)."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True,
-                                acks="all")
+    producer = kafka_client.producer(bootstrap_servers=bootstrap_servers,
+                                     enable_idempotence=True, acks="all")
     await producer.start()
     try:
         deliveries = [await producer.send(prefix + topic_of(event).name, encode(event),

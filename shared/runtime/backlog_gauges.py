@@ -24,6 +24,8 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared import kafka_client
+from shared.kafka_client import KafkaSecurity
 from shared.runtime import metrics
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,8 @@ _OUTBOX = """
 class BacklogGauges:
     def __init__(self, *, pool: asyncpg.Pool, schema: str, bootstrap_servers: str,
                  consumers: Mapping[str, Sequence[str]], topic_prefix: str = "",
-                 interval_s: float = REFRESH_S, client_id: str = "coinlog"):
+                 interval_s: float = REFRESH_S, client_id: str = "coinlog",
+                 security: KafkaSecurity | None = None):
         """`consumers`: each consumer's name and the topics it reads, as named on the broker
         (with the environment's prefix)."""
         self.pool = pool
@@ -53,6 +56,7 @@ class BacklogGauges:
         self.topic_prefix = topic_prefix
         self.interval_s = interval_s
         self.client_id = client_id
+        self.security = security
         self.refreshed = asyncio.Event()
         """Set after each refresh that succeeded: tests wait on it."""
         self._kafka: AIOKafkaConsumer | None = None
@@ -117,13 +121,15 @@ class BacklogGauges:
 
     async def _kafka_consumer(self) -> AIOKafkaConsumer:
         if self._kafka is None:
-            kafka = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
-                                     enable_auto_commit=False,
-                                     client_id=f"{self.client_id}-backlog")
+            kafka = kafka_client.consumer(bootstrap_servers=self.bootstrap_servers,
+                                          security=self.security, group_id=None,
+                                          enable_auto_commit=False,
+                                          client_id=f"{self.client_id}-backlog")
             await kafka.start()
             self._kafka = kafka
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
-                                        client_id=f"{self.client_id}-backlog")
+            admin = kafka_client.admin(bootstrap_servers=self.bootstrap_servers,
+                                       security=self.security,
+                                       client_id=f"{self.client_id}-backlog")
             await admin.start()
             self._admin = admin
             self._partitions = {}

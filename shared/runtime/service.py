@@ -168,8 +168,8 @@ class ServiceProcess:
         if tracing_enabled():
             FastAPIInstrumentor.instrument_app(self.http, excluded_urls=os.environ.get(
                 "OTEL_PYTHON_FASTAPI_EXCLUDED_URLS", UNTRACED_URLS))
-        self.kafka_client = AIOKafkaClient(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+        self.kafka_client = kafka_client.client(
+            bootstrap_servers=settings.kafka_bootstrap_servers, security=self.security,
             client_id=f"coinlog-{self.definition.name}-{settings.instance_id}-health")
         await self.kafka_client.bootstrap()
         await self.broker.start()
@@ -193,6 +193,7 @@ class ServiceProcess:
             consumers={spec.name: [prefix + topic.name for topic in spec.topics]
                        for spec in self.definition.consumers},
             topic_prefix=prefix, interval_s=self.settings.metrics_refresh_s,
+            security=self.security,
             client_id=f"coinlog-{self.definition.name}-{self.settings.instance_id}")
 
     def _announce_scrape_target(self) -> None:

@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from shared import kafka_client
 from shared.runtime import metrics
 from shared.runtime.backlog_gauges import partition_numbers
 from shared.runtime.http_metrics import HttpMetrics
@@ -115,10 +116,11 @@ class SealerMetrics(Collector):
 
     async def _connect(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         client_id = f"{self.sealer.client_id}-metrics"
-        kafka = AIOKafkaConsumer(bootstrap_servers=self.sealer.bootstrap_servers, group_id=None,
-                                 enable_auto_commit=False, client_id=client_id)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.sealer.bootstrap_servers,
-                                    client_id=client_id)
+        kafka = kafka_client.consumer(bootstrap_servers=self.sealer.bootstrap_servers,
+                                      group_id=None, enable_auto_commit=False,
+                                      client_id=client_id)
+        admin = kafka_client.admin(bootstrap_servers=self.sealer.bootstrap_servers,
+                                   client_id=client_id)
         await kafka.start()
         try:
             await admin.start()

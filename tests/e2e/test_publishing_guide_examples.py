@@ -13,10 +13,11 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
 from ops.seed import DEFAULT_SEED_FILE
 from ops.seeding.run import seed
+from shared import kafka_client
 from shared.contract.codec import decode
 from shared.contract.topics import ALL_TOPICS, DEAD_LETTERS, GIFTS, PAYOUT_LEDGER, WALLET_LEDGER
 from tests.e2e.conftest import Economy, schema_of, services_running, topic_prefix
@@ -32,8 +33,8 @@ class Collector:
 
     def __init__(self, bootstrap_servers: str, prefix: str):
         self.prefix = prefix
-        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None,
-                                         enable_auto_commit=False)
+        self.consumer = kafka_client.consumer(bootstrap_servers=bootstrap_servers,
+                                              group_id=None, enable_auto_commit=False)
         self.seen: dict[str, list[dict[str, Any]]] = {topic.name: [] for topic in WATCHED}
         self._task: asyncio.Task | None = None
 
@@ -117,8 +118,8 @@ async def test_every_example_of_the_guide_is_answered_as_documented(
     economy, collector = guide_world
     examples = guide_examples()
     topics = {model_type: topic for topic in ALL_TOPICS for model_type in topic.event_types}
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     try:
         for example in examples:

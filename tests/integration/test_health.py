@@ -14,6 +14,7 @@ import pytest
 from ops.seed import seed_events
 from services.registry import service
 from shared.contract.topics import topic_of
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceDefinition, ServiceProcess
 from shared.settings import Settings
 from tests.integration.events import publish, purchase
@@ -31,6 +32,8 @@ async def serving(infra, definition: ServiceDefinition, schema: str,
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
         COINLOG_DB_SCHEMA=schema, COINLOG_HTTP_PORT=0, COINLOG_INSTANCE_ID="health",
         COINLOG_SHUTDOWN_GRACE_S=2, **settings))
+    await ensure_topics(infra.kafka_bootstrap_servers, definition.all_topics,
+                        prefix=process.settings.topic_prefix)
     await process.start()
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{process.http_port}",

@@ -14,9 +14,9 @@ from pathlib import Path
 import asyncpg
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from shared import kafka_client
 from shared.contract.events.seals import SEALS_TOPIC_NAME, PartitionSealed
 from shared.contract.topics import Topic
 from shared.runtime.lease import Lease
@@ -168,7 +168,7 @@ async def test_seal_lag_counts_what_the_sealer_has_not_sealed(infra: Endpoints, 
     seals = Topic(f"it.{suffix}.{SEALS_TOPIC_NAME}", "auditor", "topic", 1, (PartitionSealed,))
     sealer = Sealer(bootstrap, [sealed], seals=seals, seal_every_records=1000, seal_every_s=0.2)
     collector = SealerMetrics(sealer, interval_s=0.1)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = kafka_client.producer(bootstrap_servers=bootstrap)
     gauges = asyncio.create_task(collector.run())
     sealing: asyncio.Task | None = None
     try:

@@ -18,6 +18,7 @@ from services.wallet.app import definition as wallet
 from shared.contract.codec import decode
 from shared.contract.events import payments, policy
 from shared.contract.topics import WALLET_LEDGER
+from shared.runtime.kafka_admin import ensure_topics
 from shared.runtime.service import ServiceProcess
 from shared.settings import Settings
 from tests.e2e.world import World
@@ -36,6 +37,7 @@ async def running(infra: Endpoints, schema: str, suffix: str
         KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers, DATABASE_URL=infra.database_url,
         COINLOG_HTTP_PORT=-1, COINLOG_DB_SCHEMA=schema, COINLOG_INSTANCE_ID="prices",
         COINLOG_BATCH_TIMEOUT_MS=10, COINLOG_TOPIC_PREFIX=prefix))
+    await ensure_topics(infra.kafka_bootstrap_servers, wallet.all_topics, prefix=prefix)
     await process.start()
     try:
         yield process, prefix

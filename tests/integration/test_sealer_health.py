@@ -13,6 +13,8 @@ import urllib.request
 import pytest
 
 from ops.services import free_port
+from shared.contract.topics import ALL_TOPICS
+from shared.runtime.kafka_admin import ensure_topics
 from tests.infrastructure import ROOT
 from tests.waiting import wait_until
 
@@ -32,6 +34,7 @@ async def test_the_sealer_is_ready_once_it_follows_and_alive_meanwhile(infra, su
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
            "COINLOG_TOPIC_PREFIX": f"it.{suffix}.", "COINLOG_HTTP_PORT": str(port),
            "COINLOG_LOG_LEVEL": "WARNING"}
+    await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS, prefix=f"it.{suffix}.")
     sealer = subprocess.Popen([sys.executable, "-m", "shared.sealing"], cwd=ROOT, env=env)
     try:
         status, body = await wait_until(lambda: _get(port, "/readyz"),

@@ -15,13 +15,14 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from ops.namespace import Namespace
 from ops.seed import seed_events
 from ops.services import ServiceFleet, service_environment
+from shared import kafka_client
 from shared.contract.codec import encode
-from shared.contract.topics import GIFT_REQUESTS, PAYOUT_LEDGER
+from shared.contract.topics import ALL_TOPICS, GIFT_REQUESTS, PAYOUT_LEDGER
+from shared.runtime.kafka_admin import ensure_topics
 from tests.e2e.world import World
 from tests.integration.conftest import read_topic
 from tests.waiting import wait_until
@@ -42,6 +43,7 @@ async def fleet(infra, tmp_path: Path) -> AsyncIterator[tuple[ServiceFleet, Name
                  for name in SERVICES}
     overrides["wallet"]["OTEL_SERVICE_NAME"] = "wallet-by-otel-env"
     fleet = ServiceFleet(environment, namespace, "trace", log_dir=tmp_path)
+    await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS, prefix=namespace.topic_prefix)
     await fleet.start(overrides=overrides)
     try:
         yield fleet, namespace
@@ -61,8 +63,8 @@ def traced(fleet_dir: Path, trace_id: str) -> dict[str, list[dict[str, Any]]]:
 
 async def test_one_trace_from_gift_request_to_diamonds_earned(infra, fleet, tmp_path):
     services, namespace = fleet
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers,
-                                enable_idempotence=True)
+    producer = kafka_client.producer(bootstrap_servers=infra.kafka_bootstrap_servers,
+                                     enable_idempotence=True)
     await producer.start()
     try:
         world = World(producer, uuid.uuid4().hex[:8], namespace.topic_prefix)
