@@ -22,6 +22,7 @@ from ops.services import ServiceFleet, service_environment
 from shared import kafka_client
 from shared.contract.codec import encode
 from shared.contract.topics import ALL_TOPICS, GIFT_REQUESTS, PAYOUT_LEDGER
+from shared.runtime.acl_admin import ensure_acls
 from shared.runtime.kafka_admin import ensure_topics
 from tests.e2e.world import World
 from tests.integration.conftest import read_topic
@@ -43,7 +44,9 @@ async def fleet(infra, tmp_path: Path) -> AsyncIterator[tuple[ServiceFleet, Name
                  for name in SERVICES}
     overrides["wallet"]["OTEL_SERVICE_NAME"] = "wallet-by-otel-env"
     fleet = ServiceFleet(environment, namespace, "trace", log_dir=tmp_path)
+    # As a deployment's one step with create rights: the topics, and each principal's ACLs.
     await ensure_topics(infra.kafka_bootstrap_servers, ALL_TOPICS, prefix=namespace.topic_prefix)
+    await ensure_acls(infra.kafka_bootstrap_servers, namespace.topic_prefix)
     await fleet.start(overrides=overrides)
     try:
         yield fleet, namespace
